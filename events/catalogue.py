@@ -1,0 +1,240 @@
+"""The event catalogue v1: the envelope and one frozen model per event type.
+
+Every model forbids unknown fields; `Event` is the discriminated union on
+`type` that every reader validates against. A published shape is never edited:
+change it with a new `schema_version` and an upcaster (see `upcasting.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Union
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+
+from refnet.events.fields import BusinessId, Pseudonym, Refusable, ShortText, Slug, UtcDatetime
+from refnet.events.vocabulary import (
+    AgeBand,
+    DeclineReason,
+    EducationLevel,
+    EmploymentStatus,
+    ExitReason,
+    Gender,
+    GermanLevel,
+    PlacementKind,
+    ResidenceStatus,
+    Service,
+    Situation,
+    TrainingKind,
+    WorkPermission,
+)
+
+CURRENT_SCHEMA_VERSION = 1
+# How far `occurred_at` may lie after `recorded_at`: publishers' clocks drift.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+
+# ---------------------------------------------------------------- data bodies
+
+
+class EnrolledData(_Frozen):
+    programme: ShortText
+    residence_status: Refusable[ResidenceStatus]
+    work_permission: Refusable[WorkPermission]
+    sgb2_eligible: Refusable[StrictBool]
+    employment_status: Refusable[EmploymentStatus]
+    education_level: Refusable[EducationLevel]
+    age_band: Refusable[AgeBand]
+    gender: Refusable[Gender]
+    third_country_national: Refusable[StrictBool]
+    german_level: Refusable[GermanLevel]
+    consent_to_share: StrictBool
+
+
+class ResidenceStatusChangedData(_Frozen):
+    residence_status: Refusable[ResidenceStatus]
+    work_permission: Refusable[WorkPermission]
+    valid_from: dt.date
+
+
+class ReferralSentData(_Frozen):
+    referral_id: BusinessId
+    to_partner: Slug
+    service: Service
+
+
+class ReferralAcceptedData(_Frozen):
+    referral_id: BusinessId
+
+
+class ReferralDeclinedData(_Frozen):
+    referral_id: BusinessId
+    reason: DeclineReason
+
+
+class TrainingStartedData(_Frozen):
+    training_id: BusinessId
+    kind: TrainingKind
+
+
+class TrainingCompletedData(_Frozen):
+    training_id: BusinessId
+    qualification_gained: StrictBool
+
+
+class TrainingDiscontinuedData(_Frozen):
+    training_id: BusinessId
+
+
+class PlacedData(_Frozen):
+    placement_id: BusinessId
+    kind: PlacementKind
+    start_date: dt.date
+
+
+class ExitedData(_Frozen):
+    reason: ExitReason
+    situation: Situation
+
+
+class FollowedUpData(_Frozen):
+    situation: Situation
+
+
+class RetractedData(_Frozen):
+    retracted_event_id: UUID
+    reason: ShortText
+
+
+# ------------------------------------------------------------------ envelope
+
+
+class Envelope(_Frozen):
+    """Fields every event carries. `event_id` is the publisher's idempotency key."""
+
+    event_id: UUID
+    schema_version: Literal[1] = 1
+    partner_id: Slug
+    site: Slug
+    participant_id: Pseudonym
+    occurred_at: UtcDatetime
+    recorded_at: UtcDatetime
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+    # Integrity fields, added by signed ingestion; absent on unsigned events.
+    publisher_id: Slug | None = None
+    sequence: Annotated[StrictInt, Field(ge=0)] | None = None
+    signature: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{86}$")] | None = None
+
+    @model_validator(mode="after")
+    def _not_recorded_before_it_happened(self) -> Envelope:
+        if self.occurred_at > self.recorded_at + CLOCK_SKEW:
+            raise ValueError("occurred_at lies after recorded_at: an event is recorded after it happens")
+        return self
+
+
+class ParticipantEnrolled(Envelope):
+    type: Literal["participant.enrolled"] = "participant.enrolled"
+    data: EnrolledData
+
+
+class ResidenceStatusChanged(Envelope):
+    type: Literal["residence_status.changed"] = "residence_status.changed"
+    data: ResidenceStatusChangedData
+
+
+class ReferralSent(Envelope):
+    type: Literal["referral.sent"] = "referral.sent"
+    data: ReferralSentData
+
+    @model_validator(mode="after")
+    def _not_to_itself(self) -> ReferralSent:
+        if self.data.to_partner == self.partner_id:
+            raise ValueError("data.to_partner: a partner cannot refer to itself")
+        return self
+
+
+class ReferralAccepted(Envelope):
+    type: Literal["referral.accepted"] = "referral.accepted"
+    data: ReferralAcceptedData
+
+
+class ReferralDeclined(Envelope):
+    type: Literal["referral.declined"] = "referral.declined"
+    data: ReferralDeclinedData
+
+
+class TrainingStarted(Envelope):
+    type: Literal["training.started"] = "training.started"
+    data: TrainingStartedData
+
+
+class TrainingCompleted(Envelope):
+    type: Literal["training.completed"] = "training.completed"
+    data: TrainingCompletedData
+
+
+class TrainingDiscontinued(Envelope):
+    type: Literal["training.discontinued"] = "training.discontinued"
+    data: TrainingDiscontinuedData
+
+
+class ParticipantPlaced(Envelope):
+    type: Literal["participant.placed"] = "participant.placed"
+    data: PlacedData
+
+
+class ParticipantExited(Envelope):
+    type: Literal["participant.exited"] = "participant.exited"
+    data: ExitedData
+
+
+class ParticipantFollowedUp(Envelope):
+    type: Literal["participant.followed_up"] = "participant.followed_up"
+    data: FollowedUpData
+
+
+class EventRetracted(Envelope):
+    type: Literal["event.retracted"] = "event.retracted"
+    data: RetractedData
+
+
+EventModel = Union[  # noqa: UP007 - a Union reads better than a 12-line `|` chain here
+    ParticipantEnrolled,
+    ResidenceStatusChanged,
+    ReferralSent,
+    ReferralAccepted,
+    ReferralDeclined,
+    TrainingStarted,
+    TrainingCompleted,
+    TrainingDiscontinued,
+    ParticipantPlaced,
+    ParticipantExited,
+    ParticipantFollowedUp,
+    EventRetracted,
+]
+Event = Annotated[EventModel, Field(discriminator="type")]
+"""Any v1 event; validate with `refnet.events.codec`."""
+
+EVENT_TYPES: dict[str, type[Envelope]] = {
+    model.model_fields["type"].default: model
+    for model in (
+        ParticipantEnrolled,
+        ResidenceStatusChanged,
+        ReferralSent,
+        ReferralAccepted,
+        ReferralDeclined,
+        TrainingStarted,
+        TrainingCompleted,
+        TrainingDiscontinued,
+        ParticipantPlaced,
+        ParticipantExited,
+        ParticipantFollowedUp,
+        EventRetracted,
+    )
+}

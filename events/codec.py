@@ -1,0 +1,93 @@
+"""The canonical encoding: the only way RefNet turns events into bytes and back.
+
+Canonical JSON has sorted keys, no insignificant whitespace, UTF-8, times in
+UTC with a `Z`, and no null fields, so one event has exactly one byte form:
+the form that is signed, hashed and put on the log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from refnet.events.catalogue import EVENT_TYPES, Event, EventModel
+from refnet.events.errors import EventInvalid, EventUndecodable, Problem
+from refnet.events.upcasting import upcast
+
+_ADAPTER: TypeAdapter[EventModel] = TypeAdapter(Event)
+
+
+def to_canonical_dict(event: EventModel) -> dict[str, Any]:
+    """The JSON-ready form of `event`, with null fields left out."""
+    return event.model_dump(mode="json", exclude_none=True)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Canonical bytes of any JSON-ready value."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def encode(event: EventModel) -> bytes:
+    """The canonical bytes of `event`, as they go on the log."""
+    return canonical_json(to_canonical_dict(event))
+
+
+def problems_of(exc: ValidationError) -> list[Problem]:
+    """Turn Pydantic's errors into field paths and readable reasons.
+
+    The union tag (the event type) and the branch names of refusable fields are
+    dropped from the path, so a field reads as the publisher wrote it:
+    `data.gender`, not `participant.enrolled.data.gender.str-enum[Gender]`.
+    """
+    reasons: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False):
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            tag = error.get("input", {}).get("type") if isinstance(error.get("input"), dict) else None
+            reason = f"unknown event type {tag!r}" if tag is not None else "missing"
+            reasons.setdefault("type", []).append(reason)
+            continue
+        loc = [str(part) for part in error["loc"]]
+        if loc and loc[0] in _TYPE_TAGS:
+            loc = loc[1:]
+        loc = [part for part in loc if not _BRANCH.match(part)]
+        reasons.setdefault(".".join(loc) or "event", []).append(error["msg"])
+    return [Problem(field, _merge(msgs)) for field, msgs in reasons.items()]
+
+
+_TYPE_TAGS = set(EVENT_TYPES)
+_BRANCH = re.compile(r"^(str-enum\[|literal\[|function-|bool$|int$|str$|date$|uuid$)")
+
+
+def _merge(messages: list[str]) -> str:
+    """One reason per field; a refusable field says both what it takes and 'refused'."""
+    refused = "Input should be 'refused'"
+    others = [m for m in messages if m != refused]
+    if not others:
+        return messages[0]
+    return others[0] + (" (or 'refused')" if refused in messages else "")
+
+
+def validate(raw: dict[str, Any]) -> EventModel:
+    """Validate a JSON object as an event, upcasting older versions first."""
+    try:
+        return _ADAPTER.validate_python(upcast(raw))
+    except ValidationError as exc:
+        raise EventInvalid(problems_of(exc)) from exc
+
+
+def decode(data: bytes | str) -> EventModel:
+    """Decode bytes from the log into the current event model.
+
+    Raises `EventUndecodable` for bytes that are not a JSON object and
+    `EventInvalid` for an object that is not a valid event.
+    """
+    try:
+        raw = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EventUndecodable(f"not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise EventUndecodable("not a JSON object")
+    return validate(raw)

@@ -1,0 +1,140 @@
+"""Publishing events to the shared log with confluent-kafka.
+
+Every event is validated (it is a model), encoded canonically, keyed by its
+participant pseudonym so that one participant's events stay in order, and
+sent with idempotence and `acks=all`. A publish returns only once the broker
+has confirmed every event, or raises `PublishFailed` naming those it did not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from refnet.events.catalogue import EventModel
+from refnet.events.codec import encode
+from refnet.events.errors import PublishFailed
+from refnet.events.settings import Settings
+
+
+def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """librdkafka settings for a safe producer: idempotent, acks from all in-sync replicas."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "batch.size": 1_000_000,
+        "compression.type": "lz4",
+        "message.timeout.ms": 30_000,
+        "queue.buffering.max.messages": 500_000,
+    }
+    config.update(overrides)
+    return config
+
+
+@dataclass
+class DeliveryReport:
+    """What the broker confirmed: counts, and the first failures by event id."""
+
+    delivered: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def encoded(event: EventModel) -> tuple[bytes, bytes]:
+    """The (key, value) pair an event is written as."""
+    return event.participant_id.encode(), encode(event)
+
+
+class Publisher:
+    """A synchronous publisher for scripts, the CLI and the demo."""
+
+    def __init__(self, settings: Settings, producer: Producer | None = None) -> None:
+        self._topic = settings.topic_events
+        self._producer = producer or Producer(producer_config(settings))
+
+    def publish(
+        self,
+        events: Iterable[EventModel],
+        on_delivered: Callable[[int], None] | None = None,
+        timeout: float = 60.0,
+    ) -> DeliveryReport:
+        """Send `events` and wait until the broker has confirmed each one."""
+        return self.publish_encoded((encoded(e) for e in events), on_delivered, timeout)
+
+    def publish_encoded(
+        self,
+        records: Iterable[tuple[bytes, bytes]],
+        on_delivered: Callable[[int], None] | None = None,
+        timeout: float = 60.0,
+    ) -> DeliveryReport:
+        """Send already-encoded (key, value) pairs; used where bytes are the input."""
+        report = DeliveryReport()
+
+        def delivered(err: KafkaError | None, msg: Message) -> None:
+            if err is None:
+                report.delivered += 1
+                if on_delivered is not None:
+                    on_delivered(1)
+            elif len(report.failed) < 100:
+                report.failed[_key_of(msg)] = str(err)
+            else:
+                report.failed.setdefault("...", "more failures not listed")
+
+        sent = 0
+        for key, value in records:
+            self._send(key, value, delivered)
+            sent += 1
+        remaining = self._producer.flush(timeout)
+        if remaining or report.failed or report.delivered != sent:
+            raise PublishFailed(
+                f"{sent - report.delivered} of {sent} events not confirmed by the broker"
+                + (f": {next(iter(report.failed.values()))}" if report.failed else "")
+            )
+        return report
+
+    def _send(self, key: bytes, value: bytes, callback: Callable[..., None]) -> None:
+        while True:
+            try:
+                self._producer.produce(self._topic, value=value, key=key, on_delivery=callback)
+                return
+            except BufferError:
+                # The local queue is full: serve delivery reports to make room.
+                self._producer.poll(0.1)
+
+
+def _key_of(msg: Message) -> str:
+    key = msg.key()
+    return key.decode() if isinstance(key, bytes) else str(key)
+
+
+class AsyncPublisher:
+    """An asyncio publisher for the API: confirms each batch before returning."""
+
+    def __init__(self, settings: Settings) -> None:
+        from confluent_kafka.aio import AIOProducer
+
+        self._topic = settings.topic_events
+        self._producer = AIOProducer(producer_config(settings))
+
+    async def publish(self, events: Sequence[EventModel]) -> int:
+        """Send `events`; return how many the broker confirmed, or raise `PublishFailed`."""
+        futures = []
+        for event in events:
+            key, value = encoded(event)
+            futures.append(await self._producer.produce(self._topic, value=value, key=key))
+        await self._producer.flush()
+        confirmed = 0
+        for fut in futures:
+            try:
+                await fut
+            except Exception as exc:  # the delivery error of that one message
+                raise PublishFailed(f"broker did not confirm an event: {exc}") from exc
+            confirmed += 1
+        return confirmed
+
+    async def close(self) -> None:
+        await self._producer.close()

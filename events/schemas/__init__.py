@@ -1,0 +1,1 @@
+"""JSON Schema of every event type, exported by `refnet schemas export`."""

@@ -1,0 +1,38 @@
+"""The one settings class every RefNet process reads, from `REFNET_*` variables.
+
+Built once per process by its composition root and handed down; never at import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration for the broker, database, topics, API and local stack."""
+
+    model_config = SettingsConfigDict(env_prefix="REFNET_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers")
+    topic_events: str = Field("refnet.events", description="the shared event log")
+    topic_dead_letter: str = Field("refnet.events.dead-letter", description="parked events")
+    topic_partitions: int = Field(12, ge=1, description="partitions of the event log")
+    consumer_group: str = Field("refnet-projections", description="projection consumer group")
+    database_url: str = Field(
+        "postgresql://refnet:refnet@127.0.0.1:5432/refnet",
+        description="PostgreSQL DSN of the read model",
+    )
+    api_host: str = Field("127.0.0.1", description="address the API binds to")
+    api_port: int = Field(8000, description="port the API listens on")
+    data_dir: Path = Field(Path(".refnet"), description="local stack data and logs")
+    kafka_port: int = Field(19092, description="local broker's client port")
+    kafka_controller_port: int = Field(19093, description="local KRaft controller port")
+    kafka_heap: str = Field("1g", description="local broker's JVM heap")
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "refnet", description="where Maven-resolved jars are kept"
+    )
+    batch_size: int = Field(2000, ge=1, description="events per projection transaction")
+    batch_within: float = Field(0.05, gt=0, description="seconds to wait to fill a batch")

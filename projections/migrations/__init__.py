@@ -1,0 +1,1 @@
+"""Versioned SQL migrations of the read model, applied in file-name order."""
