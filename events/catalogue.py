@@ -11,9 +11,26 @@ import datetime as dt
 from typing import Annotated, Literal, Union
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from refnet.events.fields import BusinessId, Pseudonym, Refusable, ShortText, Slug, UtcDatetime
+from refnet.events.fields import (
+    BusinessId,
+    Label,
+    Pseudonym,
+    Refusable,
+    ShortText,
+    Slug,
+    UtcDatetime,
+)
 from refnet.events.vocabulary import (
     AgeBand,
     DeclineReason,
@@ -35,6 +52,13 @@ CURRENT_SCHEMA_VERSION = 1
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
+def _exact_int(value: object) -> object:
+    # Literal[1] alone would take True and 1.0 as version 1.
+    if type(value) is not int:
+        raise ValueError("must be an integer")
+    return value
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
 
@@ -43,7 +67,7 @@ class _Frozen(BaseModel):
 
 
 class EnrolledData(_Frozen):
-    programme: ShortText
+    programme: Label
     residence_status: Refusable[ResidenceStatus]
     work_permission: Refusable[WorkPermission]
     sgb2_eligible: Refusable[StrictBool]
@@ -118,7 +142,7 @@ class Envelope(_Frozen):
     """Fields every event carries. `event_id` is the publisher's idempotency key."""
 
     event_id: UUID
-    schema_version: Literal[1] = 1
+    schema_version: Annotated[Literal[1], BeforeValidator(_exact_int)] = 1
     partner_id: Slug
     site: Slug
     participant_id: Pseudonym
@@ -134,7 +158,11 @@ class Envelope(_Frozen):
     @model_validator(mode="after")
     def _not_recorded_before_it_happened(self) -> Envelope:
         if self.occurred_at > self.recorded_at + CLOCK_SKEW:
-            raise ValueError("occurred_at lies after recorded_at: an event is recorded after it happens")
+            raise PydanticCustomError(
+                "occurred_after_recorded",
+                "lies after recorded_at: an event is recorded after it happens",
+                {"field": "occurred_at"},
+            )
         return self
 
 
@@ -155,7 +183,9 @@ class ReferralSent(Envelope):
     @model_validator(mode="after")
     def _not_to_itself(self) -> ReferralSent:
         if self.data.to_partner == self.partner_id:
-            raise ValueError("data.to_partner: a partner cannot refer to itself")
+            raise PydanticCustomError(
+                "self_referral", "a partner cannot refer to itself", {"field": "data.to_partner"}
+            )
         return self
 
 

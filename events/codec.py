@@ -45,11 +45,16 @@ def problems_of(exc: ValidationError) -> list[Problem]:
     reasons: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False):
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            tag = error.get("input", {}).get("type") if isinstance(error.get("input"), dict) else None
+            given = error.get("input")
+            tag = given.get("type") if isinstance(given, dict) else None
             reason = f"unknown event type {tag!r}" if tag is not None else "missing"
             reasons.setdefault("type", []).append(reason)
             continue
         loc = [str(part) for part in error["loc"]]
+        ctx_field = (error.get("ctx") or {}).get("field")
+        if ctx_field and len(loc) <= 1:  # a model-level check that names its field
+            reasons.setdefault(str(ctx_field), []).append(error["msg"])
+            continue
         if loc and loc[0] in _TYPE_TAGS:
             loc = loc[1:]
         loc = [part for part in loc if not _BRANCH.match(part)]
@@ -85,7 +90,9 @@ def decode(data: bytes | str) -> EventModel:
     `EventInvalid` for an object that is not a valid event.
     """
     try:
-        raw = json.loads(data)
+        # Decode strictly as UTF-8 first: json.loads would guess UTF-16/32 from bytes.
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        raw = json.loads(text)
     except (UnicodeDecodeError, ValueError) as exc:
         raise EventUndecodable(f"not JSON: {exc}") from exc
     if not isinstance(raw, dict):

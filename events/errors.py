@@ -1,9 +1,9 @@
 """RefNet's own exceptions for the event contract and the publisher.
 
-    RefNetError            base of everything RefNet raises on purpose
-    ├── EventInvalid       an event failed validation; `problems` names each field
-    ├── EventUndecodable   bytes that are not JSON, or JSON that is not an object
-    └── PublishFailed      the broker did not confirm one or more events
+RefNetError            base of everything RefNet raises on purpose
+├── EventInvalid       an event failed validation; `problems` names each field
+├── EventUndecodable   bytes that are not JSON, or JSON that is not an object
+└── PublishFailed      the broker did not confirm one or more events
 """
 
 from __future__ import annotations

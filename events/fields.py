@@ -7,31 +7,49 @@ canonical encoding of one instant is always the same bytes.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    PlainSerializer,
+    StringConstraints,
+)
 
 REFUSED = "refused"
 """Marker for a sensitive answer the participant declined to give: recorded, never guessed."""
 
 T = TypeVar("T")
 
-Refusable = T | Literal["refused"]
+Refusable: TypeAlias = T | Literal["refused"]
 """A sensitive field: a value from its list, or the explicit refusal."""
 
 
+def _text_or_datetime(value: Any) -> Any:
+    # Numbers are not accepted as times: a Unix timestamp says nothing of its zone.
+    if not isinstance(value, str | datetime):
+        raise ValueError("expected an ISO 8601 date-time with a timezone")
+    return value
+
+
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date-time out of range") from None
 
 
-def _format_utc(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def format_utc(value: datetime) -> str:
+    """The canonical text of an instant: fixed width, so text order is time order."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 UtcDatetime = Annotated[
     AwareDatetime,
+    BeforeValidator(_text_or_datetime),
     AfterValidator(_to_utc),
-    PlainSerializer(_format_utc, return_type=str, when_used="json"),
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
 ]
 """A timezone-aware instant, held in UTC and written as `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
 
@@ -45,4 +63,14 @@ BusinessId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$
 """Ids chosen by publishers for referrals, trainings and placements."""
 
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strict=True)]
+
+
+def _not_refused(value: str) -> str:
+    if value == REFUSED:
+        raise ValueError("'refused' is only for sensitive fields")
+    return value
+
+
+Label = Annotated[ShortText, AfterValidator(_not_refused)]
+"""A required label (programme name) where the refusal marker makes no sense."""
 """A short label such as a programme name: bounded so nobody writes case notes into the log."""

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         "postgresql://refnet:refnet@127.0.0.1:5432/refnet",
         description="PostgreSQL DSN of the read model",
     )
+    read_model_schema: str = Field(
+        "readmodel",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema of the read model",
+    )
     api_host: str = Field("127.0.0.1", description="address the API binds to")
     api_port: int = Field(8000, description="port the API listens on")
     data_dir: Path = Field(Path(".refnet"), description="local stack data and logs")

@@ -41,7 +41,10 @@ def upcast(raw: Raw) -> Raw:
                 [Problem("schema_version", f"no upcaster for {event_type} version {version}")]
             )
         raw = step(raw)
-        version = raw["schema_version"]
+        lifted = raw.get("schema_version")
+        if not isinstance(lifted, int) or lifted <= version:
+            raise EventInvalid([Problem("schema_version", f"upcaster did not lift {version}")])
+        version = lifted
     return raw
 
 
@@ -54,12 +57,17 @@ _V0_AGE_BAND = {"<18": "under_18", "18-29": "18_29", "30-54": "30_54", "55+": "5
 
 @upcaster("participant.enrolled", 0)
 def _enrolled_v0_to_v1(raw: Raw) -> Raw:
-    data = dict(raw.get("data", {}))
-    if "gender" in data:
-        data["gender"] = _V0_GENDER.get(data["gender"], data["gender"])
+    body = raw.get("data")
+    if not isinstance(body, dict):
+        # Lift the version anyway: validation then reports the malformed body.
+        return {**raw, "schema_version": 1}
+    data = dict(body)
+    gender = data.get("gender")
+    if isinstance(gender, str):
+        data["gender"] = _V0_GENDER.get(gender, gender)
     if "age_group" in data:
         age = data.pop("age_group")
-        data["age_band"] = _V0_AGE_BAND.get(age, age)
+        data["age_band"] = _V0_AGE_BAND.get(age, age) if isinstance(age, str) else age
     lifted = {**raw, "data": data, "schema_version": 1}
     lifted.setdefault("recorded_at", raw.get("occurred_at"))
     return lifted

@@ -1,0 +1,138 @@
+"""The faust app that drives the outcome projection from the shared log.
+
+One agent with concurrency 1 reads every assigned partition (faust-streaming
+#606: concurrency > 1 commits offsets past work still in flight). faust's
+Kafka commits are not trusted: on every assignment the consumer seeks to the
+offsets stored in PostgreSQL with the state, and `GapGuard` seeks back if faust
+jumps ahead. An agent that raises would still have its messages acked, so any
+unexpected error ends the process at once; the next start resumes from the
+stored offsets. No faust tables are used, so table recovery (#596) cannot
+stall commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import asyncpg
+import faust
+from faust.types import TP
+
+from refnet.events.settings import Settings
+from refnet.projections.database import create_pool
+from refnet.projections.gaps import GapGuard
+from refnet.projections.migrate import migrate
+from refnet.projections.projector import Projector, Record
+from refnet.projections.store import DeadLetter, OutcomeStore
+
+log = logging.getLogger(__name__)
+EXIT_CRASHED = 70  # EX_SOFTWARE
+
+
+class Runtime:
+    """The worker's pool, store and projector, made once on first use."""
+
+    def __init__(self, settings: Settings, dead_letters: faust.TopicT) -> None:
+        self.settings = settings
+        self._dead_letter_topic = dead_letters
+        self._lock = asyncio.Lock()
+        self._pool: asyncpg.Pool | None = None
+        self._projector: Projector | None = None
+        self.store: OutcomeStore | None = None
+        self.guard = GapGuard()
+
+    async def ready(self) -> tuple[OutcomeStore, Projector]:
+        async with self._lock:
+            if self.store is None or self._projector is None:
+                schema = self.settings.read_model_schema
+                self._pool = await create_pool(self.settings.database_url, schema)
+                async with self._pool.acquire() as conn:
+                    await migrate(conn, schema)
+                self.store = OutcomeStore(self._pool, self.settings.topic_events)
+                await self.store.ensure_partitions(self.settings.topic_partitions)
+                self._projector = Projector(self.store, self._send_dead_letter)
+            return self.store, self._projector
+
+    async def _send_dead_letter(self, letter: DeadLetter) -> None:
+        source = (
+            f"{self.settings.topic_events}/{letter.position.partition}/{letter.position.offset}"
+        )
+        fut = await self._dead_letter_topic.send(
+            key=source.encode(),
+            value=letter.payload,
+            headers=[("refnet-reason", letter.reason.encode()), ("refnet-source", source.encode())],
+        )
+        await fut  # confirmed before the offset may move past the event
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+
+def build_app(settings: Settings) -> faust.App:
+    """A faust app for the outcome projection; nothing connects until it starts."""
+    app = faust.App(
+        settings.consumer_group,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.topic_partitions,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        producer_acks=-1,
+        stream_buffer_maxsize=max(4096, settings.batch_size * 2),
+        broker_max_poll_records=max(1000, settings.batch_size),
+    )
+    events = app.topic(settings.topic_events, key_type=bytes, value_type=bytes, internal=False)
+    dead = app.topic(settings.topic_dead_letter, key_type=bytes, value_type=bytes, internal=False)
+    runtime = Runtime(settings, dead)
+
+    @app.on_partitions_assigned.connect
+    async def seek_to_stored(sender: Any, assigned: set[TP], **_: Any) -> None:
+        mine = [tp for tp in assigned if tp.topic == settings.topic_events]
+        store, _projector = await runtime.ready()
+        stored = await store.offsets()
+        runtime.guard.reset({tp.partition: stored.get(tp.partition, 0) for tp in mine})
+        for tp in mine:
+            await app.consumer.seek(tp, stored.get(tp.partition, 0))
+        log.info("assigned %s; resuming from stored offsets", sorted(tp.partition for tp in mine))
+
+    @app.agent(events, concurrency=1)
+    async def project(stream: faust.StreamT[bytes]) -> None:
+        _store, projector = await runtime.ready()
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
+            try:
+                await _project_batch(app, runtime, projector, batch)
+            except Exception:
+                log.critical("projection failed; stopping so the next start resumes", exc_info=True)
+                logging.shutdown()
+                os._exit(EXIT_CRASHED)  # no faust shutdown: nothing more is acked or committed
+
+    return app
+
+
+async def _project_batch(
+    app: faust.App, runtime: Runtime, projector: Projector, batch: list[Any]
+) -> None:
+    records = [
+        Record(e.message.partition, e.message.offset, e.message.key, e.message.value)
+        for e in batch
+        if e.message.topic == runtime.settings.topic_events
+    ]
+    keep, seek = runtime.guard.check(records)
+    for partition, offset in seek.items():
+        log.warning("partition %s jumped past stored offset %s; seeking back", partition, offset)
+        await app.consumer.seek(TP(runtime.settings.topic_events, partition), offset)
+    if keep:
+        await projector.project(keep)
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    """Run the projection worker until interrupted (blocks)."""
+    app = build_app(settings)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()

@@ -1,0 +1,59 @@
+"""Connecting to the read model's PostgreSQL, and the store's error hierarchy.
+
+    StoreError          base of read-model failures
+    ├── StoreUnavailable  the database cannot be reached, or a transient error
+    └── MigrationFailed   a migration file did not apply
+
+Every connection of a pool uses the read model's schema as its search_path, so
+SQL names tables without a schema and a rebuild can target another schema.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from refnet.events.errors import RefNetError
+
+READ_MODEL_SCHEMA = "readmodel"
+
+# SQLSTATE classes worth retrying: connection exceptions, insufficient resources,
+# operator intervention (e.g. admin shutdown), and serialization/deadlock aborts.
+TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57", "40")
+
+
+class StoreError(RefNetError):
+    """A read-model failure."""
+
+
+class StoreUnavailable(StoreError):
+    """The database is unreachable or failed transiently; retrying may succeed."""
+
+
+class MigrationFailed(StoreError):
+    """A migration file failed to apply."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for database errors that a retry of the same work may overcome."""
+    if isinstance(exc, (OSError, asyncpg.InterfaceError, TimeoutError)):
+        return True
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(TRANSIENT_SQLSTATE_PREFIXES)
+
+
+async def create_pool(
+    dsn: str, schema: str = READ_MODEL_SCHEMA, min_size: int = 1, max_size: int = 5
+) -> asyncpg.Pool:
+    """A pool whose connections read and write `schema`."""
+    try:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            server_settings={"search_path": f"{schema},public", "application_name": "refnet"},
+            command_timeout=60,
+        )
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreUnavailable(f"cannot reach PostgreSQL: {exc}") from exc
+    assert pool is not None
+    return pool

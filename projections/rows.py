@@ -1,0 +1,89 @@
+"""Row shapes of the read model, as the fold derives them and the store writes them.
+
+Each class lists its columns in table order; `COLUMNS` feeds the COPY statements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, fields
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    TABLE: ClassVar[str]
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def values(self) -> tuple[Any, ...]:
+        return astuple(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRow(_Row):
+    TABLE: ClassVar[str] = "participants"
+    participant_id: str
+    enrolled: bool
+    first_enrolled_at: str | None
+    site: str | None
+    first_partner: str | None
+    gender: str | None
+    age_band: str | None
+    education_level: str | None
+    employment_status: str | None
+    third_country_national: str | None
+    residence_status: str | None
+    placed_at: str | None
+    placement_kind: str | None
+    placement_partner: str | None
+    exited_at: str | None
+    leaving_situation: str | None
+    followup_situation: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralRow(_Row):
+    TABLE: ClassVar[str] = "referrals"
+    participant_id: str
+    referral_id: str
+    from_partner: str
+    to_partner: str
+    service: str
+    site: str
+    sent_at: str
+    state: str
+    answered_at: str | None
+    decline_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingRow(_Row):
+    TABLE: ClassVar[str] = "trainings"
+    participant_id: str
+    training_id: str
+    partner_id: str
+    kind: str
+    started_at: str
+    ended_at: str | None
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerLinkRow(_Row):
+    TABLE: ClassVar[str] = "partner_links"
+    partner_id: str
+    participant_id: str
+    role: str
+    since: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRows:
+    """Everything the read model holds about one participant."""
+
+    participant: ParticipantRow
+    referrals: list[ReferralRow]
+    trainings: list[TrainingRow]
+    links: list[PartnerLinkRow]

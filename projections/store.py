@@ -1,0 +1,207 @@
+"""The PostgreSQL store of the outcome projection: rows and offsets in one transaction.
+
+A batch is applied as: lock the offset rows of its partitions, drop every event
+below the stored offset (a redelivery: a no-op), load the touched participants'
+states, fold, rewrite their derived rows with COPY, park dead letters, and move
+the offsets forward, all in one transaction. The position only moves forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from refnet.projections.database import StoreUnavailable, is_transient
+from refnet.projections.facts import Fact, Position
+from refnet.projections.fold import ParticipantState, apply, derive
+from refnet.projections.rows import ParticipantRow, PartnerLinkRow, ReferralRow, TrainingRow
+
+PROJECTION = "outcomes"
+
+_ENSURE_OFFSETS = """
+INSERT INTO projection_offsets (projection, topic, partition)
+SELECT $1, $2, p FROM generate_series(0, $3 - 1) AS p
+ON CONFLICT DO NOTHING
+"""
+# FOR UPDATE: two workers briefly owning one partition during a rebalance must
+# not both fold the same participant; the second waits, then sees the new offset.
+_LOCK_OFFSETS = """
+SELECT partition, next_offset FROM projection_offsets
+WHERE projection = $1 AND topic = $2 AND partition = ANY($3::int[])
+ORDER BY partition FOR UPDATE
+"""
+_READ_OFFSETS = """
+SELECT partition, next_offset FROM projection_offsets WHERE projection = $1 AND topic = $2
+"""
+_MOVE_OFFSETS = """
+UPDATE projection_offsets AS o SET next_offset = GREATEST(o.next_offset, n.next), updated_at = now()
+FROM unnest($3::int[], $4::bigint[]) AS n(partition, next)
+WHERE o.projection = $1 AND o.topic = $2 AND o.partition = n.partition
+"""
+_LOAD_STATES = "SELECT participant_id, facts::text FROM participant_state WHERE participant_id = ANY($1::text[])"
+_DELETE = {
+    table: f"DELETE FROM {table} WHERE participant_id = ANY($1::text[])"
+    for table in ("participant_state", "participants", "referrals", "trainings", "partner_links")
+}
+_PARK = """
+INSERT INTO dead_letters (topic, partition, "offset", event_id, reason, payload)
+SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])
+ON CONFLICT DO NOTHING
+"""
+
+_TIME_COLUMNS = {
+    "first_enrolled_at", "placed_at", "exited_at", "sent_at", "answered_at",
+    "started_at", "ended_at", "since",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event that cannot be applied, and why."""
+
+    position: Position
+    payload: bytes
+    reason: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One record of a batch: its position and either a fact or a dead letter."""
+
+    position: Position
+    participant_id: str | None
+    item: Fact | DeadLetter
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    applied: int  # new facts folded in
+    duplicates: int  # redelivered positions or repeated event_ids
+    dead_lettered: int
+
+
+class OutcomeStore:
+    """Reads and writes the outcome read model through one asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool, topic: str, projection: str = PROJECTION) -> None:
+        self._pool = pool
+        self._topic = topic
+        self._projection = projection
+
+    async def ensure_partitions(self, partitions: int) -> None:
+        """Create offset rows (at 0) for partitions not seen before."""
+        async with self._pool.acquire() as conn:
+            await conn.execute(_ENSURE_OFFSETS, self._projection, self._topic, partitions)
+
+    async def offsets(self) -> dict[int, int]:
+        """The next offset to apply, per partition."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_READ_OFFSETS, self._projection, self._topic)
+        return {r["partition"]: r["next_offset"] for r in rows}
+
+    async def apply_batch(self, batch: Sequence[Incoming]) -> BatchResult:
+        """Apply `batch` exactly once; raises StoreUnavailable on transient failures."""
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await self._apply(conn, batch)
+        except Exception as exc:
+            if is_transient(exc):
+                raise StoreUnavailable(f"read model write failed: {exc}") from exc
+            raise
+
+    async def _apply(self, conn: asyncpg.Connection, batch: Sequence[Incoming]) -> BatchResult:
+        partitions = sorted({i.position.partition for i in batch})
+        locked = await conn.fetch(_LOCK_OFFSETS, self._projection, self._topic, partitions)
+        next_offset = {r["partition"]: r["next_offset"] for r in locked}
+        fresh = [i for i in batch if i.position.offset >= next_offset.get(i.position.partition, 0)]
+        facts = [i for i in fresh if isinstance(i.item, Fact)]
+        letters = [i.item for i in fresh if isinstance(i.item, DeadLetter)]
+        applied = await self._fold(conn, facts)
+        await self._park(conn, letters)
+        ends: dict[int, int] = {}
+        for i in fresh:
+            ends[i.position.partition] = max(
+                ends.get(i.position.partition, 0), i.position.offset + 1
+            )
+        if ends:
+            await conn.execute(
+                _MOVE_OFFSETS, self._projection, self._topic, list(ends), list(ends.values())
+            )
+        return BatchResult(applied, len(batch) - len(letters) - applied, len(letters))
+
+    async def _fold(self, conn: asyncpg.Connection, incoming: list[Incoming]) -> int:
+        if not incoming:
+            return 0
+        ids = sorted({i.participant_id for i in incoming if i.participant_id is not None})
+        states = {
+            r["participant_id"]: ParticipantState.from_json(r["participant_id"], r["facts"])
+            for r in await conn.fetch(_LOAD_STATES, ids)
+        }
+        changed: dict[str, ParticipantState] = {}
+        applied = 0
+        for i in incoming:
+            assert i.participant_id is not None and isinstance(i.item, Fact)
+            state = states.setdefault(i.participant_id, ParticipantState(i.participant_id))
+            if apply(state, i.item):
+                applied += 1
+                changed[i.participant_id] = state
+        if changed:
+            await self._rewrite(conn, list(changed.values()))
+        return applied
+
+    async def _rewrite(self, conn: asyncpg.Connection, states: list[ParticipantState]) -> None:
+        ids = [s.participant_id for s in states]
+        for sql in _DELETE.values():
+            await conn.execute(sql, ids)
+        participants: list[ParticipantRow] = []
+        referrals: list[ReferralRow] = []
+        trainings: list[TrainingRow] = []
+        links: list[PartnerLinkRow] = []
+        for state in states:
+            rows = derive(state)
+            participants.append(rows.participant)
+            referrals.extend(rows.referrals)
+            trainings.extend(rows.trainings)
+            links.extend(rows.links)
+        await conn.copy_records_to_table(
+            "participant_state",
+            records=[(s.participant_id, s.to_json()) for s in states],
+            columns=["participant_id", "facts"],
+        )
+        for rows_of_table in (participants, referrals, trainings, links):
+            await _copy(conn, rows_of_table)
+
+    async def _park(self, conn: asyncpg.Connection, letters: list[DeadLetter]) -> None:
+        if not letters:
+            return
+        await conn.execute(
+            _PARK,
+            self._topic,
+            [d.position.partition for d in letters],
+            [d.position.offset for d in letters],
+            [d.event_id for d in letters],
+            [d.reason for d in letters],
+            [d.payload for d in letters],
+        )
+
+
+async def _copy(
+    conn: asyncpg.Connection,
+    rows: list[ParticipantRow] | list[ReferralRow] | list[TrainingRow] | list[PartnerLinkRow],
+) -> None:
+    if not rows:
+        return
+    columns = rows[0].columns()
+    times = [n for n, c in enumerate(columns) if c in _TIME_COLUMNS]
+    records = []
+    for row in rows:
+        values = list(row.values())
+        for n in times:
+            if values[n] is not None:
+                values[n] = datetime.fromisoformat(values[n])
+        records.append(values)
+    await conn.copy_records_to_table(rows[0].TABLE, records=records, columns=columns)

@@ -1,0 +1,95 @@
+"""Shapes of what the read model answers: outcome counts, caseloads, referral lists.
+
+These are the API's response bodies too, so their field descriptions feed OpenAPI.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Period(_View):
+    """`from` inclusive, `to` exclusive; either may be open."""
+
+    from_: datetime | None = Field(None, alias="from", serialization_alias="from")
+    to: datetime | None = None
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+
+class Placed(_View):
+    total: int = Field(description="distinct participants with a placement")
+    apprenticeship: int = Field(description="...whose first placement is an apprenticeship")
+    employment: int = Field(description="...whose first placement is employment")
+
+
+class Referrals(_View):
+    sent: int
+    accepted: int
+    declined: int
+    pending: int
+    acceptance_rate: float | None = Field(description="accepted / (accepted + declined)")
+    median_days_to_answer: float | None
+
+
+class SiteOutcomes(_View):
+    site: str
+    participants: int
+    placed: int
+
+
+class PartnerOutcomes(_View):
+    partner_id: str
+    participants: int = Field(description="participants it enrolled or accepted by referral")
+    placed: int = Field(description="participants whose placement it reported")
+
+
+class NetworkOutcomes(_View):
+    period: Period
+    participants: int
+    placed: Placed
+    placement_rate: float | None
+    in_training: int = Field(description="in a started, unfinished training at the period's end")
+    referrals: Referrals
+    median_days_to_placement: float | None
+    by_site: list[SiteOutcomes]
+    by_partner: list[PartnerOutcomes]
+
+
+class CaseloadEntry(_View):
+    participant_id: str
+    site: str | None
+    roles: list[str] = Field(description="how the partner serves them: enrolled, accepted, placed")
+    since: datetime
+    first_enrolled_at: datetime | None
+    in_training: bool
+    placed_at: datetime | None
+    placement_kind: str | None
+    exited_at: datetime | None
+
+
+class ReferralEntry(_View):
+    referral_id: str
+    participant_id: str
+    from_partner: str
+    to_partner: str
+    service: str
+    site: str
+    sent_at: datetime
+    state: str
+    answered_at: datetime | None
+    decline_reason: str | None
+    age_days: float = Field(description="days since sent, or until answered")
+
+
+class PartitionLag(_View):
+    partition: int
+    end_offset: int
+    next_offset: int
+    lag: int

@@ -1,0 +1,76 @@
+"""The HTTP API's composition root: `create_app(settings)` builds the FastAPI app.
+
+Nothing connects at import or at `create_app`: the lifespan opens the pool,
+applies the migrations, and closes the pool when the server stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+
+from refnet.events.settings import Settings
+from refnet.projections.database import create_pool
+from refnet.projections.migrate import migrate
+from refnet.services.api.deps import pooled
+from refnet.services.api.errors import install_error_handlers
+from refnet.services.api.routes import health, network, partners
+
+DESCRIPTION = """
+Read views of a RefNet referral network, from the projection of its event log.
+
+**Authentication.** Every request carries `Authorization: Bearer rn_<id>_<secret>`,
+a token issued with `refnet tokens issue`. Without a valid, unexpired, unrevoked
+token the answer is 401.
+
+**Access.** The coordinator reads everything. Auditors read the network's
+aggregated views but not partners' person-level lists. A partner token reads
+only `/v1/partners/{its own id}/...`. Anything else is 403.
+
+**Periods.** `from` is inclusive and `to` exclusive; both are ISO 8601 dates or
+date-times, and a value without an offset is taken as UTC.
+
+**Errors.** Every error body is
+`{"error": {"code": ..., "message": ..., "fields": [{"field": ..., "reason": ...}]}}`,
+where `fields` names each invalid parameter as it appears in the request.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("refnet")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API for `settings`; its pool lives from startup to shutdown on `app.state.pool`."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, settings.read_model_schema)
+        try:
+            async with pooled(pool) as conn:
+                await migrate(conn, settings.read_model_schema)
+            app.state.pool = pool
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="RefNet API",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for module in (network, partners, health):
+        app.include_router(module.router)
+    return app

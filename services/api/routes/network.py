@@ -1,0 +1,54 @@
+"""Coordinator views of the whole network: outcome counts for a period.
+
+Periods are half-open, `from` inclusive and `to` exclusive, and always in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.exceptions import RequestValidationError
+
+from refnet.projections.queries import network_outcomes
+from refnet.projections.views import NetworkOutcomes, Period
+from refnet.services.api.deps import Conn, CoordinatorOrAuditor
+from refnet.services.api.errors import ERROR_RESPONSES
+
+router = APIRouter(prefix="/v1/network", tags=["network"], responses=ERROR_RESPONSES)
+
+_BOUND = (
+    "an ISO 8601 date (`2025-01-01`, meaning its midnight) or date-time; a value without an "
+    "offset is taken as UTC"
+)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def period(
+    from_: Annotated[
+        datetime | None, Query(alias="from", description=f"start, inclusive: {_BOUND}")
+    ] = None,
+    to: Annotated[datetime | None, Query(description=f"end, exclusive: {_BOUND}")] = None,
+) -> Period:
+    """The period of the query string; 422 naming `to` unless it ends after it starts."""
+    start, end = _utc(from_), _utc(to)
+    if start is not None and end is not None and start >= end:
+        problem = {"type": "value_error", "loc": ("query", "to"), "input": to}
+        raise RequestValidationError([{**problem, "msg": "must be later than `from`"}])
+    return Period.model_validate({"from": start, "to": end})
+
+
+@router.get("/outcomes")
+async def read_outcomes(
+    _: CoordinatorOrAuditor, conn: Conn, period: Annotated[Period, Depends(period)]
+) -> NetworkOutcomes:
+    """Participants, placements, training and referrals in a period, by site and partner."""
+    return await network_outcomes(conn, period)

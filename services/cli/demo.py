@@ -1,0 +1,65 @@
+"""`refnet demo`: publish the demo network's two-year history and show its outcomes.
+
+The history has fixed event ids, so running the demo again publishes the same
+events and changes no count.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from refnet.events.settings import Settings
+from refnet.projections.database import create_pool
+from refnet.projections.queries import network_outcomes
+from refnet.projections.views import NetworkOutcomes, Period
+from refnet.services.cli.console import console, friendly, run
+from refnet.services.cli.projections import wait_until_caught_up
+from refnet.services.cli.publish import publish_with_progress
+from refnet.services.demo import demo_history
+
+
+@friendly
+def demo_command(
+    seed: int = typer.Option(2024, help="seed of the generated history"),
+    timeout: float = typer.Option(300.0, help="seconds to wait for the projections"),
+) -> None:
+    """Publish the demo network's history, wait for the projections, print the outcomes."""
+    settings = Settings()
+    events = demo_history(seed)
+    publish_with_progress(settings, events, "publishing demo history")
+    run(wait_until_caught_up(settings, timeout))
+    outcomes = run(_outcomes(settings))
+    console.print(summary_table(outcomes))
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    console.print(f"API: {base}/v1/network/outcomes   docs: {base}/docs")
+    console.print("token: refnet tokens issue --role coordinator")
+
+
+async def _outcomes(settings: Settings) -> NetworkOutcomes:
+    pool = await create_pool(settings.database_url, settings.read_model_schema)
+    try:
+        async with pool.acquire() as conn:
+            return await network_outcomes(conn, Period())
+    finally:
+        await pool.close()
+
+
+def summary_table(outcomes: NetworkOutcomes) -> Table:
+    """The network's outcomes as a two-column table."""
+    table = Table(title="RefNet demo network: outcomes", show_header=False)
+    rate = outcomes.placement_rate
+    refs = outcomes.referrals
+    for label, value in (
+        ("participants", outcomes.participants),
+        ("placed", outcomes.placed.total),
+        ("  apprenticeship", outcomes.placed.apprenticeship),
+        ("  employment", outcomes.placed.employment),
+        ("placement rate", f"{rate:.1%}" if rate is not None else "-"),
+        ("in training", outcomes.in_training),
+        ("referrals sent", refs.sent),
+        ("  accepted / declined / pending", f"{refs.accepted} / {refs.declined} / {refs.pending}"),
+        ("median days to placement", outcomes.median_days_to_placement),
+    ):
+        table.add_row(label, str(value))
+    return table

@@ -1,0 +1,35 @@
+"""The `refnet` command: one entry point for operators, coordinators and auditors.
+
+Each command is thin: it builds Settings once and calls the same functions the
+API and the worker use.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from refnet.services.cli.demo import demo_command
+from refnet.services.cli.projections import projections_app
+from refnet.services.cli.publish import publish_command
+from refnet.services.cli.schemas import schemas_app
+from refnet.services.cli.serve import serve
+from refnet.services.cli.stack import stack_app
+from refnet.services.cli.tokens import tokens_app
+
+app = typer.Typer(
+    name="refnet",
+    help="RefNet: event-sourced referral coordination for partner networks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local stack.")
+app.add_typer(projections_app, name="projections")
+app.add_typer(tokens_app, name="tokens", help="Issue, list and revoke API tokens.")
+app.add_typer(schemas_app, name="schemas")
+app.command("publish")(publish_command)
+app.command("demo")(demo_command)
+app.command("serve")(serve)
+
+if __name__ == "__main__":
+    app()

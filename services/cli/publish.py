@@ -1,0 +1,45 @@
+"""`refnet publish FILE.jsonl`: validate a whole file, then publish it with a progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from refnet.events.catalogue import EventModel
+from refnet.events.publisher import Publisher
+from refnet.events.settings import Settings
+from refnet.services.cli.console import console, err_console, fail, friendly
+from refnet.services.jsonl import read_events
+
+MAX_ERRORS_SHOWN = 50
+
+
+@friendly
+def publish_command(
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="JSON Lines, one event a line"
+    ),
+) -> None:
+    """Publish the events in FILE; nothing is published if any line is invalid."""
+    events, errors = read_events(file)
+    if errors:
+        for error in errors[:MAX_ERRORS_SHOWN]:
+            err_console.print(f"[red]{file}:{error}[/]")
+        if len(errors) > MAX_ERRORS_SHOWN:
+            err_console.print(f"... and {len(errors) - MAX_ERRORS_SHOWN} more")
+        fail(f"{len(errors)} problem(s) in {file}; nothing was published")
+    publish_with_progress(Settings(), events, "publishing")
+    console.print(f"[green]published {len(events)} events[/] from {file}")
+
+
+def publish_with_progress(settings: Settings, events: list[EventModel], label: str) -> int:
+    """Publish `events`, showing a progress bar; returns how many the broker confirmed."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(label, total=len(events))
+        report = Publisher(settings).publish(
+            events, on_delivered=lambda n: progress.advance(task, n)
+        )
+    return report.delivered

@@ -1,0 +1,138 @@
+"""`refnet stack ...`: start, stop and inspect the local stack (Kafka, PostgreSQL, worker, API).
+
+Thin commands over `refnet.services.stack`; expected failures print one red line, exit 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import json
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.status import Status
+from rich.table import Table
+
+from refnet.events.settings import Settings
+from refnet.services import stack
+from refnet.services.cli.console import console, friendly, run
+from refnet.services.stack_process import data_dir
+
+stack_app = typer.Typer(
+    help="Start, stop and inspect the local stack: Kafka broker, PostgreSQL, worker and API.",
+    no_args_is_help=True,
+)
+
+
+def service_processes(settings: Settings) -> list[stack.BackgroundProcess]:
+    """The processes `stack up` starts after the broker, topics and PostgreSQL.
+
+    They run detached, with every setting exported as REFNET_*, output in
+    <data_dir>/logs/<name>.log; `stack down` and `stack status` find them by name.
+    """
+    refnet = [sys.executable, "-m", "refnet.services.cli.main"]
+    return [(stack.WORKER, [*refnet, "projections", "run"]), (stack.API, [*refnet, "serve"])]
+
+
+@stack_app.command("up")
+@friendly
+def up_command(
+    services: bool = typer.Option(
+        True, "--services/--no-services", help="also start the worker and the API"
+    ),
+) -> None:
+    """Start the broker, create the topics, start PostgreSQL, then the worker and the API.
+
+    Safe to run again: whatever already runs is left alone.
+    """
+    settings = Settings()
+    extra = service_processes(settings) if services else []
+    with console.status("Starting the stack…") as spinner:
+        steps = _Steps(console, spinner)
+        report = run(stack.up(settings, extra, on_step=steps))
+        steps.finish()
+    kafka = report.kafka
+    pid = f" (pid {kafka.pid})" if kafka.pid else ""
+    console.print(f"[green]✓[/] Kafka broker {kafka.outcome} at {kafka.bootstrap}{pid}")
+    for topic in report.topics:
+        how = "created" if topic.created else "exists"
+        console.print(f"[green]✓[/] topic {topic.name}: {topic.partitions} partitions ({how})")
+        for problem in topic.problems:
+            console.print(f"  [yellow]warning:[/] {topic.name} {escape(problem)}")
+    console.print(f"[green]✓[/] PostgreSQL at {stack.safe_address(report.database_url)}")
+    for name, (process_pid, started) in report.processes.items():
+        console.print(
+            f"[green]✓[/] {name} {'started' if started else 'running'} (pid {process_pid})"
+        )
+    console.print(f"[dim]data and logs in {data_dir(settings)}[/]")
+
+
+@stack_app.command("down")
+@friendly
+def down_command(
+    timeout: float = typer.Option(60.0, help="seconds to wait for each process before SIGKILL"),
+) -> None:
+    """Stop what `stack up` started: worker and API, the broker, then PostgreSQL."""
+    settings = Settings()
+    with console.status("Stopping the stack…") as spinner:
+        steps = _Steps(console, spinner)
+        report = stack.stop(settings, timeout, on_step=steps)
+        steps.finish()
+    if report.stopped:
+        console.print(f"[green]✓[/] stopped: {', '.join(report.stopped)}")
+    else:
+        console.print("nothing to stop: no part of the stack was started by `stack up`")
+
+
+@stack_app.command("status")
+@friendly
+def status_command(
+    as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
+) -> None:
+    """Show each part up or down, its version and address, and the projection lag."""
+    settings = Settings()
+    if as_json:
+        typer.echo(json.dumps(run(stack.status(settings)).as_dict(), indent=2))
+        return
+    with console.status("Checking the stack…"):
+        report = run(stack.status(settings))
+    parts = Table(title="RefNet local stack", title_justify="left")
+    for column in ("part", "state", "version", "address", "started by"):
+        parts.add_column(column)
+    for part in report.components:
+        state = "[green]up[/]" if part.up else "[red]down[/]"
+        owner = "stack" if part.managed else "someone else" if part.up else ""
+        owner += f" (pid {part.pid})" if part.pid else ""
+        parts.add_row(part.name, state, part.version or "", part.address, owner)
+    console.print(parts)
+    if not report.lag:
+        console.print("[dim]no lag to show: the broker or PostgreSQL is down, or no event topic[/]")
+        return
+    lag = Table(title=f"Lag of projection {report.projection!r} on {report.topic}")
+    for column in ("partition", "high watermark", "next offset", "lag"):
+        lag.add_column(column, justify="right")
+    for entry in report.lag:
+        behind = f"[yellow]{entry.lag}[/]" if entry.lag else "0"
+        lag.add_row(str(entry.partition), str(entry.high_watermark), str(entry.next_offset), behind)
+    lag.add_section()
+    lag.add_row("total", "", "", str(report.total_lag))
+    console.print(lag)
+
+
+class _Steps:
+    """A step callback for the spinner; each step is ticked off when the next begins."""
+
+    def __init__(self, out: Console, spinner: Status) -> None:
+        self.out, self.spinner, self.current = out, spinner, ""
+
+    def __call__(self, message: str) -> None:
+        self.finish()
+        self.current = message
+        self.spinner.update(f"{message}…")
+
+    def finish(self) -> None:
+        if self.current:
+            self.out.print(f"[dim]✓ {self.current}[/]")
+        self.current = ""

@@ -1,0 +1,251 @@
+"""Control of the local RefNet stack: Kafka broker, topics, PostgreSQL, worker and API.
+
+`up` is idempotent (every step looks before it acts) and `stop` ends only what `up` started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from typing import Any
+
+from refnet.events.settings import Settings
+from refnet.services.stack_errors import (
+    BrokerUnavailable,
+    DatabaseUnavailable,
+    JarsUnavailable,
+    ProcessFailed,
+    StackError,
+    ToolMissing,
+)
+from refnet.services.stack_kafka import (
+    KAFKA,
+    KafkaStart,
+    broker_answers,
+    broker_version,
+    ensure_kafka_jars,
+    kafka_version,
+    start_kafka,
+    stop_kafka,
+)
+from refnet.services.stack_postgres import (
+    ensure_postgres,
+    projection_offsets,
+    read_state,
+    safe_address,
+    server_version,
+    stop_postgres,
+)
+from refnet.services.stack_process import (
+    is_running,
+    running_pid,
+    settings_env,
+    start_background,
+    stop_background,
+    tracked_names,
+)
+from refnet.services.stack_topics import TopicState, ensure_topics, high_watermarks
+
+__all__ = [
+    "API", "KAFKA", "WORKER", "BackgroundProcess", "ComponentStatus", "KafkaStart",
+    "PartitionLag", "StackStatus", "StopReport", "TopicState", "UpReport",
+    "StackError", "BrokerUnavailable", "DatabaseUnavailable", "JarsUnavailable",
+    "ProcessFailed", "ToolMissing",
+    "up", "stop", "status", "ensure_kafka_jars", "kafka_version", "start_kafka",
+    "ensure_topics", "ensure_postgres", "safe_address",
+    "start_background", "stop_background", "is_running",
+]  # fmt: skip
+
+WORKER = "worker"
+"""Pid-file name of the projection worker (`refnet projections run`)."""
+API = "api"
+"""Pid-file name of the HTTP API (`refnet serve`)."""
+
+PROJECTION = "outcomes"
+"""The projection whose lag `status` shows: refnet.projections.store.PROJECTION, not imported
+so that controlling the stack never loads the event catalogue and the fold."""
+
+BackgroundProcess = tuple[str, list[str]]
+"""A process for `up` to start after the infrastructure: (pid-file name, argv)."""
+
+
+@dataclass(frozen=True)
+class UpReport:
+    """What `up` found or started, step by step."""
+
+    jars: str
+    kafka: KafkaStart
+    topics: list[TopicState]
+    database_url: str
+    processes: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    """name -> (pid, started now); False means it was already running."""
+
+
+@dataclass(frozen=True)
+class StopReport:
+    """Which parts `stop` ended (a part not listed was not running or not ours)."""
+
+    stopped: list[str]
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    """One part of the stack as `status` sees it."""
+
+    name: str
+    up: bool
+    version: str | None
+    address: str
+    pid: int | None = None
+    managed: bool = False
+    """Started by this stack (so `down` stops it)."""
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    """How far the projection trails one partition of the event log."""
+
+    partition: int
+    high_watermark: int
+    next_offset: int
+    lag: int
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    """The stack's parts and the projection's lag per partition of the event log."""
+
+    components: list[ComponentStatus]
+    topic: str
+    projection: str
+    lag: list[PartitionLag]
+
+    @property
+    def total_lag(self) -> int:
+        return sum(entry.lag for entry in self.lag)
+
+    def component(self, name: str) -> ComponentStatus:
+        return next(part for part in self.components if part.name == name)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (`status --json`)."""
+        return {**asdict(self), "total_lag": self.total_lag}
+
+
+async def up(
+    settings: Settings,
+    extra_processes: Sequence[BackgroundProcess] = (),
+    on_step: Callable[[str], None] | None = None,
+) -> UpReport:
+    """Jars, broker, topics, PostgreSQL, then `extra_processes` (worker and API).
+
+    Each extra process runs with every setting exported as `REFNET_*` and the DSN that
+    `ensure_postgres` returned; one already running is left alone.
+    """
+    step = on_step or (lambda _message: None)
+    step("Resolving the Kafka broker's jars")
+    libs = await asyncio.to_thread(ensure_kafka_jars, settings)
+    step("Starting the Kafka broker")
+    kafka = await asyncio.to_thread(start_kafka, settings)
+    step("Creating topics")
+    topics = await asyncio.to_thread(ensure_topics, settings)
+    step("Starting PostgreSQL")
+    dsn = await ensure_postgres(settings)
+    # --- worker and API: the caller passes them (see services/cli/stack.py) ---
+    env = settings_env(settings)
+    env["REFNET_DATABASE_URL"] = dsn
+    processes: dict[str, tuple[int, bool]] = {}
+    for name, argv in extra_processes:
+        pid = running_pid(name, settings)
+        if pid is not None:
+            processes[name] = (pid, False)
+            continue
+        step(f"Starting {name}")
+        processes[name] = (start_background(name, argv, settings, env), True)
+    return UpReport(str(libs), kafka, topics, dsn, processes)
+
+
+def stop(
+    settings: Settings, timeout: float = 60.0, on_step: Callable[[str], None] | None = None
+) -> StopReport:
+    """Stop worker, API and any other tracked process, then the broker, then PostgreSQL.
+
+    Consumers go first so they commit and leave the group while the broker still runs.
+    """
+    step = on_step or (lambda _message: None)
+    stopped: list[str] = []
+    for name in [name for name in tracked_names(settings) if name != KAFKA]:
+        step(f"Stopping {name}")
+        if stop_background(name, settings, timeout):
+            stopped.append(name)
+    step("Stopping the Kafka broker")
+    if stop_kafka(settings, timeout):
+        stopped.append(KAFKA)
+    step("Stopping PostgreSQL")
+    if stop_postgres(settings):
+        stopped.append("postgres")
+    return StopReport(stopped)
+
+
+async def status(settings: Settings) -> StackStatus:
+    """Each part up or down with version and address, and the projection lag.
+
+    Never raises for a part that is down: that part is reported down instead.
+    """
+    kafka_up = await asyncio.to_thread(broker_answers, settings.kafka_bootstrap)
+    kafka_pid = running_pid(KAFKA, settings)
+    version = await asyncio.to_thread(broker_version, settings) if kafka_up else None
+    kafka = ComponentStatus(
+        "kafka", kafka_up, version, settings.kafka_bootstrap, kafka_pid, kafka_pid is not None
+    )
+    dsn = settings.database_url
+    pg_version = await server_version(dsn)
+    state = read_state(settings)
+    postgres = ComponentStatus(
+        "postgres",
+        pg_version is not None,
+        pg_version,
+        safe_address(dsn),
+        managed=state is not None and state.started_by_stack,
+    )
+    api_address = f"http://{settings.api_host}:{settings.api_port}"
+    parts = [
+        kafka,
+        postgres,
+        _process_status(WORKER, settings, f"group {settings.consumer_group}"),
+        _process_status(API, settings, api_address),
+    ]
+    lag = await _lag(settings, kafka_up, pg_version is not None)
+    return StackStatus(parts, settings.topic_events, PROJECTION, lag)
+
+
+def _process_status(name: str, settings: Settings, address: str) -> ComponentStatus:
+    pid = running_pid(name, settings)
+    version = _refnet_version() if pid is not None else None
+    return ComponentStatus(name, pid is not None, version, address, pid, pid is not None)
+
+
+async def _lag(settings: Settings, kafka_up: bool, postgres_up: bool) -> list[PartitionLag]:
+    """Empty when either side is down: a lag without the stored offsets would be a guess."""
+    if not (kafka_up and postgres_up):
+        return []
+    try:
+        marks = await asyncio.to_thread(high_watermarks, settings, settings.topic_events)
+        stored = await projection_offsets(settings, PROJECTION)
+    except StackError:
+        return []
+    lags = []
+    for partition, high in sorted(marks.items()):
+        # No stored offset yet means the projection has read nothing of this partition.
+        next_offset = stored.get(partition, 0)
+        lags.append(PartitionLag(partition, high, next_offset, max(0, high - next_offset)))
+    return lags
+
+
+def _refnet_version() -> str | None:
+    try:
+        return metadata.version("refnet")
+    except metadata.PackageNotFoundError:
+        return None
