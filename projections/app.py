@@ -91,7 +91,7 @@ def build_app(settings: Settings) -> faust.App:
     dead = app.topic(settings.topic_dead_letter, key_type=bytes, value_type=bytes, internal=False)
     runtime = Runtime(settings, dead)
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub is sync-only
     async def seek_to_stored(sender: Any, assigned: set[TP], **_: Any) -> None:
         mine = [tp for tp in assigned if tp.topic == settings.topic_events]
         store, _projector = await runtime.ready()
@@ -104,7 +104,8 @@ def build_app(settings: Settings) -> faust.App:
     @app.agent(events, concurrency=1)
     async def project(stream: faust.StreamT[bytes]) -> None:
         _store, projector = await runtime.ready()
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
+        take = stream.take_events  # type: ignore[attr-defined]  # missing from faust's StreamT
+        async for batch in take(settings.batch_size, within=settings.batch_within):
             try:
                 await _project_batch(app, runtime, projector, batch)
             except Exception:

@@ -10,10 +10,9 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import asyncpg
-
 from refnet.events.errors import RefNetError
 from refnet.events.settings import Settings
+from refnet.projections.database import Conn
 from refnet.projections.lag import partition_lag
 
 
@@ -22,7 +21,7 @@ class CatchUpTimeout(RefNetError):
 
 
 async def wait_caught_up(
-    conn: asyncpg.Connection,
+    conn: Conn,
     settings: Settings,
     timeout: float = 120.0,
     on_progress: Callable[[int, int], None] | None = None,

@@ -10,11 +10,17 @@ SQL names tables without a schema and a rebuild can target another schema.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from refnet.events.errors import RefNetError
 
 READ_MODEL_SCHEMA = "readmodel"
+
+Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+"""A connection, whether held directly or borrowed from a pool."""
 
 # SQLSTATE classes worth retrying: connection exceptions, insufficient resources,
 # operator intervention (e.g. admin shutdown), and serialization/deadlock aborts.

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 from confluent_kafka import Consumer, TopicPartition
 
 from refnet.events.settings import Settings
+from refnet.projections.database import Conn
 from refnet.projections.store import PROJECTION
 from refnet.projections.views import PartitionLag
 
@@ -44,12 +44,12 @@ def end_offsets(settings: Settings, timeout: float = 5.0) -> dict[int, int]:
         consumer.close()
 
 
-async def stored_offsets(conn: asyncpg.Connection, topic: str) -> dict[int, int]:
+async def stored_offsets(conn: Conn, topic: str) -> dict[int, int]:
     rows = await conn.fetch(_STORED, PROJECTION, topic)
     return {r["partition"]: r["next_offset"] for r in rows}
 
 
-async def partition_lag(conn: asyncpg.Connection, settings: Settings) -> list[PartitionLag]:
+async def partition_lag(conn: Conn, settings: Settings) -> list[PartitionLag]:
     """Lag per partition of the event log (raises KafkaException if the broker is down)."""
     ends = await asyncio.to_thread(end_offsets, settings)
     stored = await stored_offsets(conn, settings.topic_events)

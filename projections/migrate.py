@@ -10,7 +10,7 @@ from importlib import resources
 
 import asyncpg
 
-from refnet.projections.database import READ_MODEL_SCHEMA, MigrationFailed
+from refnet.projections.database import READ_MODEL_SCHEMA, Conn, MigrationFailed
 
 _LOCK_KEY = 0x5EF_0E7  # an arbitrary constant shared by every RefNet process
 _CREATE_LEDGER = """
@@ -24,11 +24,11 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 def migration_files() -> list[tuple[str, str]]:
     """(version, sql) pairs in the order they apply."""
     folder = resources.files("refnet.projections.migrations")
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
 
 
-async def migrate(conn: asyncpg.Connection, schema: str = READ_MODEL_SCHEMA) -> list[str]:
+async def migrate(conn: Conn, schema: str = READ_MODEL_SCHEMA) -> list[str]:
     """Bring `schema` up to date; return the versions applied now."""
     applied_now: list[str] = []
     async with conn.transaction():

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-import asyncpg
-
+from refnet.projections.database import Conn
 from refnet.projections.views import (
     CaseloadEntry,
     NetworkOutcomes,
@@ -99,7 +98,7 @@ def _days(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-async def network_outcomes(conn: asyncpg.Connection, period: Period) -> NetworkOutcomes:
+async def network_outcomes(conn: Conn, period: Period) -> NetworkOutcomes:
     """Every network count of PRODUCT.md for `period`, from the read model."""
     bounds = (period.from_, period.to)
     totals = await conn.fetchrow(_TOTALS, *bounds)
@@ -132,7 +131,7 @@ async def network_outcomes(conn: asyncpg.Connection, period: Period) -> NetworkO
 
 
 async def caseload(
-    conn: asyncpg.Connection, partner_id: str, limit: int = 500, offset: int = 0
+    conn: Conn, partner_id: str, limit: int = 500, offset: int = 0
 ) -> list[CaseloadEntry]:
     """Participants the partner enrolled, accepted by referral, or placed."""
     rows = await conn.fetch(_CASELOAD, partner_id, limit, offset)
@@ -140,7 +139,7 @@ async def caseload(
 
 
 async def referrals(
-    conn: asyncpg.Connection,
+    conn: Conn,
     partner_id: str,
     direction: Literal["inbox", "outbox"],
     limit: int = 500,

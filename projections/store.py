@@ -14,7 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
-from refnet.projections.database import StoreUnavailable, is_transient
+from refnet.projections.database import Conn, StoreUnavailable, is_transient
 from refnet.projections.facts import Fact, Position
 from refnet.projections.fold import ParticipantState, apply, derive
 from refnet.projections.rows import ParticipantRow, PartnerLinkRow, ReferralRow, TrainingRow
@@ -41,7 +41,9 @@ UPDATE projection_offsets AS o SET next_offset = GREATEST(o.next_offset, n.next)
 FROM unnest($3::int[], $4::bigint[]) AS n(partition, next)
 WHERE o.projection = $1 AND o.topic = $2 AND o.partition = n.partition
 """
-_LOAD_STATES = "SELECT participant_id, facts::text FROM participant_state WHERE participant_id = ANY($1::text[])"
+_LOAD_STATES = """
+SELECT participant_id, facts::text FROM participant_state WHERE participant_id = ANY($1::text[])
+"""
 _DELETE = {
     table: f"DELETE FROM {table} WHERE participant_id = ANY($1::text[])"
     for table in ("participant_state", "participants", "referrals", "trainings", "partner_links")
@@ -113,7 +115,7 @@ class OutcomeStore:
                 raise StoreUnavailable(f"read model write failed: {exc}") from exc
             raise
 
-    async def _apply(self, conn: asyncpg.Connection, batch: Sequence[Incoming]) -> BatchResult:
+    async def _apply(self, conn: Conn, batch: Sequence[Incoming]) -> BatchResult:
         partitions = sorted({i.position.partition for i in batch})
         locked = await conn.fetch(_LOCK_OFFSETS, self._projection, self._topic, partitions)
         next_offset = {r["partition"]: r["next_offset"] for r in locked}
@@ -133,7 +135,7 @@ class OutcomeStore:
             )
         return BatchResult(applied, len(batch) - len(letters) - applied, len(letters))
 
-    async def _fold(self, conn: asyncpg.Connection, incoming: list[Incoming]) -> int:
+    async def _fold(self, conn: Conn, incoming: list[Incoming]) -> int:
         if not incoming:
             return 0
         ids = sorted({i.participant_id for i in incoming if i.participant_id is not None})
@@ -153,7 +155,7 @@ class OutcomeStore:
             await self._rewrite(conn, list(changed.values()))
         return applied
 
-    async def _rewrite(self, conn: asyncpg.Connection, states: list[ParticipantState]) -> None:
+    async def _rewrite(self, conn: Conn, states: list[ParticipantState]) -> None:
         ids = [s.participant_id for s in states]
         for sql in _DELETE.values():
             await conn.execute(sql, ids)
@@ -175,7 +177,7 @@ class OutcomeStore:
         for rows_of_table in (participants, referrals, trainings, links):
             await _copy(conn, rows_of_table)
 
-    async def _park(self, conn: asyncpg.Connection, letters: list[DeadLetter]) -> None:
+    async def _park(self, conn: Conn, letters: list[DeadLetter]) -> None:
         if not letters:
             return
         await conn.execute(
@@ -190,7 +192,7 @@ class OutcomeStore:
 
 
 async def _copy(
-    conn: asyncpg.Connection,
+    conn: Conn,
     rows: list[ParticipantRow] | list[ReferralRow] | list[TrainingRow] | list[PartnerLinkRow],
 ) -> None:
     if not rows:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,9 +19,9 @@ MAX_ERRORS_SHOWN = 50
 
 @friendly
 def publish_command(
-    file: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, help="JSON Lines, one event a line"
-    ),
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines, one event a line")
+    ],
 ) -> None:
     """Publish the events in FILE; nothing is published if any line is invalid."""
     events, errors = read_events(file)

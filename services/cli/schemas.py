@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -16,7 +17,9 @@ _PACKAGE_SCHEMAS = Path(__file__).resolve().parents[2] / "events" / "schemas"
 @schemas_app.command("export")
 @friendly
 def export_command(
-    directory: Path = typer.Argument(_PACKAGE_SCHEMAS, help="where to write the .json files"),
+    directory: Annotated[
+        Path, typer.Argument(help="where to write the .json files")
+    ] = _PACKAGE_SCHEMAS,
 ) -> None:
     """Write one JSON Schema per event type (and one for the union) into DIRECTORY."""
     written = write_schemas(directory)

@@ -5,9 +5,8 @@ Thin commands over `refnet.services.stack`; expected failures print one red line
 
 from __future__ import annotations
 
-import sys
-
 import json
+import sys
 
 import typer
 from rich.console import Console

@@ -1,0 +1,60 @@
+"""PostgreSQL side of the benchmark: the raw COPY baseline, read-model checks, schema drops."""
+
+from __future__ import annotations
+
+import time
+
+import asyncpg
+
+from bench.workload import Raw
+
+# About as wide as one event: the ids, type, two times and the canonical JSON as jsonb
+# (the projection's own state column, participant_state.facts, is jsonb too).
+_RAW_TABLE = """
+CREATE TEMP TABLE bench_raw_copy (
+    participant_id text NOT NULL, event_id uuid NOT NULL, type text NOT NULL,
+    occurred_at timestamptz NOT NULL, recorded_at timestamptz NOT NULL, payload jsonb NOT NULL
+)
+"""
+_COLUMNS = ["participant_id", "event_id", "type", "occurred_at", "recorded_at", "payload"]
+_COUNTS = """
+SELECT (SELECT count(*) FROM participants) AS participants,
+       (SELECT count(*) FROM referrals) AS referrals,
+       (SELECT count(*) FROM trainings) AS trainings,
+       (SELECT count(*) FROM dead_letters) AS dead_letters
+"""
+
+
+async def raw_copy(dsn: str, raws: list[Raw], values: list[bytes]) -> tuple[float, float]:
+    """Seconds to COPY one row per event into a temp (unlogged) table; mean row width (bytes)."""
+    records = [
+        (r["participant_id"], r["event_id"], r["type"], r["occurred_at"], r["recorded_at"],
+         v.decode())
+        for r, v in zip(raws, values, strict=True)
+    ]  # fmt: skip
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(_RAW_TABLE)
+        started = time.perf_counter()
+        async with conn.transaction():
+            await conn.copy_records_to_table("bench_raw_copy", records=records, columns=_COLUMNS)
+        elapsed = time.perf_counter() - started
+        width = await conn.fetchval("SELECT avg(pg_column_size(t.*)) FROM bench_raw_copy t")
+    finally:
+        await conn.close()
+    return elapsed, float(width)
+
+
+async def read_model_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    row = await conn.fetchrow(_COUNTS)
+    assert row is not None
+    return dict(row.items())
+
+
+async def drop_schemas(dsn: str, schemas: list[str]) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for schema in schemas:  # our generated names, checked by Settings' pattern
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()

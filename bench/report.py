@@ -1,0 +1,83 @@
+"""The benchmark's table, its aims, and the JSON it leaves in bench/results/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+AIMS = {  # name: (aim text, check)
+    "validated_publish": ("≥ 50,000 ev/s", lambda v: v >= 50_000),
+    "projection": ("≥ 25,000 ev/s", lambda v: v >= 25_000),
+    "rebuild": ("≥ 25,000 ev/s", lambda v: v >= 25_000),
+    "e2e_p99_ms": ("≤ 100 ms", lambda v: v <= 100),
+    "peak_rss_mb": ("≤ 300 MB", lambda v: v <= 300),
+}
+
+
+def aims(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    values = {
+        "validated_publish": r["publish"]["validated_rate"],
+        "projection": r["projection"]["rate"],
+        "rebuild": r["rebuild"]["rate"],
+        "e2e_p99_ms": r["latency"]["e2e_p99_ms"],
+        "peak_rss_mb": max(r["projection"]["peak_rss_mb"], r["rebuild"]["peak_rss_mb"]),
+    }
+    return {
+        name: {"aim": text, "value": values[name], "met": bool(check(values[name]))}
+        for name, (text, check) in AIMS.items()
+    }
+
+
+def _rate(v: float) -> str:
+    return f"{v:,.0f} ev/s"
+
+
+def _status(r: dict[str, Any], name: str) -> tuple[str, str]:
+    aim = r["aims"][name]
+    return aim["aim"], "met" if aim["met"] else "SHORT"
+
+
+def table(r: dict[str, Any]) -> str:
+    p, b, lat = r["publish"], r["baselines"], r["latency"]
+    consume, copy = b["raw_consume_rate"], b["raw_copy_rate"]
+    rows: list[tuple[str, ...]] = [
+        ("measure", "result", "beside it", "ratio", "aim", "status"),
+        ("build models (validation) only", _rate(p["build_rate"]), "", "", "", ""),
+        ("canonical encode only", _rate(p["encode_rate"]), "", "", "", ""),
+        ("validated publish (Publisher)", _rate(p["validated_rate"]),
+         f"raw produce {_rate(p['raw_rate'])}", f"{p['ratio']:.2f}",
+         *_status(r, "validated_publish")),
+    ]  # fmt: skip
+    for key, label in (("projection", "live projection"), ("rebuild", "rebuild from empty")):
+        run = r[key]
+        rows += [
+            (f"{label}, start → caught up", _rate(run["rate"]),
+             f"consume {_rate(consume)}", f"{run['rate'] / consume:.3f}", *_status(r, key)),
+            ("", "", f"COPY {_rate(copy)}", f"{run['rate'] / copy:.3f}", "", ""),
+            (f"  {label}, once flowing", _rate(run["steady_rate"]),
+             f"start-up {run['startup_s']:.2f} s", "", "", ""),
+            (f"  {label}, worker CPU", f"{run['cpu_seconds']:.1f} s of {run['seconds']:.1f} s",
+             f"{run['cpu_seconds'] / run['seconds']:.0%} of a core", "", "", ""),
+        ]  # fmt: skip
+    rss = max(r["projection"]["peak_rss_mb"], r["rebuild"]["peak_rss_mb"])
+    rows += [
+        ("worker peak RSS (process tree)", f"{rss:.0f} MB",
+         f"live {r['projection']['peak_rss_mb']:.0f} / rebuild {r['rebuild']['peak_rss_mb']:.0f}",
+         "", *_status(r, "peak_rss_mb")),
+        (f"e2e latency at {lat['rate']:,.0f} ev/s, p50", f"{lat['e2e_p50_ms']:.1f} ms",
+         f"{lat['seen']:,}/{lat['sent']:,} seen", "", "", ""),
+        ("e2e latency p99", f"{lat['e2e_p99_ms']:.1f} ms", f"max {lat['e2e_max_ms']:.1f} ms", "",
+         *_status(r, "e2e_p99_ms")),
+        ("  publish → broker ack p50/p99", f"{lat['ack_p50_ms']:.1f} / {lat['ack_p99_ms']:.1f} ms",
+         "", "", "", ""),
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def write(r: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(r, indent=2, default=str) + "\n")

@@ -1,0 +1,246 @@
+"""Throughput and latency of RefNet's publish path and projection worker, against aims.
+
+    python -m bench.throughput [--events N] [--participants M] [--rate 1000]
+                               [--latency-seconds 10] [--profile pyinstrument|py-spy]
+
+Uses its own topics, consumer groups and read-model schemas (never the stack's), and
+removes them at the end, also on failure. Results: the table, and bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from refnet.events.publisher import encoded
+from refnet.events.settings import Settings
+from refnet.projections.database import create_pool
+from refnet.services.stack_topics import ensure_topics
+from bench import kafka_io, latency, pg, report
+from bench.profile import PySpy, top, top_self
+from bench.worker import CatchUp, Worker
+from bench.workload import history
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    cli = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__)
+    cli.add_argument("--events", type=int, default=200_000, help="events to publish (N)")
+    cli.add_argument("--participants", type=int, default=None, help="participants (default N/10)")
+    cli.add_argument("--rate", type=float, default=1000.0, help="latency probe: events/s")
+    cli.add_argument("--latency-seconds", type=float, default=10.0, help="latency probe length")
+    cli.add_argument("--profile", choices=["pyinstrument", "py-spy"], default=None,
+                     help="profile the rebuild worker (its figures are then perturbed)")  # fmt: skip
+    args = cli.parse_args(argv)
+    args.participants = args.participants or max(1, args.events // 10)
+    return args
+
+
+class Run:
+    """The names one benchmark run owns, and the settings its workers get."""
+
+    def __init__(self, base: Settings) -> None:
+        self.tag = time.strftime("%Y%m%d%H%M%S") + f"{os.getpid() % 10_000:04d}"
+        self.prefix = f"refnet.bench.{self.tag}"
+        self.raw_topic = f"{self.prefix}.raw"
+        self.groups = {k: f"refnet-bench-{self.tag}-{k}" for k in ("live", "rebuild", "raw")}
+        self.schemas = {k: f"bench_{self.tag}_{k}" for k in ("live", "rebuild")}
+        self.workdir = Path(tempfile.gettempdir()) / f"refnet-bench-{self.tag}"
+        self.base = base
+        self.workers: list[Worker] = []
+
+    def settings(self, kind: str) -> Settings:
+        return Settings(
+            kafka_bootstrap=self.base.kafka_bootstrap,
+            database_url=self.base.database_url,
+            topic_events=f"{self.prefix}.events",
+            topic_dead_letter=f"{self.prefix}.dead-letter",
+            consumer_group=self.groups[kind],
+            read_model_schema=self.schemas[kind],
+        )
+
+
+def _catchup_json(c: CatchUp, counts: dict[str, int]) -> dict[str, Any]:
+    return {
+        "seconds": c.seconds, "rate": c.rate, "steady_rate": c.steady_rate,
+        "startup_s": c.first_applied_after, "peak_rss_mb": c.peak_rss_mb,
+        "cpu_seconds": c.cpu_seconds, "read_model": counts, "progress": c.progress,
+    }  # fmt: skip
+
+
+Projected = tuple[Worker, CatchUp, dict[str, Any]]
+
+
+async def _project(run: Run, kind: str, n: int, profile: str | None) -> Projected:
+    """Start a worker on an empty schema and wait until it has applied all `n` events."""
+    settings = run.settings(kind)
+    out = RESULTS / f"rebuild-profile.{'txt' if profile == 'pyinstrument' else 'raw'}"
+    worker = Worker(settings, run.workdir, RESULTS / f"worker-{kind}.log",
+                    profile=str(out) if profile == "pyinstrument" else None)  # fmt: skip
+    run.workers.append(worker)
+    worker.start()
+    spy = PySpy(worker.pid, out) if profile == "py-spy" else None
+    try:
+        result = await worker.caught_up(n, timeout=60 + n / 500)
+    finally:
+        if spy is not None:
+            spy.stop()
+    pool = await create_pool(settings.database_url, settings.read_model_schema)
+    try:
+        async with pool.acquire() as conn:
+            counts = await pg.read_model_counts(conn)
+    finally:
+        await pool.close()
+    extra: dict[str, Any] = {"profile": str(out)} if profile else {}
+    return worker, result, {**_catchup_json(result, counts), **extra}
+
+
+async def bench(args: argparse.Namespace, run: Run, results: dict[str, Any]) -> None:
+    n, live = args.events, run.settings("live")
+    started = time.perf_counter()
+    raws = history(n, args.participants, seed=run.tag)
+    print(f"workload: {n:,} events of {args.participants:,} participants "
+          f"built in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    ensure_topics(live)
+    kafka_io.create_topic(live, run.raw_topic)
+
+    started = time.perf_counter()
+    models = [kafka_io.build(r) for r in raws]
+    build_s = time.perf_counter() - started
+    started = time.perf_counter()
+    records = [encoded(m) for m in models]
+    encode_s = time.perf_counter() - started
+    del models
+    mean_bytes = sum(len(v) for _, v in records) / n
+    validated_s = kafka_io.validated_publish(live, raws)
+    raw_s = kafka_io.raw_produce(live, run.raw_topic, records)
+    results["publish"] = {
+        "build_rate": n / build_s, "encode_rate": n / encode_s, "validated_s": validated_s,
+        "validated_rate": n / validated_s, "raw_s": raw_s, "raw_rate": n / raw_s,
+        "ratio": raw_s / validated_s,  # validated rate / raw rate
+        "mean_event_bytes": mean_bytes,
+    }  # fmt: skip
+    print(f"publish: validated {n / validated_s:,.0f} ev/s, raw {n / raw_s:,.0f} ev/s")
+
+    consume_s = kafka_io.raw_consume(live, live.topic_events, n, run.groups["raw"])
+    copy_s, width = await pg.raw_copy(live.database_url, raws, [v for _, v in records])
+    del records
+    results["baselines"] = {
+        "raw_consume_rate": n / consume_s, "raw_copy_rate": n / copy_s,
+        "raw_copy_row_bytes": width,
+    }  # fmt: skip
+    print(f"baselines: consume {n / consume_s:,.0f} ev/s, COPY {n / copy_s:,.0f} ev/s")
+
+    worker, catchup, results["projection"] = await _project(run, "live", n, None)
+    print(f"live projection: {catchup.rate:,.0f} ev/s in {catchup.seconds:.1f} s")
+    await worker.stop()
+    await pg.drop_schemas(live.database_url, [run.schemas["live"]])
+
+    worker, catchup, results["rebuild"] = await _project(run, "rebuild", n, args.profile)
+    print(f"rebuild: {catchup.rate:,.0f} ev/s in {catchup.seconds:.1f} s")
+    try:
+        rebuilt = run.settings("rebuild")
+        pool = await create_pool(rebuilt.database_url, rebuilt.read_model_schema)
+        worker.reset_peak()
+        try:
+            async with pool.acquire() as conn:
+                lat = await latency.measure(
+                    rebuilt, conn, args.rate, args.latency_seconds, seed=run.tag
+                )
+        finally:
+            await pool.close()
+        results["latency"] = _latency_json(lat, worker.peak_rss / 2**20)
+    finally:
+        results["worker_exit"] = await worker.stop()
+
+
+def _latency_json(lat: latency.Latency, rss_mb: float) -> dict[str, Any]:
+    pct = latency.percentile
+    return {
+        "sent": lat.sent, "seen": lat.seen, "rate": lat.achieved_rate,
+        "e2e_p50_ms": pct(lat.e2e_ms, 50), "e2e_p99_ms": pct(lat.e2e_ms, 99),
+        "e2e_max_ms": max(lat.e2e_ms, default=float("nan")),
+        "ack_p50_ms": pct(lat.ack_ms, 50), "ack_p99_ms": pct(lat.ack_ms, 99),
+        "worker_peak_rss_mb": rss_mb,
+    }  # fmt: skip
+
+
+async def cleanup(run: Run) -> None:
+    settings = run.settings("live")
+    for worker in run.workers:
+        await worker.stop()
+    try:
+        dropped = kafka_io.delete_topics(settings, [run.prefix, *run.groups.values()])
+        print(f"cleanup: deleted topics {', '.join(dropped) or '(none)'}")
+        kafka_io.delete_groups(settings, [*run.groups.values()])
+    finally:
+        await pg.drop_schemas(settings.database_url, list(run.schemas.values()))
+        shutil.rmtree(run.workdir, ignore_errors=True)
+        print(f"cleanup: dropped schemas {', '.join(run.schemas.values())}")
+
+
+async def main_async(args: argparse.Namespace, command: str) -> int:
+    run = Run(Settings())
+    results: dict[str, Any] = {
+        "command": command,
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "params": {
+            "events": args.events, "participants": args.participants, "rate": args.rate,
+            "latency_seconds": args.latency_seconds, "profile": args.profile,
+            "batch_size": run.base.batch_size, "batch_within": run.base.batch_within,
+            "partitions": run.base.topic_partitions, "tag": run.tag,
+        },
+        "host": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                 "machine": platform.machine()},
+    }  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    try:
+        await bench(args, run, results)
+    finally:
+        await cleanup(run)
+    results["params"]["mean_event_bytes"] = results["publish"]["mean_event_bytes"]
+    results["aims"] = report.aims(results)
+    report.write(results, RESULTS / "latest.json")
+    print()
+    print(report.table(results))
+    print(f"\nevents: {args.events:,} (mean {results['params']['mean_event_bytes']:.0f} bytes), "
+          f"participants: {args.participants:,}, partitions: {run.base.topic_partitions}, "
+          f"batch_size: {run.base.batch_size}, cpus: {os.cpu_count()}")  # fmt: skip
+    print(f"results: {RESULTS / 'latest.json'}")
+    print(f"command: {command}")
+    if args.profile == "py-spy":
+        _print_profile(Path(results["rebuild"]["profile"]))
+    elif args.profile:
+        print(f"profile (pyinstrument): {results['rebuild']['profile']}")
+    return 0
+
+
+def _print_profile(folded: Path) -> None:
+    samples, ranked = top(folded)
+    print(f"\nrebuild worker profile (py-spy, {samples} samples): total% self% function")
+    for name, own, total in ranked:
+        print(f"  {total:5.1f}  {own:5.1f}  {name}")
+    print("\nby self time:")
+    for name, own in top_self(folded):
+        print(f"  {own:5.1f}  {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    command = shlex.join(["python", "-m", "bench.throughput", *sys.argv[1:]])
+    return asyncio.run(main_async(args, command))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

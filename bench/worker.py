@@ -1,0 +1,145 @@
+"""One projection worker subprocess: started, watched (RSS, CPU), timed to catch-up, stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import psutil
+
+from refnet.events.settings import Settings
+from refnet.projections.catchup import wait_caught_up
+from refnet.projections.database import create_pool
+from refnet.services.stack_process import settings_env
+
+WORKER = ["-m", "refnet.services.cli.main", "projections", "run"]
+SAMPLE_EVERY = 0.2
+
+
+@dataclass
+class CatchUp:
+    """How one worker run went from its start to having applied the whole log."""
+
+    events: int
+    seconds: float  # from process start to caught up
+    first_applied_after: float  # process start to the first applied offset (start-up)
+    peak_rss_mb: float
+    cpu_seconds: float  # the worker's user+system CPU over the run
+    progress: list[tuple[float, int]] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def steady_rate(self) -> float:
+        """Rate once events flow: start-up (import, join, rebalance, migrate) excluded."""
+        applied_at_first = next((n for _, n in self.progress if n > 0), 0)
+        return (self.events - applied_at_first) / max(1e-9, self.seconds - self.first_applied_after)
+
+
+class Worker:
+    """`refnet projections run` in a child process with the benchmark's settings."""
+
+    def __init__(self, settings: Settings, workdir: Path, log: Path, profile: str | None = None):
+        self.settings = settings
+        self.workdir = workdir  # faust writes `<app id>-data/` into its working directory
+        self.log = log
+        self.profile = profile  # pyinstrument output path (.txt/.html), or None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.peak_rss = 0
+        self.cpu = 0.0
+        self._sampler: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        argv = [sys.executable, *WORKER]
+        if self.profile is not None:
+            argv = [sys.executable, "-m", "pyinstrument", "-o", self.profile, *WORKER]
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as out:
+            self.started = time.perf_counter()
+            self.proc = subprocess.Popen(
+                argv, cwd=self.workdir, env=settings_env(self.settings),
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        self._sampler = asyncio.get_running_loop().create_task(self._sample())
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def _sample(self) -> None:
+        root = psutil.Process(self.pid)
+        while True:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                self.peak_rss = max(self.peak_rss, sum(p.memory_info().rss for p in tree))
+                times = root.cpu_times()
+                self.cpu = times.user + times.system
+            except psutil.Error:
+                return
+            await asyncio.sleep(SAMPLE_EVERY)
+
+    def reset_peak(self) -> None:
+        self.peak_rss = 0
+
+    async def caught_up(self, events: int, timeout: float) -> CatchUp:
+        """Wait, polling the lag, until the read model has applied the whole log."""
+        pool = await create_pool(self.settings.database_url, self.settings.read_model_schema)
+        progress: list[tuple[float, int]] = []
+
+        def seen(applied: int, _end: int) -> None:
+            progress.append((time.perf_counter() - self.started, applied))
+
+        try:
+            async with pool.acquire() as conn:
+                waiting = asyncio.ensure_future(self._wait(conn, seen, timeout))
+                while not waiting.done():
+                    if self.proc is not None and self.proc.poll() is not None:
+                        waiting.cancel()
+                        raise RuntimeError(f"worker exited with {self.proc.returncode}: {self.log}")
+                    await asyncio.wait({waiting}, timeout=0.1)
+                waiting.result()
+        finally:
+            await pool.close()
+        elapsed = time.perf_counter() - self.started
+        first = next((t for t, n in progress if n > 0), elapsed)
+        return CatchUp(events, elapsed, first, self.peak_rss / 2**20, self.cpu, progress)
+
+    async def _wait(
+        self, conn: asyncpg.Connection, seen: Callable[[int, int], None], timeout: float
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:  # the worker creates the tables when it starts: until then, nothing applied
+                await wait_caught_up(conn, self.settings, timeout, seen, poll=0.1)
+                return
+            except asyncpg.UndefinedTableError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
+    async def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGINT (faust stops cleanly; a profiler writes its report), SIGKILL if it hangs."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            deadline = time.monotonic() + timeout
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self._sampler is not None:
+            self._sampler.cancel()
+        return self.proc.returncode

@@ -1,0 +1,245 @@
+"""The projection end to end: the real broker, real worker processes, the real database.
+
+Every test waits on offsets (the read model caught up with the log), never on sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from refnet.events.codec import encode
+from refnet.services.api.app import create_app
+from refnet.services.demo import demo_history, expected_summary
+from refnet.services.tokens import issue_token
+from tests.integration.world import T0, World, enrolled, history, placed, retracted
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    created = World.create(tmp_path)
+    yield created
+    created.stop_all()
+    created.drop()
+    asyncio.run(created.drop_schema())
+
+
+@pytest.fixture
+async def running(world: World) -> AsyncIterator[World]:
+    world.start_worker()
+    yield world
+
+
+def pid() -> str:
+    return f"p-{uuid.uuid4().hex[:12]}"
+
+
+async def test_demo_history_counts_through_the_api(running: World) -> None:
+    events = demo_history()
+    running.publish(events)
+    await running.wait()
+    expected = expected_summary(events)
+    app = create_app(running.settings)
+    async with app.router.lifespan_context(app):
+        async with app.state.pool.acquire() as conn:
+            token = (await issue_token(conn, "coordinator", label="test")).token
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://refnet") as http:
+            response = await http.get(
+                "/v1/network/outcomes", headers={"Authorization": f"Bearer {token}"}
+            )
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["participants"] == expected.participants == 413
+    assert body["placed"]["total"] == expected.placed == 148
+    assert body["placed"]["apprenticeship"] == expected.apprenticeship
+    assert body["placed"]["employment"] == expected.employment
+    assert body["referrals"]["pending"] == expected.referrals_pending
+    # Publishing the same history again changes no count.
+    running.publish(events)
+    await running.wait()
+    again = await running.outcomes()
+    assert (again.participants, again.placed.total) == (413, 148)
+
+
+async def test_duplicate_event_id_counts_once(running: World) -> None:
+    first = enrolled(pid())
+    second_partner = enrolled(first.participant_id, partner="caritas-witten")
+    same_id_other_body = placed(first.participant_id, event_id=first.event_id)
+    running.publish([first, first, second_partner, same_id_other_body])
+    await running.wait()
+    outcomes = await running.outcomes()
+    assert outcomes.participants == 1
+    assert outcomes.placed.total == 0  # the placement reused an applied event_id
+    links = await running.fetch("SELECT partner_id, role FROM partner_links ORDER BY 1")
+    assert links == [("awo-en", "enrolled"), ("caritas-witten", "enrolled")]
+
+
+async def test_retracted_placement_is_not_counted(running: World) -> None:
+    person = pid()
+    placement = placed(person, at=T0 + dt.timedelta(days=10))
+    running.publish([enrolled(person), placement])
+    await running.wait()
+    assert (await running.outcomes()).placed.total == 1
+    running.publish([retracted(placement, T0 + dt.timedelta(days=11))])
+    await running.wait()
+    outcomes = await running.outcomes()
+    assert outcomes.placed.total == 0
+    assert outcomes.participants == 1
+
+
+async def test_placement_reported_by_two_partners_counts_once(running: World) -> None:
+    person = pid()
+    running.publish(
+        [
+            enrolled(person),
+            placed(person, partner="bobeq", at=T0 + dt.timedelta(days=5), kind="apprenticeship"),
+            placed(person, partner="jobcenter-en", at=T0 + dt.timedelta(days=6)),
+        ]
+    )
+    await running.wait()
+    outcomes = await running.outcomes()
+    assert outcomes.placed.total == 1
+    assert outcomes.placed.apprenticeship == 1
+    by_partner = {p.partner_id: p.placed for p in outcomes.by_partner}
+    assert by_partner["bobeq"] == 1 and by_partner["jobcenter-en"] == 1
+
+
+async def test_poison_messages_are_dead_lettered_and_later_events_applied(running: World) -> None:
+    person = pid()
+    invalid = enrolled(person).model_dump(mode="json") | {"site": "Not A Slug"}
+    running.publish_raw(person.encode(), b"\xff not json at all")
+    running.publish_raw(person.encode(), encode_json(invalid))
+    running.publish([enrolled(person)])
+    await running.wait()
+    assert (await running.outcomes()).participants == 1
+    parked = await running.fetch('SELECT reason FROM dead_letters ORDER BY "offset"')
+    assert len(parked) == 2
+    assert parked[0][0].startswith("undecodable")
+    assert "site" in parked[1][0]
+    reasons = read_dead_letter_reasons(running, expected=2)
+    assert reasons[0].startswith("undecodable") and "site" in reasons[1]
+
+
+def encode_json(value: dict[str, object]) -> bytes:
+    import json
+
+    return json.dumps(value).encode()
+
+
+def read_dead_letter_reasons(world: World, expected: int) -> list[str]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": world.settings.kafka_bootstrap,
+            "group.id": f"dlq-reader-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([world.settings.topic_dead_letter])
+    reasons: list[tuple[str, str]] = []
+    try:
+        for _ in range(100):
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            headers = dict(msg.headers() or [])
+            reasons.append((msg.key().decode(), headers["refnet-reason"].decode()))
+            if len(reasons) == expected:
+                break
+    finally:
+        consumer.close()
+    # Sort by the source offset carried in the key (topic/partition/offset).
+    return [r for _, r in sorted(reasons, key=lambda kr: int(kr[0].rsplit("/", 1)[1]))]
+
+
+async def test_resetting_consumer_group_offsets_changes_nothing(running: World) -> None:
+    running.publish(history(300, pid()))
+    await running.wait()
+    before = await running.dump()
+    running.stop_all()
+    reset_group_to_start(running)
+    running.start_worker()
+    late = enrolled(pid())
+    running.publish([late])
+    await running.wait()
+    after = await running.dump()
+    new_rows = [r for r in after["participants"] if r[0] == late.participant_id]
+    assert len(new_rows) == 1
+    after["participants"] = [r for r in after["participants"] if r[0] != late.participant_id]
+    after["participant_state"] = [
+        r for r in after["participant_state"] if r[0] != late.participant_id
+    ]
+    after["partner_links"] = [r for r in after["partner_links"] if r[1] != late.participant_id]
+    assert after == before
+
+
+def reset_group_to_start(world: World) -> None:
+    admin = AdminClient({"bootstrap.servers": world.settings.kafka_bootstrap})
+    partitions = [
+        TopicPartition(world.settings.topic_events, p, 0)
+        for p in range(world.settings.topic_partitions)
+    ]
+    request = [ConsumerGroupTopicPartitions(world.settings.consumer_group, partitions)]
+    for future in admin.alter_consumer_group_offsets(request).values():
+        future.result()
+
+
+async def test_two_workers_in_one_group_equal_one(running: World) -> None:
+    running.start_worker()  # a second worker in the same group
+    events = history(1500, pid())
+    running.publish(events)
+    await running.wait()
+    single = running.sibling()
+    single.start_worker()
+    try:
+        await single.wait()
+        assert await running.dump() == await single.dump()
+    finally:
+        single.stop_all()
+        await single.drop_schema()
+
+
+async def test_worker_killed_mid_stream_ends_like_a_rebuild(running: World) -> None:
+    running.publish(history(20_000, pid()))  # about 27,000 events
+    worker = running.workers[0]
+    await wait_for_progress(running, at_least=2_000)
+    running.kill(worker)  # SIGKILL: no shutdown, no commit
+    applied_at_kill = await applied(running)
+    running.start_worker()
+    await running.wait(timeout=300)
+    assert applied_at_kill < await applied(running)
+    rebuild = running.sibling()
+    rebuild.start_worker()
+    try:
+        await rebuild.wait(timeout=300)
+        assert await running.dump() == await rebuild.dump()
+    finally:
+        rebuild.stop_all()
+        await rebuild.drop_schema()
+
+
+async def applied(world: World) -> int:
+    rows = await world.fetch("SELECT coalesce(sum(next_offset), 0) FROM projection_offsets")
+    return int(rows[0][0])
+
+
+async def wait_for_progress(world: World, at_least: int, timeout: float = 120.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            if await applied(world) >= at_least:
+                return
+        except Exception:  # the worker has not created its schema yet
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"worker applied fewer than {at_least} events in {timeout}s")

@@ -1,0 +1,210 @@
+"""An isolated corner of the real broker and database for one test.
+
+Each World has its own topics, consumer group and read-model schema, so tests
+never see each other's events; workers run as real `refnet projections run`
+processes, so they can be killed like real ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+
+from refnet.events import catalogue as c
+from refnet.events.catalogue import EventModel
+from refnet.events.publisher import Publisher
+from refnet.events.settings import Settings
+from refnet.projections.catchup import wait_caught_up
+from refnet.projections.database import create_pool
+from refnet.projections.migrate import migrate
+from refnet.projections.queries import network_outcomes
+from refnet.projections.views import NetworkOutcomes, Period
+from refnet.services.stack_process import settings_env
+from refnet.services.stack_topics import ensure_topics
+
+TABLES = ("participant_state", "participants", "referrals", "trainings", "partner_links")
+T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC)
+
+
+def isolated_settings(tag: str | None = None, **overrides: Any) -> Settings:
+    tag = tag or uuid.uuid4().hex[:10]
+    values: dict[str, Any] = {
+        "topic_events": f"test-{tag}",
+        "topic_dead_letter": f"test-{tag}-dead",
+        "consumer_group": f"test-{tag}-group",
+        "read_model_schema": f"test_{tag}",
+        "batch_size": 500,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class World:
+    settings: Settings
+    log_dir: Path
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, log_dir: Path, **overrides: Any) -> World:
+        world = cls(isolated_settings(**overrides), log_dir)
+        ensure_topics(world.settings)
+        return world
+
+    def sibling(self, **overrides: Any) -> World:
+        """Another consumer group and schema reading the same topic (a rebuild beside it)."""
+        tag = uuid.uuid4().hex[:10]
+        settings = self.settings.model_copy(
+            update={"consumer_group": f"test-{tag}-group", "read_model_schema": f"test_{tag}"}
+            | overrides
+        )
+        return World(settings, self.log_dir)
+
+    # ------------------------------------------------------------ processes
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"worker-{len(self.workers)}.log").open("ab")
+        env = settings_env(self.settings) | {"PYTHONUNBUFFERED": "1"}
+        argv = [sys.executable, "-m", "refnet.services.cli.main", "projections", "run"]
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.workers.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=60)
+
+    def stop_all(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    # --------------------------------------------------------------- the log
+
+    def publish(self, events: Iterable[EventModel]) -> int:
+        return Publisher(self.settings).publish(events).delivered
+
+    def publish_raw(self, key: bytes, value: bytes) -> None:
+        producer = Producer({"bootstrap.servers": self.settings.kafka_bootstrap, "acks": "all"})
+        producer.produce(self.settings.topic_events, key=key, value=value)
+        assert producer.flush(30) == 0
+
+    def drop(self) -> None:
+        admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
+        topics = [self.settings.topic_events, self.settings.topic_dead_letter]
+        for future in admin.delete_topics(topics, operation_timeout=30).values():
+            try:
+                future.result()
+            except Exception:  # already gone, or a sibling dropped it
+                pass
+
+    # ----------------------------------------------------------- read model
+
+    async def wait(self, timeout: float = 120.0) -> None:
+        pool = await create_pool(self.settings.database_url, self.settings.read_model_schema)
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn, self.settings.read_model_schema)
+                await wait_caught_up(conn, self.settings, timeout=timeout)
+        finally:
+            await pool.close()
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        pool = await create_pool(self.settings.database_url, self.settings.read_model_schema)
+        try:
+            async with pool.acquire() as conn:
+                return [tuple(r) for r in await conn.fetch(sql, *args)]
+        finally:
+            await pool.close()
+
+    async def outcomes(self, period: Period | None = None) -> NetworkOutcomes:
+        pool = await create_pool(self.settings.database_url, self.settings.read_model_schema)
+        try:
+            async with pool.acquire() as conn:
+                return await network_outcomes(conn, period or Period())
+        finally:
+            await pool.close()
+
+    async def dump(self) -> dict[str, list[Any]]:
+        """Every row of every read-model table, in a stable order."""
+        return {t: sorted(await self.fetch(f"SELECT * FROM {t}"), key=repr) for t in TABLES}
+
+    async def drop_schema(self) -> None:
+        pool = await create_pool(self.settings.database_url, "public")
+        try:
+            async with pool.acquire() as conn:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{self.settings.read_model_schema}" CASCADE')
+        finally:
+            await pool.close()
+
+
+# ------------------------------------------------------------------ events
+
+
+def _envelope(pid: str, partner: str, at: dt.datetime, event_id: uuid.UUID | None) -> dict[str, Any]:
+    return {
+        "event_id": event_id or uuid.uuid4(),
+        "partner_id": partner,
+        "site": "witten",
+        "participant_id": pid,
+        "occurred_at": at,
+        "recorded_at": at,
+    }
+
+
+def enrolled(pid: str, partner: str = "awo-en", at: dt.datetime = T0, event_id: uuid.UUID | None = None) -> c.ParticipantEnrolled:
+    data = c.EnrolledData(
+        programme="Netzwerk Integration",
+        residence_status=c.ResidenceStatus.DULDUNG,
+        work_permission=c.WorkPermission.EMPLOYMENT_WITH_AUTHORITY_PERMISSION,
+        sgb2_eligible=True,
+        employment_status=c.EmploymentStatus.UNEMPLOYED,
+        education_level=c.EducationLevel.ISCED_3_4,
+        age_band=c.AgeBand.AGE_18_29,
+        gender="refused",
+        third_country_national=True,
+        german_level=c.GermanLevel.A2,
+        consent_to_share=True,
+    )
+    return c.ParticipantEnrolled(**_envelope(pid, partner, at, event_id), data=data)
+
+
+def placed(pid: str, partner: str = "bobeq", at: dt.datetime = T0, kind: str = "employment", event_id: uuid.UUID | None = None) -> c.ParticipantPlaced:
+    data = c.PlacedData(placement_id=f"pl-{pid}", kind=c.PlacementKind(kind), start_date=at.date())
+    return c.ParticipantPlaced(**_envelope(pid, partner, at, event_id), data=data)
+
+
+def retracted(original: EventModel, at: dt.datetime) -> c.EventRetracted:
+    data = c.RetractedData(retracted_event_id=original.event_id, reason="recorded in error")
+    return c.EventRetracted(**_envelope(original.participant_id, original.partner_id, at, None), data=data)
+
+
+def history(participants: int, prefix: str) -> list[EventModel]:
+    """A synthetic history: every participant enrolled, every third placed, a few retracted."""
+    events: list[EventModel] = []
+    for n in range(participants):
+        pid = f"{prefix}-{n:06d}"
+        events.append(enrolled(pid, at=T0 + dt.timedelta(minutes=n)))
+        if n % 3 == 0:
+            placement = placed(pid, at=T0 + dt.timedelta(days=30, minutes=n))
+            events.append(placement)
+            if n % 30 == 0:
+                events.append(retracted(placement, T0 + dt.timedelta(days=31, minutes=n)))
+    return events

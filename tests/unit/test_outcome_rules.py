@@ -1,0 +1,649 @@
+"""PRODUCT.md "How outcomes are counted", one participant at a time, through fold + derive.
+
+Network counts are sums over participants, so each rule is pinned here on the
+rows of a single participant: its participant row, referrals, trainings and
+partner links. "First" is earliest occurred_at, ties broken by log order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from history import at_offsets, day, ev, fold, retract, stamp, state_of
+
+from refnet.projections.fold import derive
+from refnet.projections.rows import PartnerLinkRow
+
+# ------------------------------------------------------------------ helpers
+
+
+def links(rows_links: list[PartnerLinkRow]) -> set[tuple[str, str]]:
+    return {(link.partner_id, link.role) for link in rows_links}
+
+
+def sent(referral_id: str = "r1", by: str = "awo-en", to: str = "bobeq", at: int = 2):
+    return ev(
+        "referral.sent", by, day(at), referral_id=referral_id, to_partner=to, service="counselling"
+    )
+
+
+def accepted(referral_id: str = "r1", by: str = "bobeq", at: int = 4):
+    return ev("referral.accepted", by, day(at), referral_id=referral_id)
+
+
+def declined(referral_id: str = "r1", by: str = "bobeq", at: int = 4, reason: str = "no_capacity"):
+    return ev("referral.declined", by, day(at), referral_id=referral_id, reason=reason)
+
+
+def exited(situation: str, at: dt.datetime, recorded: dt.datetime | None = None):
+    return ev("participant.exited", "awo-en", at, recorded=recorded, situation=situation)
+
+
+# ---------------------------------------------------------------- enrolment
+
+
+def test_an_enrolment_makes_a_participant_with_its_indicators() -> None:
+    enrolled = ev(
+        "participant.enrolled",
+        "caritas-witten",
+        day(1),
+        site="witten",
+        gender="diverse",
+        age_band="30_54",
+        education_level="isced_3_4",
+        employment_status="long_term_unemployed",
+        third_country_national=False,
+        residence_status="aufenthaltsgestattung",
+    )
+
+    row = fold(enrolled).participant
+
+    assert row.enrolled is True
+    assert row.first_enrolled_at == stamp(day(1))
+    assert (row.site, row.first_partner) == ("witten", "caritas-witten")
+    assert (row.gender, row.age_band) == ("diverse", "30_54")
+    assert (row.education_level, row.employment_status) == ("isced_3_4", "long_term_unemployed")
+    assert row.third_country_national == "false"
+    assert row.residence_status == "aufenthaltsgestattung"
+
+
+def test_a_refused_answer_is_kept_as_refused() -> None:
+    row = fold(ev("participant.enrolled", gender="refused", third_country_national="refused"))
+
+    assert row.participant.gender == "refused"
+    assert row.participant.third_country_national == "refused"
+
+
+def test_the_first_enrolment_is_the_earliest_occurred_at_not_the_first_logged() -> None:
+    later = ev("participant.enrolled", "awo-en", day(5), site="schwelm", gender="male")
+    earlier = ev("participant.enrolled", "bobeq", day(2), site="bochum", gender="female")
+
+    row = fold(later, earlier).participant
+
+    assert row.first_enrolled_at == stamp(day(2))
+    assert (row.site, row.first_partner, row.gender) == ("bochum", "bobeq", "female")
+
+
+def test_enrolments_at_the_same_instant_are_ordered_by_log_offset() -> None:
+    logged_first = ev("participant.enrolled", "awo-en", day(2), site="schwelm", age_band="18_29")
+    logged_second = ev("participant.enrolled", "bobeq", day(2), site="bochum", age_band="55_plus")
+    facts = at_offsets(logged_first, logged_second)
+
+    row = derive(state_of(reversed(facts))).participant  # applied in the other order
+
+    assert (row.site, row.first_partner, row.age_band) == ("schwelm", "awo-en", "18_29")
+
+
+def test_a_person_enrolled_by_two_partners_is_one_participant_with_two_enrolled_links() -> None:
+    by_awo = ev("participant.enrolled", "awo-en", day(1))
+    by_caritas = ev("participant.enrolled", "caritas-witten", day(3))
+
+    rows = fold(by_awo, by_caritas)
+
+    assert rows.participant.first_partner == "awo-en"
+    assert rows.links == [
+        PartnerLinkRow("awo-en", rows.participant.participant_id, "enrolled", stamp(day(1))),
+        PartnerLinkRow(
+            "caritas-witten", rows.participant.participant_id, "enrolled", stamp(day(3))
+        ),
+    ]
+
+
+def test_a_partner_enrolling_twice_has_one_link_since_its_first_enrolment() -> None:
+    rows = fold(
+        ev("participant.enrolled", "awo-en", day(9)),
+        ev("participant.enrolled", "awo-en", day(4)),
+    )
+
+    assert [(link.role, link.since) for link in rows.links] == [("enrolled", stamp(day(4)))]
+
+
+def test_retracting_the_first_enrolment_makes_the_second_the_first() -> None:
+    first = ev("participant.enrolled", "awo-en", day(1), site="schwelm", gender="male")
+    second = ev("participant.enrolled", "bobeq", day(3), site="bochum", gender="female")
+
+    rows = fold(first, second, retract(first, at=day(4)))
+
+    row = rows.participant
+    assert row.enrolled is True
+    assert (row.first_enrolled_at, row.site, row.first_partner, row.gender) == (
+        stamp(day(3)),
+        "bochum",
+        "bobeq",
+        "female",
+    )
+    assert links(rows.links) == {("bobeq", "enrolled")}
+
+
+def test_retracting_the_only_enrolment_leaves_no_participant() -> None:
+    enrolled = ev("participant.enrolled", "awo-en", day(1))
+
+    row = fold(enrolled, retract(enrolled, at=day(2))).participant
+
+    assert row.enrolled is False
+    assert (row.first_enrolled_at, row.site, row.first_partner, row.gender) == (None,) * 4
+
+
+def test_an_enrolment_retracted_by_another_partner_still_counts() -> None:
+    enrolled = ev("participant.enrolled", "awo-en", day(1))
+
+    row = fold(enrolled, retract(enrolled, partner="caritas-witten", at=day(2))).participant
+
+    assert row.enrolled is True
+
+
+# ---------------------------------------------------------- residence status
+
+
+def test_the_residence_status_is_the_enrolment_value_without_a_change() -> None:
+    row = fold(ev("participant.enrolled", residence_status="duldung")).participant
+
+    assert row.residence_status == "duldung"
+
+
+def test_the_latest_residence_status_change_wins_over_the_enrolment_value() -> None:
+    rows = fold(
+        ev("participant.enrolled", "awo-en", day(1), residence_status="duldung"),
+        ev(
+            "residence_status.changed",
+            "jobcenter-en",
+            day(40),
+            residence_status="niederlassungserlaubnis",
+        ),
+        ev("residence_status.changed", "awo-en", day(20), residence_status="aufenthaltserlaubnis"),
+    )
+
+    assert rows.participant.residence_status == "niederlassungserlaubnis"
+
+
+def test_a_retracted_residence_status_change_falls_back_to_the_one_before() -> None:
+    earlier = ev("residence_status.changed", "awo-en", day(10), residence_status="duldung")
+    later = ev(
+        "residence_status.changed", "awo-en", day(20), residence_status="aufenthaltserlaubnis"
+    )
+
+    rows = fold(
+        ev("participant.enrolled", "awo-en", day(1), residence_status="aufenthaltsgestattung"),
+        earlier,
+        later,
+        retract(later, at=day(21)),
+    )
+
+    assert rows.participant.residence_status == "duldung"
+
+
+# ---------------------------------------------------------------- placement
+
+
+def test_a_placement_marks_the_participant_placed() -> None:
+    rows = fold(
+        ev("participant.enrolled", "awo-en", day(1)),
+        ev("participant.placed", "bobeq", day(30), kind="employment"),
+    )
+
+    row = rows.participant
+    assert (row.placed_at, row.placement_kind, row.placement_partner) == (
+        stamp(day(30)),
+        "employment",
+        "bobeq",
+    )
+    assert ("bobeq", "placed") in links(rows.links)
+
+
+def test_the_first_placement_by_occurred_at_decides_the_kind() -> None:
+    row = fold(
+        ev("participant.placed", "awo-en", day(40), kind="employment"),
+        ev("participant.placed", "bobeq", day(30), kind="apprenticeship"),
+    ).participant
+
+    assert (row.placed_at, row.placement_kind, row.placement_partner) == (
+        stamp(day(30)),
+        "apprenticeship",
+        "bobeq",
+    )
+
+
+def test_placements_at_the_same_instant_are_ordered_by_log_offset() -> None:
+    facts = at_offsets(
+        ev("participant.placed", "awo-en", day(30), kind="employment"),
+        ev("participant.placed", "bobeq", day(30), kind="apprenticeship"),
+    )
+
+    row = derive(state_of(reversed(facts))).participant
+
+    assert (row.placement_kind, row.placement_partner) == ("employment", "awo-en")
+
+
+def test_a_placement_reported_by_two_partners_is_placed_once_with_two_placed_links() -> None:
+    rows = fold(
+        ev("participant.placed", "awo-en", day(30), kind="employment"),
+        ev("participant.placed", "bobeq", day(31), kind="employment"),
+    )
+
+    assert rows.participant.placed_at == stamp(day(30))
+    assert [(link.partner_id, link.role, link.since) for link in rows.links] == [
+        ("awo-en", "placed", stamp(day(30))),
+        ("bobeq", "placed", stamp(day(31))),
+    ]
+
+
+def test_a_retracted_placement_is_not_a_placement() -> None:
+    placed = ev("participant.placed", "bobeq", day(30))
+
+    rows = fold(ev("participant.enrolled", "awo-en", day(1)), placed, retract(placed, at=day(31)))
+
+    row = rows.participant
+    assert (row.placed_at, row.placement_kind, row.placement_partner) == (None, None, None)
+    assert links(rows.links) == {("awo-en", "enrolled")}
+
+
+def test_retracting_the_first_placement_lets_the_second_decide() -> None:
+    first = ev("participant.placed", "awo-en", day(30), kind="employment")
+    second = ev("participant.placed", "bobeq", day(35), kind="apprenticeship")
+
+    row = fold(first, second, retract(first, at=day(36))).participant
+
+    assert (row.placed_at, row.placement_kind, row.placement_partner) == (
+        stamp(day(35)),
+        "apprenticeship",
+        "bobeq",
+    )
+
+
+def test_a_placement_without_an_enrolment_is_kept_but_not_enrolled() -> None:
+    row = fold(ev("participant.placed", "bobeq", day(30))).participant
+
+    assert row.enrolled is False
+    assert row.placed_at == stamp(day(30))
+
+
+# ---------------------------------------------------------------- referrals
+
+
+def test_a_referral_without_an_answer_is_pending() -> None:
+    (referral,) = fold(sent()).referrals
+
+    assert referral.state == "pending"
+    assert (referral.answered_at, referral.decline_reason) == (None, None)
+    assert (referral.from_partner, referral.to_partner, referral.service) == (
+        "awo-en",
+        "bobeq",
+        "counselling",
+    )
+    assert (referral.referral_id, referral.sent_at, referral.site) == (
+        "r1",
+        stamp(day(2)),
+        "schwelm",
+    )
+
+
+def test_an_accepted_referral_is_accepted_with_its_answer_time() -> None:
+    (referral,) = fold(sent(at=2), accepted(at=5)).referrals
+
+    assert (referral.state, referral.answered_at) == ("accepted", stamp(day(5)))
+    assert referral.decline_reason is None
+
+
+def test_a_declined_referral_is_declined_with_its_reason() -> None:
+    (referral,) = fold(sent(at=2), declined(at=6, reason="not_eligible")).referrals
+
+    assert (referral.state, referral.answered_at) == ("declined", stamp(day(6)))
+    assert referral.decline_reason == "not_eligible"
+
+
+def test_only_the_first_answer_by_occurred_at_counts() -> None:
+    (referral,) = fold(sent(), declined(at=9), accepted(at=5)).referrals
+
+    assert (referral.state, referral.answered_at) == ("accepted", stamp(day(5)))
+
+
+def test_answers_at_the_same_instant_are_ordered_by_log_offset() -> None:
+    facts = at_offsets(sent(), declined(at=5), accepted(at=5))
+
+    (referral,) = derive(state_of(reversed(facts))).referrals
+
+    assert referral.state == "declined"
+
+
+def test_an_answer_from_a_partner_other_than_the_receiver_is_ignored() -> None:
+    (referral,) = fold(sent(to="bobeq"), accepted(by="jobcenter-en")).referrals
+
+    assert referral.state == "pending"
+
+
+def test_the_senders_own_answer_is_ignored() -> None:
+    (referral,) = fold(sent(by="awo-en", to="bobeq"), declined(by="awo-en", at=3)).referrals
+
+    assert referral.state == "pending"
+
+
+def test_a_wrong_partners_earlier_answer_does_not_shadow_the_receivers() -> None:
+    (referral,) = fold(sent(), accepted(by="jobcenter-en", at=3), declined(at=6)).referrals
+
+    assert (referral.state, referral.answered_at) == ("declined", stamp(day(6)))
+
+
+def test_a_retracted_answer_leaves_the_referral_pending() -> None:
+    answer = accepted(at=5)
+
+    rows = fold(sent(), answer, retract(answer, at=day(6)))
+
+    assert rows.referrals[0].state == "pending"
+    assert ("bobeq", "accepted") not in links(rows.links)
+
+
+def test_retracting_the_first_answer_lets_the_next_answer_count() -> None:
+    first = accepted(at=5)
+
+    (referral,) = fold(sent(), first, declined(at=7), retract(first, at=day(6))).referrals
+
+    assert (referral.state, referral.answered_at) == ("declined", stamp(day(7)))
+
+
+def test_a_withdrawn_referral_disappears_with_its_answers() -> None:
+    referral = sent()
+
+    rows = fold(referral, accepted(), retract(referral, at=day(3)))
+
+    assert rows.referrals == []
+    assert links(rows.links) == set()
+
+
+def test_an_answer_to_an_unknown_referral_is_ignored() -> None:
+    rows = fold(accepted(referral_id="never-sent"))
+
+    assert (rows.referrals, rows.links) == ([], [])
+
+
+def test_an_answer_logged_before_its_referral_still_counts() -> None:
+    (referral,) = fold(accepted(at=5), sent(at=2)).referrals
+
+    assert referral.state == "accepted"
+
+
+def test_each_referral_id_is_answered_on_its_own() -> None:
+    rows = fold(
+        sent("r1", to="bobeq"),
+        sent("r2", to="caritas-witten", at=3),
+        sent("r3", to="jobcenter-en", at=4),
+        accepted("r1", by="bobeq"),
+        declined("r2", by="caritas-witten"),
+    )
+
+    assert {(r.referral_id, r.to_partner, r.state) for r in rows.referrals} == {
+        ("r1", "bobeq", "accepted"),
+        ("r2", "caritas-witten", "declined"),
+        ("r3", "jobcenter-en", "pending"),
+    }
+
+
+def test_a_referral_id_sent_twice_is_one_referral_the_first_sent() -> None:
+    (referral,) = fold(sent(to="bobeq", at=3), sent(to="caritas-witten", at=2)).referrals
+
+    assert (referral.to_partner, referral.sent_at) == ("caritas-witten", stamp(day(2)))
+
+
+def test_an_accepted_referral_links_the_receiver_since_the_answer() -> None:
+    rows = fold(ev("participant.enrolled", "awo-en", day(1)), sent(to="bobeq"), accepted(at=6))
+
+    assert [(link.partner_id, link.role, link.since) for link in rows.links] == [
+        ("awo-en", "enrolled", stamp(day(1))),
+        ("bobeq", "accepted", stamp(day(6))),
+    ]
+
+
+def test_a_partner_accepting_two_referrals_is_linked_since_the_earlier_answer() -> None:
+    rows = fold(
+        sent("r1", to="bobeq", at=2),
+        sent("r2", to="bobeq", at=3),
+        accepted("r1", at=9),
+        accepted("r2", at=5),
+    )
+
+    assert [(link.role, link.since) for link in rows.links] == [("accepted", stamp(day(5)))]
+
+
+@pytest.mark.parametrize("answer", [None, "declined"])
+def test_a_referral_that_is_not_accepted_links_nobody(answer: str | None) -> None:
+    events = [sent()] + ([declined()] if answer else [])
+
+    assert fold(*events).links == []
+
+
+# ---------------------------------------------------------------- trainings
+
+
+def training(step: str, at: int, by: str = "hwk-dortmund-aba", tid: str = "t1", **data: object):
+    return ev(f"training.{step}", by, day(at), training_id=tid, **data)
+
+
+def test_a_started_training_is_open() -> None:
+    (row,) = fold(training("started", 3, kind="vocational_qualification")).trainings
+
+    assert (row.training_id, row.partner_id, row.kind) == (
+        "t1",
+        "hwk-dortmund-aba",
+        "vocational_qualification",
+    )
+    assert (row.started_at, row.ended_at, row.outcome) == (stamp(day(3)), None, None)
+
+
+def test_a_training_completed_with_a_qualification_is_qualified() -> None:
+    (row,) = fold(
+        training("started", 3), training("completed", 60, qualification_gained=True)
+    ).trainings
+
+    assert (row.ended_at, row.outcome) == (stamp(day(60)), "qualified")
+
+
+def test_a_training_completed_without_a_qualification_is_completed() -> None:
+    (row,) = fold(
+        training("started", 3), training("completed", 60, qualification_gained=False)
+    ).trainings
+
+    assert (row.ended_at, row.outcome) == (stamp(day(60)), "completed")
+
+
+def test_a_discontinued_training_is_discontinued() -> None:
+    (row,) = fold(training("started", 3), training("discontinued", 20)).trainings
+
+    assert (row.ended_at, row.outcome) == (stamp(day(20)), "discontinued")
+
+
+def test_retracting_the_completion_reopens_the_training() -> None:
+    completion = training("completed", 60)
+
+    (row,) = fold(training("started", 3), completion, retract(completion, at=day(61))).trainings
+
+    assert (row.ended_at, row.outcome) == (None, None)
+
+
+def test_the_first_end_of_a_training_counts() -> None:
+    (row,) = fold(
+        training("started", 3),
+        training("completed", 60, qualification_gained=True),
+        training("discontinued", 20),
+    ).trainings
+
+    assert (row.ended_at, row.outcome) == (stamp(day(20)), "discontinued")
+
+
+def test_a_retracted_start_removes_the_training() -> None:
+    start = training("started", 3)
+
+    rows = fold(start, training("completed", 60), retract(start, at=day(4)))
+
+    assert rows.trainings == []
+
+
+def test_an_end_without_a_start_is_not_a_training() -> None:
+    assert fold(training("completed", 60)).trainings == []
+
+
+def test_each_training_id_is_tracked_on_its_own() -> None:
+    rows = fold(
+        training("started", 3, tid="lang"),
+        training("started", 5, tid="qual"),
+        training("discontinued", 9, tid="lang"),
+    )
+
+    assert {(t.training_id, t.outcome, t.ended_at) for t in rows.trainings} == {
+        ("lang", "discontinued", stamp(day(9))),
+        ("qual", None, None),
+    }
+
+
+# --------------------------------------------------------------------- exits
+
+
+def test_no_exit_means_no_leaving_situation() -> None:
+    row = fold(ev("participant.enrolled")).participant
+
+    assert (row.exited_at, row.leaving_situation, row.followup_situation) == (None, None, None)
+
+
+def test_an_exit_gives_the_exit_time_and_situation() -> None:
+    row = fold(exited("job_searching", day(50))).participant
+
+    assert (row.exited_at, row.leaving_situation) == (stamp(day(50)), "job_searching")
+
+
+def test_a_correction_recorded_within_four_weeks_replaces_the_situation() -> None:
+    row = fold(
+        exited("job_searching", day(50)),
+        exited("in_employment", day(52), recorded=day(50 + 27)),
+    ).participant
+
+    assert (row.exited_at, row.leaving_situation) == (stamp(day(50)), "in_employment")
+
+
+def test_a_correction_recorded_after_four_weeks_does_not_count() -> None:
+    row = fold(
+        exited("job_searching", day(50)),
+        exited("in_employment", day(52), recorded=day(50 + 29)),
+    ).participant
+
+    assert (row.exited_at, row.leaving_situation) == (stamp(day(50)), "job_searching")
+
+
+def test_the_last_recorded_fact_in_the_window_counts_not_the_last_occurred() -> None:
+    row = fold(
+        exited("job_searching", day(50)),
+        exited("in_employment", day(55), recorded=day(56)),
+        exited("in_education_or_training", day(53), recorded=day(60)),
+    ).participant
+
+    assert row.leaving_situation == "in_education_or_training"
+
+
+def test_the_window_runs_from_the_earliest_exit_whatever_the_log_order() -> None:
+    row = fold(
+        exited("in_employment", day(60)),
+        exited("job_searching", day(50), recorded=day(51)),
+    ).participant
+
+    assert row.exited_at == stamp(day(50))
+    assert row.leaving_situation == "in_employment"  # recorded on day 60, within the window
+
+
+def test_a_second_exit_months_later_does_not_change_the_situation_on_leaving() -> None:
+    row = fold(
+        exited("job_searching", day(50)),
+        ev("participant.enrolled", "awo-en", day(70)),
+        exited("in_employment", day(90)),
+    ).participant
+
+    assert (row.exited_at, row.leaving_situation) == (stamp(day(50)), "job_searching")
+
+
+def test_a_retracted_exit_does_not_count() -> None:
+    wrong = exited("job_searching", day(50))
+
+    row = fold(wrong, retract(wrong, at=day(51))).participant
+
+    assert (row.exited_at, row.leaving_situation) == (None, None)
+
+
+def test_a_retracted_correction_restores_the_exit_situation() -> None:
+    correction = exited("in_employment", day(52), recorded=day(53))
+
+    row = fold(
+        exited("job_searching", day(50)), correction, retract(correction, at=day(54))
+    ).participant
+
+    assert row.leaving_situation == "job_searching"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="_leaving adds 28 days to the exit time and overflows near datetime.max",
+)
+def test_an_exit_near_the_end_of_the_calendar_does_not_crash_the_fold() -> None:
+    late = dt.datetime(9999, 12, 20, tzinfo=dt.UTC)
+
+    row = fold(exited("job_searching", late)).participant
+
+    assert (row.exited_at, row.leaving_situation) == (stamp(late), "job_searching")
+
+
+def test_the_follow_up_situation_is_the_last_follow_up() -> None:
+    row = fold(
+        ev("participant.followed_up", "awo-en", day(230), situation="in_employment"),
+        ev("participant.followed_up", "awo-en", day(210), situation="job_searching"),
+    ).participant
+
+    assert row.followup_situation == "in_employment"
+
+
+def test_a_retracted_follow_up_falls_back_to_the_one_before() -> None:
+    last = ev("participant.followed_up", "awo-en", day(230), situation="in_employment")
+
+    row = fold(
+        ev("participant.followed_up", "awo-en", day(210), situation="job_searching"),
+        last,
+        retract(last, at=day(231)),
+    ).participant
+
+    assert row.followup_situation == "job_searching"
+
+
+# ------------------------------------------------------------- partner links
+
+
+def test_the_links_list_every_role_once_per_partner_in_a_stable_order() -> None:
+    rows = fold(
+        ev("participant.placed", "bobeq", day(40)),
+        ev("participant.enrolled", "bobeq", day(2)),
+        sent(by="awo-en", to="bobeq"),
+        accepted(by="bobeq", at=5),
+        ev("participant.enrolled", "awo-en", day(1)),
+    )
+
+    assert [(link.partner_id, link.role, link.since) for link in rows.links] == [
+        ("awo-en", "enrolled", stamp(day(1))),
+        ("bobeq", "accepted", stamp(day(5))),
+        ("bobeq", "enrolled", stamp(day(2))),
+        ("bobeq", "placed", stamp(day(40))),
+    ]
