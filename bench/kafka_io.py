@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from bench.workload import Raw
 from refnet.events.catalogue import EVENT_TYPES, EventModel
 from refnet.events.publisher import Publisher, producer_config
 from refnet.events.settings import Settings
 from refnet.services.stack_topics import TOPIC_CONFIG
-from bench.workload import Raw
 
 
 def build(raw: Raw) -> EventModel:

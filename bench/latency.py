@@ -10,16 +10,16 @@ import time
 from dataclasses import dataclass
 
 import asyncpg
-from confluent_kafka import Producer
+from confluent_kafka import Message, Producer
 
-from refnet.events.publisher import encoded, producer_config
-from refnet.events.settings import Settings
 from bench.kafka_io import build
 from bench.workload import enrolment, pseudonym
+from refnet.events.publisher import encoded, producer_config
+from refnet.events.settings import Settings
 
 _VISIBLE = "SELECT participant_id FROM participants WHERE participant_id = ANY($1::text[])"
-POLL_EVERY = 0.005
 DRAIN_TIMEOUT = 30.0
+WARM_UP = 20  # events published and seen before the clock starts (connections, assignment)
 
 
 @dataclass
@@ -29,56 +29,111 @@ class Latency:
     achieved_rate: float
     e2e_ms: list[float]  # publish → row visible, per event seen
     ack_ms: list[float]  # publish → broker confirmation (as served by poll), per event
+    per_second: list[tuple[float, float, int]]  # each second of the probe: p50, max, seen
 
 
-async def measure(settings: Settings, conn: asyncpg.Connection, rate: float, seconds: float,
-                  seed: str) -> Latency:  # fmt: skip
-    """Publish enrolments at `rate`/s for `seconds`, polling for their rows concurrently."""
-    producer = Producer(producer_config(settings))
-    rng = random.Random(seed)
-    published: dict[str, float] = {}
-    pending: set[str] = set()
-    visible: dict[str, float] = {}
-    acked: dict[str, float] = {}
-    done = asyncio.Event()
+class Probe:
+    """Publishes enrolments of new participants and watches for their rows."""
 
-    def confirmed(err: object, msg: object) -> None:
-        if err is None:
-            acked[msg.key().decode()] = time.perf_counter()  # type: ignore[attr-defined]
+    def __init__(self, settings: Settings, conn: asyncpg.Connection, seed: str, poll: float):
+        self.topic = settings.topic_events
+        self.producer = Producer(producer_config(settings))
+        self.conn = conn
+        self.seed = seed
+        self.poll_every = poll
+        self.rng = random.Random(seed)
+        self.sent = 0
+        self.published: dict[str, float] = {}
+        self.acked: dict[str, float] = {}
+        self.visible: dict[str, float] = {}
+        self.pending: set[str] = set()
 
-    async def poll() -> None:
-        while not (done.is_set() and not pending):
-            if pending:
-                rows = await conn.fetch(_VISIBLE, list(pending))
+    def _confirmed(self, err: object, msg: Message) -> None:
+        key = msg.key()
+        if err is None and isinstance(key, bytes):
+            self.acked[key.decode()] = time.perf_counter()
+
+    def publish_one(self) -> None:
+        pid = pseudonym(f"{self.seed}-latency", self.sent)
+        self.sent += 1
+        key, value = encoded(build(enrolment(self.rng, pid, dt.datetime.now(dt.UTC))))
+        self.published[pid] = time.perf_counter()
+        self.pending.add(pid)
+        self.producer.produce(self.topic, value=value, key=key, on_delivery=self._confirmed)
+        self.producer.poll(0)
+
+    async def watch(self, done: asyncio.Event) -> None:
+        """Poll for pending rows every `poll_every` s until `done` and none pending."""
+        while not (done.is_set() and not self.pending):
+            if self.pending:
+                rows = await self.conn.fetch(_VISIBLE, list(self.pending))
                 now = time.perf_counter()
                 for row in rows:
-                    visible[row["participant_id"]] = now
-                    pending.discard(row["participant_id"])
-            await asyncio.sleep(POLL_EVERY)
+                    self.visible[row["participant_id"]] = now
+                    self.pending.discard(row["participant_id"])
+            await asyncio.sleep(self.poll_every)
 
-    poller = asyncio.ensure_future(poll())
+    async def drain(self, timeout: float) -> None:
+        await asyncio.to_thread(self.producer.flush, 30)
+        done = asyncio.Event()
+        done.set()
+        try:
+            await asyncio.wait_for(self.watch(done), timeout)
+        except TimeoutError:
+            pass
+
+    def forget(self) -> None:
+        self.published.clear()
+        self.acked.clear()
+        self.visible.clear()
+        self.pending.clear()
+
+
+async def measure(
+    settings: Settings,
+    conn: asyncpg.Connection,
+    rate: float,
+    seconds: float,
+    seed: str,
+    poll: float = 0.005,
+) -> Latency:
+    """Publish enrolments at `rate`/s for `seconds` (sleep-paced), polling rows concurrently."""
+    probe = Probe(settings, conn, seed, poll)
+    for _ in range(WARM_UP):
+        probe.publish_one()
+    await probe.drain(DRAIN_TIMEOUT)
+    if probe.pending:
+        raise RuntimeError("warm-up events never became visible: is the worker running?")
+    probe.forget()
+
+    done = asyncio.Event()
+    watcher = asyncio.ensure_future(probe.watch(done))
     total = int(rate * seconds)
     start = time.perf_counter()
     for n in range(total):
-        due = start + n / rate
-        if (wait := due - time.perf_counter()) > 0:
+        if (wait := start + n / rate - time.perf_counter()) > 0:
             await asyncio.sleep(wait)
-        pid = pseudonym(f"{seed}-latency", n)
-        key, value = encoded(build(enrolment(rng, pid, dt.datetime.now(dt.UTC))))
-        published[pid] = time.perf_counter()
-        pending.add(pid)
-        producer.produce(settings.topic_events, value=value, key=key, on_delivery=confirmed)
-        producer.poll(0)
+        probe.publish_one()
     achieved = total / (time.perf_counter() - start)
-    await asyncio.to_thread(producer.flush, 30)
+    await asyncio.to_thread(probe.producer.flush, 30)
     done.set()
     try:
-        await asyncio.wait_for(poller, DRAIN_TIMEOUT)
+        await asyncio.wait_for(watcher, DRAIN_TIMEOUT)
     except TimeoutError:
         pass
-    e2e = [(visible[p] - t) * 1000 for p, t in published.items() if p in visible]
-    ack = [(acked[p] - t) * 1000 for p, t in published.items() if p in acked]
-    return Latency(total, len(visible), achieved, e2e, ack)
+    return _summary(probe, start, total, achieved)
+
+
+def _summary(probe: Probe, start: float, total: int, achieved: float) -> Latency:
+    seen = {
+        p: (probe.visible[p] - t) * 1000 for p, t in probe.published.items() if p in probe.visible
+    }
+    ack = [(probe.acked[p] - t) * 1000 for p, t in probe.published.items() if p in probe.acked]
+    seconds_of: dict[int, list[float]] = {}
+    for p, ms in seen.items():
+        seconds_of.setdefault(int(probe.published[p] - start), []).append(ms)
+    per_second = [(percentile(v, 50), max(v), len(v)) for _, v in sorted(seconds_of.items())]
+    return Latency(total, len(seen), achieved, list(seen.values()), ack, per_second)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -28,10 +28,16 @@ SELECT (SELECT count(*) FROM participants) AS participants,
 async def raw_copy(dsn: str, raws: list[Raw], values: list[bytes]) -> tuple[float, float]:
     """Seconds to COPY one row per event into a temp (unlogged) table; mean row width (bytes)."""
     records = [
-        (r["participant_id"], r["event_id"], r["type"], r["occurred_at"], r["recorded_at"],
-         v.decode())
+        (
+            r["participant_id"],
+            r["event_id"],
+            r["type"],
+            r["occurred_at"],
+            r["recorded_at"],
+            v.decode(),
+        )
         for r, v in zip(raws, values, strict=True)
-    ]  # fmt: skip
+    ]
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(_RAW_TABLE)

@@ -1,4 +1,4 @@
-"""Profiling the rebuild worker with py-spy (attached by pid) and summarising its raw stacks."""
+"""Profiling a worker with py-spy (attached by pid) and summarising its raw stacks."""
 
 from __future__ import annotations
 
@@ -10,19 +10,26 @@ from collections import Counter
 from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+# Frames that wrap everything (start-up, event loop, threads): left out of the ranking.
+_WRAPPERS = ("asyncio/", "typer/", "click/", "<frozen runpy>", "mode/worker.py", "mode/threads.py",
+             "threading.py", "services/cli/", "projections/app.py:run_worker",
+             "faust/agents/agent.py")  # fmt: skip
 
 
 class PySpy:
-    """`py-spy record` attached to a process, stopped (and its file written) on demand."""
+    """`py-spy record` attached to a process, stopped (and its file written) on demand.
 
-    def __init__(self, pid: int, out: Path, rate: int = 100) -> None:
+    Only samples holding the GIL are kept (`--gil`): they show where the worker's Python
+    CPU goes; waiting on sockets and the other thread's GIL wait are left out.
+    """
+
+    def __init__(self, pid: int, out: Path, rate: int = 250) -> None:
         exe = Path(sys.executable).with_name("py-spy")
         self.out = out
-        self.proc = subprocess.Popen(
-            [str(exe), "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
-             "--rate", str(rate), "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        self.rate = rate
+        argv = [str(exe), "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
+                "--rate", str(rate), "--nonblocking", "--gil"]  # fmt: skip
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -34,45 +41,63 @@ class PySpy:
                 self.proc.wait(10)
 
 
-def _name(frame: str) -> str:
+def _where(frame: str) -> tuple[str, str]:
+    """(function, file relative to site-packages / the repository / the stdlib)."""
     match = _FRAME.match(frame.strip())
     if match is None:
-        return frame.strip()
+        return frame.strip(), ""
     where = match["file"]
     for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
         if marker in where:
             where = where.split(marker, 1)[1]
-    return f"{match['func']} ({where})"
+    return match["func"], where
 
 
-def top(folded: Path, n: int = 25) -> tuple[int, list[tuple[str, float, float]]]:
-    """Samples, and the top functions as (name, self %, total %) by total time."""
+def _package(where: str) -> str:
+    head = where.split("/", 1)[0]
+    if head in ("events", "projections", "services"):
+        return f"refnet.{head}"
+    return head.removesuffix(".py") if "/" in where or where.endswith(".py") else where
+
+
+def _stacks(folded: Path) -> list[tuple[list[tuple[str, str]], int]]:
+    stacks = []
+    for line in folded.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            stacks.append(([_where(f) for f in stack.split(";")], int(count)))
+    return stacks
+
+
+def summary(folded: Path, n: int = 20) -> dict[str, object]:
+    """Samples; top functions by total and self %; self % by package."""
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     samples = 0
-    for line in folded.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = [_name(f) for f in stack.split(";")[1:]]  # the first is the thread
-        if not frames:
-            continue
+    for frames, count in _stacks(folded):
         samples += count
-        own[frames[-1]] += count
-        for name in set(frames):
-            total[name] += count
-    ranked = sorted(total, key=lambda k: (-total[k], -own[k]))[:n]
-    return samples, [(k, 100 * own[k] / samples, 100 * total[k] / samples) for k in ranked]
+        func, where = frames[-1]
+        own[f"{func} ({where})"] += count
+        packages[_package(where)] += count
+        for name in {f"{f} ({w})" for f, w in frames}:
+            if not any(w in name for w in _WRAPPERS):
+                total[name] += count
+    pct = 100 / max(1, samples)
+    return {
+        "samples": samples,
+        "total": [(k, v * pct, own[k] * pct) for k, v in total.most_common(n)],
+        "self": [(k, v * pct) for k, v in own.most_common(n)],
+        "packages": [(k, v * pct) for k, v in packages.most_common(12)],
+    }
 
 
-def top_self(folded: Path, n: int = 25) -> list[tuple[str, float]]:
-    """The functions where the samples land (self time), most first."""
-    samples, _ = top(folded, 0)
-    own: Counter[str] = Counter()
-    for line in folded.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        frames = stack.split(";")[1:]
-        if frames and count_text.isdigit():
-            own[_name(frames[-1])] += int(count_text)
-    return [(k, 100 * v / max(1, samples)) for k, v in own.most_common(n)]
+def render(summary_: dict[str, object], title: str) -> str:
+    lines = [f"{title} ({summary_['samples']} samples holding the GIL)"]
+    lines.append("  total%  self%  function (by total, event-loop/start-up wrappers left out)")
+    lines += [f"  {t:6.1f} {s:6.1f}  {k}" for k, t, s in summary_["total"]]  # type: ignore[attr-defined]
+    lines.append("  self%  function")
+    lines += [f"  {s:5.1f}  {k}" for k, s in summary_["self"]]  # type: ignore[attr-defined]
+    lines.append("  self%  package (of the function running)")
+    lines += [f"  {s:5.1f}  {k}" for k, s in summary_["packages"]]  # type: ignore[attr-defined]
+    return "\n".join(lines)

@@ -45,33 +45,75 @@ def table(r: dict[str, Any]) -> str:
         ("measure", "result", "beside it", "ratio", "aim", "status"),
         ("build models (validation) only", _rate(p["build_rate"]), "", "", "", ""),
         ("canonical encode only", _rate(p["encode_rate"]), "", "", "", ""),
-        ("validated publish (Publisher)", _rate(p["validated_rate"]),
-         f"raw produce {_rate(p['raw_rate'])}", f"{p['ratio']:.2f}",
-         *_status(r, "validated_publish")),
-    ]  # fmt: skip
+        (
+            "validated publish (Publisher)",
+            _rate(p["validated_rate"]),
+            f"raw produce {_rate(p['raw_rate'])}",
+            f"{p['ratio']:.2f}",
+            *_status(r, "validated_publish"),
+        ),
+    ]
     for key, label in (("projection", "live projection"), ("rebuild", "rebuild from empty")):
         run = r[key]
         rows += [
-            (f"{label}, start → caught up", _rate(run["rate"]),
-             f"consume {_rate(consume)}", f"{run['rate'] / consume:.3f}", *_status(r, key)),
+            (
+                f"{label}, start → caught up",
+                _rate(run["rate"]),
+                f"consume {_rate(consume)}",
+                f"{run['rate'] / consume:.3f}",
+                *_status(r, key),
+            ),
             ("", "", f"COPY {_rate(copy)}", f"{run['rate'] / copy:.3f}", "", ""),
-            (f"  {label}, once flowing", _rate(run["steady_rate"]),
-             f"start-up {run['startup_s']:.2f} s", "", "", ""),
-            (f"  {label}, worker CPU", f"{run['cpu_seconds']:.1f} s of {run['seconds']:.1f} s",
-             f"{run['cpu_seconds'] / run['seconds']:.0%} of a core", "", "", ""),
-        ]  # fmt: skip
+            (
+                f"  {label}, once flowing",
+                _rate(run["steady_rate"]),
+                f"start-up {run['startup_s']:.2f} s",
+                "",
+                "",
+                "",
+            ),
+            (
+                f"  {label}, worker CPU",
+                f"{run['cpu_seconds']:.1f} s of {run['seconds']:.1f} s",
+                f"{run['cpu_seconds'] / run['seconds']:.0%} of a core",
+                "",
+                "",
+                "",
+            ),
+        ]
     rss = max(r["projection"]["peak_rss_mb"], r["rebuild"]["peak_rss_mb"])
     rows += [
-        ("worker peak RSS (process tree)", f"{rss:.0f} MB",
-         f"live {r['projection']['peak_rss_mb']:.0f} / rebuild {r['rebuild']['peak_rss_mb']:.0f}",
-         "", *_status(r, "peak_rss_mb")),
-        (f"e2e latency at {lat['rate']:,.0f} ev/s, p50", f"{lat['e2e_p50_ms']:.1f} ms",
-         f"{lat['seen']:,}/{lat['sent']:,} seen", "", "", ""),
-        ("e2e latency p99", f"{lat['e2e_p99_ms']:.1f} ms", f"max {lat['e2e_max_ms']:.1f} ms", "",
-         *_status(r, "e2e_p99_ms")),
-        ("  publish → broker ack p50/p99", f"{lat['ack_p50_ms']:.1f} / {lat['ack_p99_ms']:.1f} ms",
-         "", "", "", ""),
-    ]  # fmt: skip
+        (
+            "worker peak RSS (process tree)",
+            f"{rss:.0f} MB",
+            f"live {r['projection']['peak_rss_mb']:.0f}, rebuild {r['rebuild']['peak_rss_mb']:.0f}",
+            "",
+            *_status(r, "peak_rss_mb"),
+        ),
+        (
+            f"e2e latency at {lat['rate']:,.0f} ev/s, p50",
+            f"{lat['e2e_p50_ms']:.1f} ms",
+            f"{lat['seen']:,}/{lat['sent']:,} seen",
+            "",
+            "",
+            "",
+        ),
+        (
+            "e2e latency p99",
+            f"{lat['e2e_p99_ms']:.1f} ms",
+            f"max {lat['e2e_max_ms']:.1f} ms",
+            "",
+            *_status(r, "e2e_p99_ms"),
+        ),
+        (
+            "  publish → broker ack p50/p99",
+            f"{lat['ack_p50_ms']:.1f} / {lat['ack_p99_ms']:.1f} ms",
+            "",
+            "",
+            "",
+            "",
+        ),
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -22,14 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from refnet.events.publisher import encoded
-from refnet.events.settings import Settings
-from refnet.projections.database import create_pool
-from refnet.services.stack_topics import ensure_topics
 from bench import kafka_io, latency, pg, report
 from bench.profile import PySpy, top, top_self
 from bench.worker import CatchUp, Worker
 from bench.workload import history
+from refnet.events.publisher import encoded
+from refnet.events.settings import Settings
+from refnet.projections.database import create_pool
+from refnet.services.stack_topics import ensure_topics
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -40,9 +40,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     cli.add_argument("--participants", type=int, default=None, help="participants (default N/10)")
     cli.add_argument("--rate", type=float, default=1000.0, help="latency probe: events/s")
     cli.add_argument("--latency-seconds", type=float, default=10.0, help="latency probe length")
-    cli.add_argument("--profile", choices=["pyinstrument", "py-spy"], default=None,
-                     help="profile the rebuild worker (its figures are then perturbed)")  # fmt: skip
+    cli.add_argument(
+        "--profile",
+        choices=["pyinstrument", "py-spy"],
+        default=None,
+        help="profile a worker (the profiled phase's figures are then perturbed)",
+    )
+    cli.add_argument(
+        "--profile-phase",
+        choices=["rebuild", "latency"],
+        default="rebuild",
+        help="which phase to profile (latency: py-spy only)",
+    )
+    cli.add_argument("--poll-ms", type=float, default=5.0, help="latency probe: row poll interval")
     args = cli.parse_args(argv)
+    if args.profile == "pyinstrument" and args.profile_phase == "latency":
+        cli.error("--profile-phase latency needs --profile py-spy")
     args.participants = args.participants or max(1, args.events // 10)
     return args
 
@@ -73,10 +86,15 @@ class Run:
 
 def _catchup_json(c: CatchUp, counts: dict[str, int]) -> dict[str, Any]:
     return {
-        "seconds": c.seconds, "rate": c.rate, "steady_rate": c.steady_rate,
-        "startup_s": c.first_applied_after, "peak_rss_mb": c.peak_rss_mb,
-        "cpu_seconds": c.cpu_seconds, "read_model": counts, "progress": c.progress,
-    }  # fmt: skip
+        "seconds": c.seconds,
+        "rate": c.rate,
+        "steady_rate": c.steady_rate,
+        "startup_s": c.first_applied_after,
+        "peak_rss_mb": c.peak_rss_mb,
+        "cpu_seconds": c.cpu_seconds,
+        "read_model": counts,
+        "progress": c.progress,
+    }
 
 
 Projected = tuple[Worker, CatchUp, dict[str, Any]]
@@ -86,8 +104,12 @@ async def _project(run: Run, kind: str, n: int, profile: str | None) -> Projecte
     """Start a worker on an empty schema and wait until it has applied all `n` events."""
     settings = run.settings(kind)
     out = RESULTS / f"rebuild-profile.{'txt' if profile == 'pyinstrument' else 'raw'}"
-    worker = Worker(settings, run.workdir, RESULTS / f"worker-{kind}.log",
-                    profile=str(out) if profile == "pyinstrument" else None)  # fmt: skip
+    worker = Worker(
+        settings,
+        run.workdir,
+        RESULTS / f"worker-{kind}.log",
+        profile=str(out) if profile == "pyinstrument" else None,
+    )
     run.workers.append(worker)
     worker.start()
     spy = PySpy(worker.pid, out) if profile == "py-spy" else None
@@ -110,8 +132,10 @@ async def bench(args: argparse.Namespace, run: Run, results: dict[str, Any]) -> 
     n, live = args.events, run.settings("live")
     started = time.perf_counter()
     raws = history(n, args.participants, seed=run.tag)
-    print(f"workload: {n:,} events of {args.participants:,} participants "
-          f"built in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    print(
+        f"workload: {n:,} events of {args.participants:,} participants "
+        f"built in {time.perf_counter() - started:.1f} s"
+    )
     ensure_topics(live)
     kafka_io.create_topic(live, run.raw_topic)
 
@@ -126,20 +150,25 @@ async def bench(args: argparse.Namespace, run: Run, results: dict[str, Any]) -> 
     validated_s = kafka_io.validated_publish(live, raws)
     raw_s = kafka_io.raw_produce(live, run.raw_topic, records)
     results["publish"] = {
-        "build_rate": n / build_s, "encode_rate": n / encode_s, "validated_s": validated_s,
-        "validated_rate": n / validated_s, "raw_s": raw_s, "raw_rate": n / raw_s,
+        "build_rate": n / build_s,
+        "encode_rate": n / encode_s,
+        "validated_s": validated_s,
+        "validated_rate": n / validated_s,
+        "raw_s": raw_s,
+        "raw_rate": n / raw_s,
         "ratio": raw_s / validated_s,  # validated rate / raw rate
         "mean_event_bytes": mean_bytes,
-    }  # fmt: skip
+    }
     print(f"publish: validated {n / validated_s:,.0f} ev/s, raw {n / raw_s:,.0f} ev/s")
 
     consume_s = kafka_io.raw_consume(live, live.topic_events, n, run.groups["raw"])
     copy_s, width = await pg.raw_copy(live.database_url, raws, [v for _, v in records])
     del records
     results["baselines"] = {
-        "raw_consume_rate": n / consume_s, "raw_copy_rate": n / copy_s,
+        "raw_consume_rate": n / consume_s,
+        "raw_copy_rate": n / copy_s,
         "raw_copy_row_bytes": width,
-    }  # fmt: skip
+    }
     print(f"baselines: consume {n / consume_s:,.0f} ev/s, COPY {n / copy_s:,.0f} ev/s")
 
     worker, catchup, results["projection"] = await _project(run, "live", n, None)
@@ -147,33 +176,58 @@ async def bench(args: argparse.Namespace, run: Run, results: dict[str, Any]) -> 
     await worker.stop()
     await pg.drop_schemas(live.database_url, [run.schemas["live"]])
 
-    worker, catchup, results["rebuild"] = await _project(run, "rebuild", n, args.profile)
+    profile = args.profile if args.profile_phase == "rebuild" else None
+    worker, catchup, results["rebuild"] = await _project(run, "rebuild", n, profile)
     print(f"rebuild: {catchup.rate:,.0f} ev/s in {catchup.seconds:.1f} s")
+    if profile == "pyinstrument":  # its report is written on exit: go on with a plain worker
+        await worker.stop()
+        worker = Worker(run.settings("rebuild"), run.workdir, RESULTS / "worker-latency.log")
+        run.workers.append(worker)
+        worker.start()
+    await _latency(args, run, worker, results)
+    results["worker_exit"] = await worker.stop()
+
+
+async def _latency(
+    args: argparse.Namespace, run: Run, worker: Worker, results: dict[str, Any]
+) -> None:
+    rebuilt = run.settings("rebuild")
+    pool = await create_pool(rebuilt.database_url, rebuilt.read_model_schema)
+    worker.reset_peak()
+    out = RESULTS / "latency-profile.raw"
+    spy = (
+        PySpy(worker.pid, out)
+        if (args.profile, args.profile_phase) == ("py-spy", "latency")
+        else None
+    )
     try:
-        rebuilt = run.settings("rebuild")
-        pool = await create_pool(rebuilt.database_url, rebuilt.read_model_schema)
-        worker.reset_peak()
-        try:
-            async with pool.acquire() as conn:
-                lat = await latency.measure(
-                    rebuilt, conn, args.rate, args.latency_seconds, seed=run.tag
-                )
-        finally:
-            await pool.close()
-        results["latency"] = _latency_json(lat, worker.peak_rss / 2**20)
+        async with pool.acquire() as conn:
+            lat = await latency.measure(
+                rebuilt, conn, args.rate, args.latency_seconds, run.tag, args.poll_ms / 1000
+            )
     finally:
-        results["worker_exit"] = await worker.stop()
+        if spy is not None:
+            spy.stop()
+        await pool.close()
+    results["latency"] = _latency_json(lat, worker.peak_rss / 2**20)
+    if spy is not None:
+        results["latency"]["profile"] = str(out)
 
 
 def _latency_json(lat: latency.Latency, rss_mb: float) -> dict[str, Any]:
     pct = latency.percentile
     return {
-        "sent": lat.sent, "seen": lat.seen, "rate": lat.achieved_rate,
-        "e2e_p50_ms": pct(lat.e2e_ms, 50), "e2e_p99_ms": pct(lat.e2e_ms, 99),
+        "sent": lat.sent,
+        "seen": lat.seen,
+        "rate": lat.achieved_rate,
+        "e2e_p50_ms": pct(lat.e2e_ms, 50),
+        "e2e_p99_ms": pct(lat.e2e_ms, 99),
         "e2e_max_ms": max(lat.e2e_ms, default=float("nan")),
-        "ack_p50_ms": pct(lat.ack_ms, 50), "ack_p99_ms": pct(lat.ack_ms, 99),
+        "ack_p50_ms": pct(lat.ack_ms, 50),
+        "ack_p99_ms": pct(lat.ack_ms, 99),
         "worker_peak_rss_mb": rss_mb,
-    }  # fmt: skip
+        "per_second_p50_max_seen": lat.per_second,
+    }
 
 
 async def cleanup(run: Run) -> None:
@@ -196,14 +250,24 @@ async def main_async(args: argparse.Namespace, command: str) -> int:
         "command": command,
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "params": {
-            "events": args.events, "participants": args.participants, "rate": args.rate,
-            "latency_seconds": args.latency_seconds, "profile": args.profile,
-            "batch_size": run.base.batch_size, "batch_within": run.base.batch_within,
-            "partitions": run.base.topic_partitions, "tag": run.tag,
+            "events": args.events,
+            "participants": args.participants,
+            "rate": args.rate,
+            "latency_seconds": args.latency_seconds,
+            "profile": args.profile,
+            "profile_phase": args.profile_phase,
+            "poll_ms": args.poll_ms,
+            "batch_size": run.base.batch_size,
+            "batch_within": run.base.batch_within,
+            "partitions": run.base.topic_partitions,
+            "tag": run.tag,
         },
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                 "machine": platform.machine()},
-    }  # fmt: skip
+        "host": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+        },
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     try:
         await bench(args, run, results)
@@ -214,21 +278,23 @@ async def main_async(args: argparse.Namespace, command: str) -> int:
     report.write(results, RESULTS / "latest.json")
     print()
     print(report.table(results))
-    print(f"\nevents: {args.events:,} (mean {results['params']['mean_event_bytes']:.0f} bytes), "
-          f"participants: {args.participants:,}, partitions: {run.base.topic_partitions}, "
-          f"batch_size: {run.base.batch_size}, cpus: {os.cpu_count()}")  # fmt: skip
+    print(
+        f"\nevents: {args.events:,} (mean {results['params']['mean_event_bytes']:.0f} bytes), "
+        f"participants: {args.participants:,}, partitions: {run.base.topic_partitions}, "
+        f"batch_size: {run.base.batch_size}, cpus: {os.cpu_count()}"
+    )
     print(f"results: {RESULTS / 'latest.json'}")
     print(f"command: {command}")
     if args.profile == "py-spy":
-        _print_profile(Path(results["rebuild"]["profile"]))
+        _print_profile(Path(results[args.profile_phase]["profile"]), args.profile_phase)
     elif args.profile:
         print(f"profile (pyinstrument): {results['rebuild']['profile']}")
     return 0
 
 
-def _print_profile(folded: Path) -> None:
+def _print_profile(folded: Path, phase: str) -> None:
     samples, ranked = top(folded)
-    print(f"\nrebuild worker profile (py-spy, {samples} samples): total% self% function")
+    print(f"\n{phase} worker profile (py-spy --gil, {samples} samples): total% self% function")
     for name, own, total in ranked:
         print(f"  {total:5.1f}  {own:5.1f}  {name}")
     print("\nby self time:")

@@ -67,9 +67,13 @@ class Worker:
         with self.log.open("wb") as out:
             self.started = time.perf_counter()
             self.proc = subprocess.Popen(
-                argv, cwd=self.workdir, env=settings_env(self.settings),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                argv,
+                cwd=self.workdir,
+                env=settings_env(self.settings),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         self._sampler = asyncio.get_running_loop().create_task(self._sample())
 
     @property

@@ -27,8 +27,16 @@ PARTNER_SITES: dict[str, tuple[str, ...]] = {
 }
 PARTNERS = list(PARTNER_SITES)
 PROGRAMME = "ESF Plus: Netzwerk Ennepe-Ruhr und Bochum"
-SERVICES = ["counselling", "language_course", "qualification", "apprenticeship_placement",
-            "job_placement", "recognition_of_qualifications"]  # fmt: skip
+SERVICES = [
+    "counselling",
+    "language_course",
+    "qualification",
+    "apprenticeship_placement",
+    "job_placement",
+    "recognition_of_qualifications",
+]
+STATUSES = ["aufenthaltsgestattung", "duldung", "aufenthaltserlaubnis"]
+PERMISSIONS = ["employment_permitted", "employment_with_authority_permission", "not_permitted"]
 HISTORY_START = dt.datetime(2023, 1, 2, tzinfo=dt.UTC)
 
 
@@ -76,9 +84,8 @@ class _Story:
 def enrolment_data(rng: random.Random) -> Raw:
     return {
         "programme": PROGRAMME,
-        "residence_status": rng.choice(["aufenthaltsgestattung", "duldung", "aufenthaltserlaubnis"]),
-        "work_permission": rng.choice(["employment_permitted", "not_permitted",
-                                       "employment_with_authority_permission"]),  # fmt: skip
+        "residence_status": rng.choice(STATUSES),
+        "work_permission": rng.choice(PERMISSIONS),
         "sgb2_eligible": rng.random() < 0.6,
         "employment_status": rng.choice(["unemployed", "long_term_unemployed", "inactive"]),
         "education_level": rng.choice(["isced_0_2", "isced_3_4", "isced_5_8"]),
@@ -93,8 +100,11 @@ def enrolment_data(rng: random.Random) -> Raw:
 def _referral(s: _Story) -> None:
     to = s.rng.choice([p for p in PARTNERS if p != s.intake])
     rid = s.business_id(s.intake, "ref")
-    sent = s.add(s.intake, "referral.sent",
-                 {"referral_id": rid, "to_partner": to, "service": s.rng.choice(SERVICES)})  # fmt: skip
+    sent = s.add(
+        s.intake,
+        "referral.sent",
+        {"referral_id": rid, "to_partner": to, "service": s.rng.choice(SERVICES)},
+    )
     if s.rng.random() < 0.7:
         s.add(to, "referral.accepted", {"referral_id": rid}, sent)
     else:
@@ -114,10 +124,15 @@ def _training(s: _Story) -> None:
 
 
 def _residence(s: _Story) -> None:
-    s.add(s.intake, "residence_status.changed", {
-        "residence_status": "aufenthaltserlaubnis", "work_permission": "employment_permitted",
-        "valid_from": (HISTORY_START + dt.timedelta(days=s.day)).date(),
-    })  # fmt: skip
+    s.add(
+        s.intake,
+        "residence_status.changed",
+        {
+            "residence_status": "aufenthaltserlaubnis",
+            "work_permission": "employment_permitted",
+            "valid_from": (HISTORY_START + dt.timedelta(days=s.day)).date(),
+        },
+    )
 
 
 def _mistake(s: _Story) -> None:
@@ -127,8 +142,11 @@ def _mistake(s: _Story) -> None:
 
 
 _EPISODES: list[tuple[Callable[[_Story], None], float]] = [
-    (_referral, 0.45), (_training, 0.35), (_residence, 0.12), (_mistake, 0.08),
-]  # fmt: skip
+    (_referral, 0.45),
+    (_training, 0.35),
+    (_residence, 0.12),
+    (_mistake, 0.08),
+]
 
 
 def _closing(s: _Story) -> None:
@@ -137,8 +155,9 @@ def _closing(s: _Story) -> None:
         kind = s.rng.choice(["apprenticeship", "employment"])
         start = (HISTORY_START + dt.timedelta(days=s.day + 20)).date()
         pid = s.business_id(s.intake, "plc")
-        s.add(s.intake, "participant.placed",
-              {"placement_id": pid, "kind": kind, "start_date": start})  # fmt: skip
+        s.add(
+            s.intake, "participant.placed", {"placement_id": pid, "kind": kind, "start_date": start}
+        )
     situation = "in_employment" if placed else "job_searching"
     reason = "placed" if placed else s.rng.choice(["completed_programme", "moved_away"])
     s.add(s.intake, "participant.exited", {"reason": reason, "situation": situation})

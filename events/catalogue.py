@@ -8,7 +8,7 @@ change it with a new `schema_version` and an upcaster (see `upcasting.py`).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_args
 from uuid import UUID
 
 from pydantic import (
@@ -252,19 +252,6 @@ Event = Annotated[EventModel, Field(discriminator="type")]
 """Any v1 event; validate with `refnet.events.codec`."""
 
 EVENT_TYPES: dict[str, type[Envelope]] = {
-    model.model_fields["type"].default: model
-    for model in (
-        ParticipantEnrolled,
-        ResidenceStatusChanged,
-        ReferralSent,
-        ReferralAccepted,
-        ReferralDeclined,
-        TrainingStarted,
-        TrainingCompleted,
-        TrainingDiscontinued,
-        ParticipantPlaced,
-        ParticipantExited,
-        ParticipantFollowedUp,
-        EventRetracted,
-    )
+    model.model_fields["type"].default: model for model in get_args(EventModel)
 }
+"""Every v1 event model by its `type`."""

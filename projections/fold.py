@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from refnet.projections.facts import Fact, fact_from_json
@@ -57,30 +58,42 @@ def retracted_ids(facts: dict[str, Fact]) -> set[str]:
     A retraction is effective only when it comes from the partner that emitted
     the original, and only while it is not itself retracted. A retraction that
     arrives before its original is kept and takes effect when the original does.
+    Retractions that form a cycle retract nothing.
     """
-    memo: dict[str, bool] = {}
-
-    def is_retracted(event_id: str, depth: int = 0) -> bool:
-        if event_id in memo:
-            return memo[event_id]
-        target = facts.get(event_id)
-        memo[event_id] = False  # guards against retraction cycles
-        result = (
-            target is not None
-            and depth < 16
-            and any(
-                r.partner_id == target.partner_id and not is_retracted(r.event_id, depth + 1)
-                for r in retractions.get(event_id, ())
-            )
-        )
-        memo[event_id] = result
-        return result
-
-    retractions: dict[str, list[Fact]] = {}
+    retractions: dict[str, list[str]] = {}
     for fact in facts.values():
         if fact.type == RETRACTED:
-            retractions.setdefault(fact.data["retracted_event_id"], []).append(fact)
-    return {event_id for event_id in retractions if is_retracted(event_id)}
+            target = facts.get(fact.data["retracted_event_id"])
+            if target is not None and target.partner_id == fact.partner_id:
+                retractions.setdefault(target.event_id, []).append(fact.event_id)
+    decided: dict[str, bool] = {}
+    for root in retractions:
+        _decide(root, retractions, decided)
+    return {event_id for event_id, gone in decided.items() if gone}
+
+
+def _decide(root: str, retractions: dict[str, list[str]], decided: dict[str, bool]) -> None:
+    """Iterative post-order walk: an event is retracted if any of its retractions stands."""
+    in_progress: set[str] = set()
+    stack = [root]
+    while stack:
+        event_id = stack[-1]
+        if event_id in decided:
+            stack.pop()
+            continue
+        pending = [
+            r for r in retractions.get(event_id, ()) if r not in decided and r not in in_progress
+        ]
+        if pending and event_id not in in_progress:
+            in_progress.add(event_id)
+            stack.extend(pending)
+            continue
+        # A retraction still in progress here closes a cycle: it does not stand.
+        decided[event_id] = any(
+            not decided.get(r, True) for r in retractions.get(event_id, ()) if r not in in_progress
+        )
+        in_progress.discard(event_id)
+        stack.pop()
 
 
 def live_facts(state: ParticipantState) -> list[Fact]:
@@ -148,19 +161,15 @@ def _leaving(exits: list[Fact]) -> tuple[str | None, str | None]:
     if not exits:
         return None, None
     first = exits[0]
-    window_end = _plus_days(first.occurred_at, LEAVING_WINDOW_DAYS)
-    within = [f for f in exits if f.recorded_at <= window_end]
+    left = _instant(first.occurred_at)
+    window = timedelta(days=LEAVING_WINDOW_DAYS)
+    within = [f for f in exits if _instant(f.recorded_at) - left <= window]
     last = max(within or [first], key=lambda f: (f.recorded_at, f.partition, f.offset))
     return first.occurred_at, last.data["situation"]
 
 
-def _plus_days(stamp: str, days: int) -> str:
-    from datetime import datetime, timedelta
-
-    from refnet.events.fields import format_utc
-
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(days=days)
-    return format_utc(moment)
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)
 
 
 def _referrals(pid: str, live: list[Fact]) -> list[ReferralRow]:

@@ -5,7 +5,9 @@ Each class lists its columns in table order; `COLUMNS` feeds the COPY statements
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
+from functools import cache
+from operator import attrgetter
 from typing import Any, ClassVar
 
 
@@ -15,10 +17,21 @@ class _Row:
 
     @classmethod
     def columns(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
+        return list(_columns(cls))
 
     def values(self) -> tuple[Any, ...]:
-        return astuple(self)
+        # dataclasses.astuple deep-copies every value; this is the hot path of COPY.
+        return _getter(type(self))(self)  # type: ignore[no-any-return]
+
+
+@cache
+def _columns(cls: type[_Row]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+@cache
+def _getter(cls: type[_Row]) -> attrgetter[Any]:
+    return attrgetter(*_columns(cls))
 
 
 @dataclass(frozen=True, slots=True)

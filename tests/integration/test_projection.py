@@ -16,7 +16,6 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from refnet.events.codec import encode
 from refnet.services.api.app import create_app
 from refnet.services.demo import demo_history, expected_summary
 from refnet.services.tokens import issue_token

@@ -150,7 +150,9 @@ class World:
         pool = await create_pool(self.settings.database_url, "public")
         try:
             async with pool.acquire() as conn:
-                await conn.execute(f'DROP SCHEMA IF EXISTS "{self.settings.read_model_schema}" CASCADE')
+                await conn.execute(
+                    f'DROP SCHEMA IF EXISTS "{self.settings.read_model_schema}" CASCADE'
+                )
         finally:
             await pool.close()
 
@@ -158,7 +160,9 @@ class World:
 # ------------------------------------------------------------------ events
 
 
-def _envelope(pid: str, partner: str, at: dt.datetime, event_id: uuid.UUID | None) -> dict[str, Any]:
+def _envelope(
+    pid: str, partner: str, at: dt.datetime, event_id: uuid.UUID | None
+) -> dict[str, Any]:
     return {
         "event_id": event_id or uuid.uuid4(),
         "partner_id": partner,
@@ -169,7 +173,9 @@ def _envelope(pid: str, partner: str, at: dt.datetime, event_id: uuid.UUID | Non
     }
 
 
-def enrolled(pid: str, partner: str = "awo-en", at: dt.datetime = T0, event_id: uuid.UUID | None = None) -> c.ParticipantEnrolled:
+def enrolled(
+    pid: str, partner: str = "awo-en", at: dt.datetime = T0, event_id: uuid.UUID | None = None
+) -> c.ParticipantEnrolled:
     data = c.EnrolledData(
         programme="Netzwerk Integration",
         residence_status=c.ResidenceStatus.DULDUNG,
@@ -186,14 +192,22 @@ def enrolled(pid: str, partner: str = "awo-en", at: dt.datetime = T0, event_id: 
     return c.ParticipantEnrolled(**_envelope(pid, partner, at, event_id), data=data)
 
 
-def placed(pid: str, partner: str = "bobeq", at: dt.datetime = T0, kind: str = "employment", event_id: uuid.UUID | None = None) -> c.ParticipantPlaced:
+def placed(
+    pid: str,
+    partner: str = "bobeq",
+    at: dt.datetime = T0,
+    kind: str = "employment",
+    event_id: uuid.UUID | None = None,
+) -> c.ParticipantPlaced:
     data = c.PlacedData(placement_id=f"pl-{pid}", kind=c.PlacementKind(kind), start_date=at.date())
     return c.ParticipantPlaced(**_envelope(pid, partner, at, event_id), data=data)
 
 
 def retracted(original: EventModel, at: dt.datetime) -> c.EventRetracted:
     data = c.RetractedData(retracted_event_id=original.event_id, reason="recorded in error")
-    return c.EventRetracted(**_envelope(original.participant_id, original.partner_id, at, None), data=data)
+    return c.EventRetracted(
+        **_envelope(original.participant_id, original.partner_id, at, None), data=data
+    )
 
 
 def history(participants: int, prefix: str) -> list[EventModel]:

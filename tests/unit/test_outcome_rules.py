@@ -595,11 +595,6 @@ def test_a_retracted_correction_restores_the_exit_situation() -> None:
     assert row.leaving_situation == "job_searching"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="_leaving adds 28 days to the exit time and overflows near datetime.max",
-)
 def test_an_exit_near_the_end_of_the_calendar_does_not_crash_the_fold() -> None:
     late = dt.datetime(9999, 12, 20, tzinfo=dt.UTC)
 
