@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 # Frames that wrap everything (start-up, event loop, threads): left out of the ranking.
 _WRAPPERS = ("asyncio/", "typer/", "click/", "<frozen runpy>", "mode/worker.py", "mode/threads.py",
-             "threading.py", "services/cli/", "projections/app.py:run_worker",
+             "threading.py", "services/cli/", "run_worker (", "Service._execute_task (",
              "faust/agents/agent.py")  # fmt: skip
 
 
@@ -69,7 +70,15 @@ def _stacks(folded: Path) -> list[tuple[list[tuple[str, str]], int]]:
     return stacks
 
 
-def summary(folded: Path, n: int = 20) -> dict[str, object]:
+@dataclass
+class Summary:
+    samples: int
+    total: list[tuple[str, float, float]]  # function, total %, self %
+    own: list[tuple[str, float]]  # function, self %
+    packages: list[tuple[str, float]]  # package, self %
+
+
+def summary(folded: Path, n: int = 20) -> Summary:
     """Samples; top functions by total and self %; self % by package."""
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
@@ -84,20 +93,20 @@ def summary(folded: Path, n: int = 20) -> dict[str, object]:
             if not any(w in name for w in _WRAPPERS):
                 total[name] += count
     pct = 100 / max(1, samples)
-    return {
-        "samples": samples,
-        "total": [(k, v * pct, own[k] * pct) for k, v in total.most_common(n)],
-        "self": [(k, v * pct) for k, v in own.most_common(n)],
-        "packages": [(k, v * pct) for k, v in packages.most_common(12)],
-    }
+    return Summary(
+        samples,
+        [(k, v * pct, own[k] * pct) for k, v in total.most_common(n)],
+        [(k, v * pct) for k, v in own.most_common(n)],
+        [(k, v * pct) for k, v in packages.most_common(12)],
+    )
 
 
-def render(summary_: dict[str, object], title: str) -> str:
-    lines = [f"{title} ({summary_['samples']} samples holding the GIL)"]
-    lines.append("  total%  self%  function (by total, event-loop/start-up wrappers left out)")
-    lines += [f"  {t:6.1f} {s:6.1f}  {k}" for k, t, s in summary_["total"]]  # type: ignore[attr-defined]
-    lines.append("  self%  function")
-    lines += [f"  {s:5.1f}  {k}" for k, s in summary_["self"]]  # type: ignore[attr-defined]
-    lines.append("  self%  package (of the function running)")
-    lines += [f"  {s:5.1f}  {k}" for k, s in summary_["packages"]]  # type: ignore[attr-defined]
+def render(found: Summary, title: str) -> str:
+    lines = [f"{title} ({found.samples} samples holding the GIL)"]
+    lines.append(" total%  self%  function (by total; event-loop and start-up wrappers left out)")
+    lines += [f" {t:6.1f} {s:6.1f}  {k}" for k, t, s in found.total]
+    lines.append(" self%  function (by self)")
+    lines += [f" {s:5.1f}  {k}" for k, s in found.own]
+    lines.append(" self%  package of the running function")
+    lines += [f" {s:5.1f}  {k}" for k, s in found.packages]
     return "\n".join(lines)

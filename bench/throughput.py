@@ -19,11 +19,12 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from bench import kafka_io, latency, pg, report
-from bench.profile import PySpy, top, top_self
+from bench.profile import PySpy, render, summary
 from bench.worker import CatchUp, Worker
 from bench.workload import history
 from refnet.events.publisher import encoded
@@ -286,20 +287,18 @@ async def main_async(args: argparse.Namespace, command: str) -> int:
     print(f"results: {RESULTS / 'latest.json'}")
     print(f"command: {command}")
     if args.profile == "py-spy":
-        _print_profile(Path(results[args.profile_phase]["profile"]), args.profile_phase)
+        phase = results[args.profile_phase]
+        phase["profile_summary"] = _print_profile(Path(phase["profile"]), args.profile_phase)
+        report.write(results, RESULTS / "latest.json")
     elif args.profile:
         print(f"profile (pyinstrument): {results['rebuild']['profile']}")
     return 0
 
 
-def _print_profile(folded: Path, phase: str) -> None:
-    samples, ranked = top(folded)
-    print(f"\n{phase} worker profile (py-spy --gil, {samples} samples): total% self% function")
-    for name, own, total in ranked:
-        print(f"  {total:5.1f}  {own:5.1f}  {name}")
-    print("\nby self time:")
-    for name, own in top_self(folded):
-        print(f"  {own:5.1f}  {name}")
+def _print_profile(folded: Path, phase: str) -> dict[str, Any]:
+    found = summary(folded)
+    print("\n" + render(found, f"{phase} worker profile, py-spy --gil"))
+    return asdict(found)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,6 +90,15 @@ def decode(data: bytes | str) -> EventModel:
     `EventInvalid` for an object that is not a valid event.
     """
     try:
+        # Fast path: a current-version event, parsed and validated in one pass.
+        return _ADAPTER.validate_json(data)
+    except ValidationError:
+        # Older versions, bad encodings and invalid events take the precise path.
+        return _decode_slowly(data)
+
+
+def _decode_slowly(data: bytes | str) -> EventModel:
+    try:
         # Decode strictly as UTF-8 first: json.loads would guess UTF-16/32 from bytes.
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         raw = json.loads(text)

@@ -11,6 +11,7 @@ SQL names tables without a schema and a rebuild can target another schema.
 from __future__ import annotations
 
 from typing import TypeAlias
+from urllib.parse import urlparse
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -18,6 +19,7 @@ from asyncpg.pool import PoolConnectionProxy
 from refnet.events.errors import RefNetError
 
 READ_MODEL_SCHEMA = "readmodel"
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 """A connection, whether held directly or borrowed from a pool."""
@@ -51,9 +53,13 @@ async def create_pool(
     dsn: str, schema: str = READ_MODEL_SCHEMA, min_size: int = 1, max_size: int = 5
 ) -> asyncpg.Pool:
     """A pool whose connections read and write `schema`."""
+    extra: dict[str, object] = {}
+    if "sslmode" not in dsn and urlparse(dsn).hostname in _LOOPBACK:
+        extra["ssl"] = False  # TLS to a socket on this machine only costs CPU
     try:
         pool = await asyncpg.create_pool(
             dsn,
+            **extra,
             min_size=min_size,
             max_size=max_size,
             server_settings={"search_path": f"{schema},public", "application_name": "refnet"},

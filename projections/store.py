@@ -44,10 +44,14 @@ WHERE o.projection = $1 AND o.topic = $2 AND o.partition = n.partition
 _LOAD_STATES = """
 SELECT participant_id, facts::text FROM participant_state WHERE participant_id = ANY($1::text[])
 """
-_DELETE = {
-    table: f"DELETE FROM {table} WHERE participant_id = ANY($1::text[])"
-    for table in ("participant_state", "participants", "referrals", "trainings", "partner_links")
-}
+# One round trip clears a batch's participants from every derived table.
+_DELETE_DERIVED = """
+WITH state AS (DELETE FROM participant_state WHERE participant_id = ANY($1::text[])),
+     people AS (DELETE FROM participants WHERE participant_id = ANY($1::text[])),
+     refs AS (DELETE FROM referrals WHERE participant_id = ANY($1::text[])),
+     courses AS (DELETE FROM trainings WHERE participant_id = ANY($1::text[]))
+DELETE FROM partner_links WHERE participant_id = ANY($1::text[])
+"""
 _PARK = """
 INSERT INTO dead_letters (topic, partition, "offset", event_id, reason, payload)
 SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])
@@ -157,8 +161,7 @@ class OutcomeStore:
 
     async def _rewrite(self, conn: Conn, states: list[ParticipantState]) -> None:
         ids = [s.participant_id for s in states]
-        for sql in _DELETE.values():
-            await conn.execute(sql, ids)
+        await conn.execute(_DELETE_DERIVED, ids)
         participants: list[ParticipantRow] = []
         referrals: list[ReferralRow] = []
         trainings: list[TrainingRow] = []
