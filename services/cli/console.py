@@ -13,11 +13,13 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from refnet.events.errors import RefNetError
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: long lines stay whole, so messages can be grepped and piped.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -25,7 +27,7 @@ T = TypeVar("T")
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print `message` as an error and exit."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 

@@ -27,7 +27,7 @@ def publish_command(
     events, errors = read_events(file)
     if errors:
         for error in errors[:MAX_ERRORS_SHOWN]:
-            err_console.print(f"[red]{file}:{error}[/]")
+            err_console.print(f"{file}: {error}", style="red", markup=False)
         if len(errors) > MAX_ERRORS_SHOWN:
             err_console.print(f"... and {len(errors) - MAX_ERRORS_SHOWN} more")
         fail(f"{len(errors)} problem(s) in {file}; nothing was published")
