@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlparse
 
 import asyncpg
 
@@ -25,6 +26,13 @@ SELECT (SELECT count(*) FROM participants) AS participants,
 """
 
 
+async def connect(dsn: str, schema: str | None = None) -> asyncpg.Connection:
+    """A plain connection (search_path on `schema`); no TLS to a database on this machine."""
+    local = "sslmode" not in dsn and urlparse(dsn).hostname in ("127.0.0.1", "localhost", "::1")
+    settings = {"search_path": f"{schema},public"} if schema else {}
+    return await asyncpg.connect(dsn, ssl=False if local else None, server_settings=settings)
+
+
 async def raw_copy(dsn: str, raws: list[Raw], values: list[bytes]) -> tuple[float, float]:
     """Seconds to COPY one row per event into a temp (unlogged) table; mean row width (bytes)."""
     records = [
@@ -38,7 +46,7 @@ async def raw_copy(dsn: str, raws: list[Raw], values: list[bytes]) -> tuple[floa
         )
         for r, v in zip(raws, values, strict=True)
     ]
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     try:
         await conn.execute(_RAW_TABLE)
         started = time.perf_counter()
@@ -58,7 +66,7 @@ async def read_model_counts(conn: asyncpg.Connection) -> dict[str, int]:
 
 
 async def drop_schemas(dsn: str, schemas: list[str]) -> None:
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     try:
         for schema in schemas:  # our generated names, checked by Settings' pattern
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

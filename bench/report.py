@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-AIMS = {  # name: (aim text, check)
+AIMS: dict[str, tuple[str, Callable[[float], bool]]] = {  # name: (aim text, check)
     "validated_publish": ("≥ 50,000 ev/s", lambda v: v >= 50_000),
     "projection": ("≥ 25,000 ev/s", lambda v: v >= 25_000),
     "rebuild": ("≥ 25,000 ev/s", lambda v: v >= 25_000),
@@ -16,15 +17,23 @@ AIMS = {  # name: (aim text, check)
 
 
 def aims(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each aim with its value; `met` is None where a profiler perturbed the figure."""
+    profiled = r["params"]["profile"] and r["params"]["profile_phase"]
+    runs = [r[k] for k in ("projection", "rebuild") if k != profiled]
     values = {
         "validated_publish": r["publish"]["validated_rate"],
         "projection": r["projection"]["rate"],
         "rebuild": r["rebuild"]["rate"],
         "e2e_p99_ms": r["latency"]["e2e_p99_ms"],
-        "peak_rss_mb": max(r["projection"]["peak_rss_mb"], r["rebuild"]["peak_rss_mb"]),
+        "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
     }
+    perturbed = {"rebuild": "rebuild", "latency": "e2e_p99_ms"}.get(profiled or "")
     return {
-        name: {"aim": text, "value": values[name], "met": bool(check(values[name]))}
+        name: {
+            "aim": text,
+            "value": values[name],
+            "met": None if name == perturbed else bool(check(values[name])),
+        }
         for name, (text, check) in AIMS.items()
     }
 
@@ -35,7 +44,7 @@ def _rate(v: float) -> str:
 
 def _status(r: dict[str, Any], name: str) -> tuple[str, str]:
     aim = r["aims"][name]
-    return aim["aim"], "met" if aim["met"] else "SHORT"
+    return aim["aim"], {True: "met", False: "SHORT", None: "profiled"}[aim["met"]]
 
 
 def table(r: dict[str, Any]) -> str:
@@ -44,7 +53,7 @@ def table(r: dict[str, Any]) -> str:
     rows: list[tuple[str, ...]] = [
         ("measure", "result", "beside it", "ratio", "aim", "status"),
         ("build models (validation) only", _rate(p["build_rate"]), "", "", "", ""),
-        ("canonical encode only", _rate(p["encode_rate"]), "", "", "", ""),
+        ("canonical encode only (build+encode − build)", _rate(p["encode_rate"]), "", "", "", ""),
         (
             "validated publish (Publisher)",
             _rate(p["validated_rate"]),
@@ -80,8 +89,16 @@ def table(r: dict[str, Any]) -> str:
                 "",
                 "",
             ),
+            (
+                f"  {label}, PostgreSQL WAL written",
+                f"{run['wal_bytes'] / 2**20:,.0f} MB",
+                f"{run['wal_bytes'] / r['params']['events']:,.0f} bytes per event",
+                "",
+                "",
+                "",
+            ),
         ]
-    rss = max(r["projection"]["peak_rss_mb"], r["rebuild"]["peak_rss_mb"])
+    rss = r["aims"]["peak_rss_mb"]["value"]  # profiled runs left out
     rows += [
         (
             "worker peak RSS (process tree)",
@@ -114,6 +131,17 @@ def table(r: dict[str, Any]) -> str:
             "",
         ),
     ]
+    noise = r.get("noise", {})
+    rows.append(
+        (
+            "unrelated CPU load during each phase",
+            " / ".join(f"{noise[k]['other_cores']:.2f}" for k in noise) + " cores",
+            " / ".join(noise),
+            "",
+            "",
+            "",
+        )
+    )
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -14,9 +14,9 @@ from pathlib import Path
 import asyncpg
 import psutil
 
+from bench.pg import connect
 from refnet.events.settings import Settings
 from refnet.projections.catchup import wait_caught_up
-from refnet.projections.database import create_pool
 from refnet.services.stack_process import settings_env
 
 WORKER = ["-m", "refnet.services.cli.main", "projections", "run"]
@@ -32,6 +32,7 @@ class CatchUp:
     first_applied_after: float  # process start to the first applied offset (start-up)
     peak_rss_mb: float
     cpu_seconds: float  # the worker's user+system CPU over the run
+    wal_bytes: int  # PostgreSQL WAL written meanwhile (whole server; the stack is idle)
     progress: list[tuple[float, int]] = field(default_factory=list)
 
     @property
@@ -98,26 +99,28 @@ class Worker:
 
     async def caught_up(self, events: int, timeout: float) -> CatchUp:
         """Wait, polling the lag, until the read model has applied the whole log."""
-        pool = await create_pool(self.settings.database_url, self.settings.read_model_schema)
+        conn = await connect(self.settings.database_url, self.settings.read_model_schema)
+        wal_start = await conn.fetchval("SELECT pg_current_wal_lsn()")
         progress: list[tuple[float, int]] = []
 
         def seen(applied: int, _end: int) -> None:
             progress.append((time.perf_counter() - self.started, applied))
 
         try:
-            async with pool.acquire() as conn:
-                waiting = asyncio.ensure_future(self._wait(conn, seen, timeout))
-                while not waiting.done():
-                    if self.proc is not None and self.proc.poll() is not None:
-                        waiting.cancel()
-                        raise RuntimeError(f"worker exited with {self.proc.returncode}: {self.log}")
-                    await asyncio.wait({waiting}, timeout=0.1)
-                waiting.result()
+            waiting = asyncio.ensure_future(self._wait(conn, seen, timeout))
+            while not waiting.done():
+                if self.proc is not None and self.proc.poll() is not None:
+                    waiting.cancel()
+                    raise RuntimeError(f"worker exited with {self.proc.returncode}: {self.log}")
+                await asyncio.wait({waiting}, timeout=0.1)
+            waiting.result()
+            wal = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)", wal_start)
         finally:
-            await pool.close()
+            await conn.close()
         elapsed = time.perf_counter() - self.started
         first = next((t for t, n in progress if n > 0), elapsed)
-        return CatchUp(events, elapsed, first, self.peak_rss / 2**20, self.cpu, progress)
+        rss = self.peak_rss / 2**20
+        return CatchUp(events, elapsed, first, rss, self.cpu, int(wal), progress)
 
     async def _wait(
         self, conn: asyncpg.Connection, seen: Callable[[int, int], None], timeout: float

@@ -48,7 +48,9 @@ class Runtime:
         async with self._lock:
             if self.store is None or self._projector is None:
                 schema = self.settings.read_model_schema
-                self._pool = await create_pool(self.settings.database_url, schema)
+                self._pool = await create_pool(
+                    self.settings.database_url, schema, relaxed_commit=True
+                )
                 async with self._pool.acquire() as conn:
                     await migrate(conn, schema)
                 self.store = OutcomeStore(self._pool, self.settings.topic_events)

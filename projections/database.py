@@ -50,9 +50,21 @@ def is_transient(exc: BaseException) -> bool:
 
 
 async def create_pool(
-    dsn: str, schema: str = READ_MODEL_SCHEMA, min_size: int = 1, max_size: int = 5
+    dsn: str,
+    schema: str = READ_MODEL_SCHEMA,
+    min_size: int = 1,
+    max_size: int = 5,
+    relaxed_commit: bool = False,
 ) -> asyncpg.Pool:
-    """A pool whose connections read and write `schema`."""
+    """A pool whose connections read and write `schema`.
+
+    `relaxed_commit` turns off waiting for the WAL flush at commit. The
+    projection may: its offsets commit with its rows, so a database crash
+    loses both together and the worker re-applies those events from the log.
+    """
+    settings = {"search_path": f"{schema},public", "application_name": "refnet"}
+    if relaxed_commit:
+        settings["synchronous_commit"] = "off"
     extra: dict[str, object] = {}
     if "sslmode" not in dsn and urlparse(dsn).hostname in _LOOPBACK:
         extra["ssl"] = False  # TLS to a socket on this machine only costs CPU
@@ -62,7 +74,7 @@ async def create_pool(
             **extra,
             min_size=min_size,
             max_size=max_size,
-            server_settings={"search_path": f"{schema},public", "application_name": "refnet"},
+            server_settings=settings,
             command_timeout=60,
         )
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
