@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from urllib.parse import urlparse
 
@@ -57,6 +58,40 @@ async def raw_copy(dsn: str, raws: list[Raw], values: list[bytes]) -> tuple[floa
     finally:
         await conn.close()
     return elapsed, float(width)
+
+
+_TABLE_STATS = """
+SELECT relname, n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE schemaname = current_schema()
+"""
+
+
+async def write_stats(conn: asyncpg.Connection, events: int) -> dict[str, float]:
+    """Write amplification: each batch re-inserts the state row of every participant it
+    touches, so state rows inserted / events = participant rewrites per event.
+
+    Read once the worker has stopped: an idle backend may hold its statistics back.
+    """
+    rows = await _settled(conn)
+    rewrites = rows["participant_state"]["n_tup_ins"] if "participant_state" in rows else 0
+    moves = rows["projection_offsets"]["n_tup_upd"] if "projection_offsets" in rows else 0
+    return {
+        "state_rows_inserted": rewrites,
+        "offset_rows_updated": moves,
+        "rewrites_per_event": rewrites / events,
+    }
+
+
+async def _settled(conn: asyncpg.Connection) -> dict[str, asyncpg.Record]:
+    """The table statistics once they stop moving (a closing backend flushes them late)."""
+    last: dict[str, tuple[int, int]] = {}
+    deadline = time.monotonic() + 5
+    while True:
+        rows = {r["relname"]: r for r in await conn.fetch(_TABLE_STATS)}
+        now = {name: (r["n_tup_ins"], r["n_tup_upd"]) for name, r in rows.items()}
+        if (now == last and now) or time.monotonic() > deadline:
+            return rows
+        last = now
+        await asyncio.sleep(0.5)
 
 
 async def read_model_counts(conn: asyncpg.Connection) -> dict[str, int]:

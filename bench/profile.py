@@ -12,9 +12,19 @@ from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 # Frames that wrap everything (start-up, event loop, threads): left out of the ranking.
-_WRAPPERS = ("asyncio/", "typer/", "click/", "<frozen runpy>", "mode/worker.py", "mode/threads.py",
-             "threading.py", "services/cli/", "run_worker (", "Service._execute_task (",
-             "faust/agents/agent.py")  # fmt: skip
+_WRAPPERS = (
+    "asyncio/",
+    "typer/",
+    "click/",
+    "<frozen runpy>",
+    "mode/worker.py",
+    "mode/threads.py",
+    "threading.py",
+    "services/cli/",
+    "run_worker (",
+    "Service._execute_task (",
+    "faust/agents/agent.py",
+)
 
 
 class PySpy:
@@ -28,8 +38,20 @@ class PySpy:
         exe = Path(sys.executable).with_name("py-spy")
         self.out = out
         self.rate = rate
-        argv = [str(exe), "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
-                "--rate", str(rate), "--nonblocking", "--gil"]  # fmt: skip
+        argv = [
+            str(exe),
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--rate",
+            str(rate),
+            "--nonblocking",
+            "--gil",
+        ]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self) -> None:
@@ -70,12 +92,33 @@ def _stacks(folded: Path) -> list[tuple[list[tuple[str, str]], int]]:
     return stacks
 
 
+# Where a sample's time belongs: the first rule whose function appears in its stack.
+CATEGORIES = [
+    ("classify: decode + validate", ("decode (events/codec.py)",)),
+    ("classify: fact_of", ("fact_of (projections/facts.py)",)),
+    ("store: load states (JSON → facts)", ("ParticipantState.from_json",)),
+    ("store: derive rows (fold)", ("derive (projections/fold.py)",)),
+    ("store: state → JSON", ("ParticipantState.to_json",)),
+    (
+        "store: COPY rows (Python + asyncpg)",
+        ("_copy (projections/store.py)", "Connection.copy_records_to_table"),
+    ),
+    ("store: other (SQL calls, bookkeeping)", ("OutcomeStore.apply_batch",)),
+    ("projector/app: other", ("Projector.project", "_project_batch")),
+    ("aiokafka: fetch, parse records", ("(aiokafka/",)),
+    ("faust/mode: stream, buffer, acks", ("(faust/", "(mode/")),
+    ("asyncpg: protocol callbacks", ("(asyncpg/",)),
+    ("asyncio loop, other", ("",)),
+]
+
+
 @dataclass
 class Summary:
     samples: int
     total: list[tuple[str, float, float]]  # function, total %, self %
     own: list[tuple[str, float]]  # function, self %
     packages: list[tuple[str, float]]  # package, self %
+    categories: list[tuple[str, float]]  # CATEGORIES, % of samples
 
 
 def summary(folded: Path, n: int = 20) -> Summary:
@@ -83,9 +126,13 @@ def summary(folded: Path, n: int = 20) -> Summary:
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
     packages: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
     samples = 0
     for frames, count in _stacks(folded):
         samples += count
+        names = [f"{f} ({w})" for f, w in frames]
+        kind = next(k for k, marks in CATEGORIES if any(m in n for m in marks for n in names))
+        kinds[kind] += count
         func, where = frames[-1]
         own[f"{func} ({where})"] += count
         packages[_package(where)] += count
@@ -98,11 +145,14 @@ def summary(folded: Path, n: int = 20) -> Summary:
         [(k, v * pct, own[k] * pct) for k, v in total.most_common(n)],
         [(k, v * pct) for k, v in own.most_common(n)],
         [(k, v * pct) for k, v in packages.most_common(12)],
+        [(k, kinds[k] * pct) for k, _ in CATEGORIES],
     )
 
 
 def render(found: Summary, title: str) -> str:
     lines = [f"{title} ({found.samples} samples holding the GIL)"]
+    lines.append("     %  where the worker's Python time goes")
+    lines += [f" {s:5.1f}  {k}" for k, s in found.categories]
     lines.append(" total%  self%  function (by total; event-loop and start-up wrappers left out)")
     lines += [f" {t:6.1f} {s:6.1f}  {k}" for k, t, s in found.total]
     lines.append(" self%  function (by self)")

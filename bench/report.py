@@ -98,6 +98,18 @@ def table(r: dict[str, Any]) -> str:
                 "",
             ),
         ]
+    live = r["projection"]
+    rows.insert(
+        6,
+        (
+            "  live projection, writes",
+            f"{live['rewrites_per_event']:.2f} participant rewrites/ev",
+            f"{live['state_rows_inserted']:,} state rows written",
+            "",
+            "",
+            "",
+        ),
+    )
     rss = r["aims"]["peak_rss_mb"]["value"]  # profiled runs left out
     rows += [
         (

@@ -77,7 +77,7 @@ async def run(settings: Settings, log: list[Record], batch: int, schema: str) ->
         min_size=1,
         max_size=2,
         connection_class=TimedConnection,
-        server_settings={"search_path": f"{schema},public"},
+        server_settings={"search_path": f"{schema},public", "synchronous_commit": "off"},
         ssl=False,
     )
     try:

@@ -179,7 +179,12 @@ async def bench(args: argparse.Namespace, run: Run, results: dict[str, Any]) -> 
     with watched(noise, "projection"):
         worker, catchup, results["projection"] = await _project(run, "live", n, None)
     print(f"live projection: {catchup.rate:,.0f} ev/s in {catchup.seconds:.1f} s")
-    await worker.stop()
+    await worker.stop()  # its connections flush their statistics as they close
+    conn = await pg.connect(live.database_url, live.read_model_schema)
+    try:
+        results["projection"].update(await pg.write_stats(conn, n))
+    finally:
+        await conn.close()
     await pg.drop_schemas(live.database_url, [run.schemas["live"]])
 
     profile = args.profile if args.profile_phase == "rebuild" else None

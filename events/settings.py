@@ -40,4 +40,4 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "refnet", description="where Maven-resolved jars are kept"
     )
     batch_size: int = Field(2000, ge=1, description="events per projection transaction")
-    batch_within: float = Field(0.05, gt=0, description="seconds to wait to fill a batch")
+    batch_within: float = Field(0.01, gt=0, description="seconds to wait to fill a batch")

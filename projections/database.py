@@ -62,7 +62,12 @@ async def create_pool(
     projection may: its offsets commit with its rows, so a database crash
     loses both together and the worker re-applies those events from the log.
     """
-    settings = {"search_path": f"{schema},public", "application_name": "refnet"}
+    settings = {
+        "search_path": f"{schema},public",
+        "application_name": "refnet",
+        # Plans cached while the tables were empty stay slow once they fill up.
+        "plan_cache_mode": "force_custom_plan",
+    }
     if relaxed_commit:
         settings["synchronous_commit"] = "off"
     extra: dict[str, object] = {}
