@@ -70,13 +70,13 @@ async def create_pool(
     }
     if relaxed_commit:
         settings["synchronous_commit"] = "off"
-    extra: dict[str, object] = {}
-    if "sslmode" not in dsn and urlparse(dsn).hostname in _LOOPBACK:
-        extra["ssl"] = False  # TLS to a socket on this machine only costs CPU
+    # TLS to a socket on this machine only costs CPU; None keeps asyncpg's default.
+    local = "sslmode" not in dsn and urlparse(dsn).hostname in _LOOPBACK
+    ssl: bool | None = False if local else None
     try:
         pool = await asyncpg.create_pool(
             dsn,
-            **extra,
+            ssl=ssl,
             min_size=min_size,
             max_size=max_size,
             server_settings=settings,

@@ -1,12 +1,11 @@
 """Row shapes of the read model, as the fold derives them and the store writes them.
 
-Each class lists its columns in table order; `COLUMNS` feeds the COPY statements.
+Each class lists its columns in table order; `columns()` and `values()` feed COPY.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from functools import cache
 from operator import attrgetter
 from typing import Any, ClassVar
 
@@ -24,14 +23,20 @@ class _Row:
         return _getter(type(self))(self)  # type: ignore[no-any-return]
 
 
-@cache
+_COLUMNS: dict[type[_Row], tuple[str, ...]] = {}
+_GETTERS: dict[type[_Row], attrgetter[Any]] = {}
+
+
 def _columns(cls: type[_Row]) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+    if cls not in _COLUMNS:
+        _COLUMNS[cls] = tuple(f.name for f in fields(cls))
+    return _COLUMNS[cls]
 
 
-@cache
 def _getter(cls: type[_Row]) -> attrgetter[Any]:
-    return attrgetter(*_columns(cls))
+    if cls not in _GETTERS:
+        _GETTERS[cls] = attrgetter(*_columns(cls))
+    return _GETTERS[cls]
 
 
 @dataclass(frozen=True, slots=True)
