@@ -14,17 +14,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from refnet.services.demo import PARTNER_SITES
+
 Raw = dict[str, Any]
 
-PARTNER_SITES: dict[str, tuple[str, ...]] = {
-    "awo-en": ("schwelm", "gevelsberg", "hattingen", "witten"),
-    "jobcenter-en": ("schwelm", "gevelsberg", "hattingen", "witten"),
-    "caritas-witten": ("witten", "hattingen"),
-    "diakonie-mark-ruhr": ("gevelsberg", "schwelm", "witten"),
-    "hwk-dortmund-aba": ("witten", "hattingen"),
-    "bobeq": ("bochum", "hattingen"),
-    "partner-bochum": ("bochum",),
-}
 PARTNERS = list(PARTNER_SITES)
 PROGRAMME = "ESF Plus: Netzwerk Ennepe-Ruhr und Bochum"
 SERVICES = [

@@ -225,19 +225,26 @@ def quiet_logger() -> logging.Logger:
     return _QUIET
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id; never one starting with '-', which reads as an option."""
+    while True:
+        raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not raw.startswith("-"):
+            return raw
+
+
 def _format_storage(settings: Settings, java: str, libs: Path, properties: Path) -> None:
     """Format the KRaft storage once, with a cluster id kept beside it."""
     home = properties.parent
     if (home / "data" / "meta.properties").is_file():
         return
     id_file = home / "cluster.id"
-    if not id_file.is_file():
-        raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        id_file.write_text(raw + "\n")
+    if not id_file.is_file() or id_file.read_text().startswith("-"):
+        id_file.write_text(new_cluster_id() + "\n")
     cluster_id = id_file.read_text().strip()
     command = [
         java, *_jvm_options(settings, libs), "kafka.tools.StorageTool", "format",
-        "--standalone", "--ignore-formatted", "-t", cluster_id, "-c", str(properties),
+        "--standalone", "--ignore-formatted", f"--cluster-id={cluster_id}", "-c", str(properties),
     ]  # fmt: skip
     try:
         result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
