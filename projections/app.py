@@ -24,6 +24,7 @@ from faust.types import TP
 from refnet.events.settings import Settings
 from refnet.projections.database import create_pool
 from refnet.projections.gaps import GapGuard
+from refnet.projections.lag import end_offsets
 from refnet.projections.migrate import migrate
 from refnet.projections.projector import Projector, Record
 from refnet.projections.store import DeadLetter, OutcomeStore
@@ -98,6 +99,21 @@ def build_app(settings: Settings) -> faust.App:
         mine = [tp for tp in assigned if tp.topic == settings.topic_events]
         store, _projector = await runtime.ready()
         stored = await store.offsets()
+        ends = await asyncio.to_thread(end_offsets, settings)
+        ahead = [
+            tp.partition for tp in mine if stored.get(tp.partition, 0) > ends.get(tp.partition, 0)
+        ]
+        if ahead:
+            # The log is shorter than what the read model applied: new events at
+            # those offsets would be skipped as redeliveries. Refuse, loudly.
+            log.critical(
+                "read model is ahead of %s on partitions %s (was the topic recreated?); "
+                "run `refnet projections reset` and start again",
+                settings.topic_events,
+                ahead,
+            )
+            logging.shutdown()
+            os._exit(EXIT_CRASHED)
         runtime.guard.reset({tp.partition: stored.get(tp.partition, 0) for tp in mine})
         for tp in mine:
             await app.consumer.seek(tp, stored.get(tp.partition, 0))

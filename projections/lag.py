@@ -59,6 +59,7 @@ async def partition_lag(conn: Conn, settings: Settings) -> list[PartitionLag]:
             end_offset=end,
             next_offset=stored.get(p, 0),
             lag=max(0, end - stored.get(p, 0)),
+            ahead_of_log=stored.get(p, 0) > end,
         )
         for p, end in sorted(ends.items())
     ]

@@ -93,3 +93,8 @@ class PartitionLag(_View):
     end_offset: int
     next_offset: int
     lag: int
+    ahead_of_log: bool = Field(
+        False,
+        description="the read model applied offsets the log does not hold (was the topic "
+        "recreated?): reset the read model",
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -242,3 +243,24 @@ async def wait_for_progress(world: World, at_least: int, timeout: float = 120.0)
             pass
         await asyncio.sleep(0.05)
     raise AssertionError(f"worker applied fewer than {at_least} events in {timeout}s")
+
+
+async def test_worker_refuses_a_log_shorter_than_its_read_model(running: World) -> None:
+    running.publish(history(30, pid()))
+    await running.wait()
+    running.stop_all()
+    running.drop()  # the topic is recreated empty: the stored offsets now lie beyond its end
+    recreate_topics(running)
+    worker = running.start_worker()
+    assert worker.wait(timeout=120) == 70  # EX_SOFTWARE: stopped loudly, nothing skipped
+
+
+def recreate_topics(world: World) -> None:
+    from refnet.services.stack_topics import ensure_topics
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        states = ensure_topics(world.settings)
+        if all(not state.problems for state in states):
+            return
+    raise AssertionError("topics were not recreated")

@@ -85,6 +85,9 @@ async def _broker(
         detail = f"{settings.kafka_bootstrap}: topic {settings.topic_events} not found"
         return Component(up=True, detail=detail), database, _UNKNOWN_LAG
     detail = f"{settings.kafka_bootstrap}: {len(partitions)} partitions of {settings.topic_events}"
+    if any(p.ahead_of_log for p in partitions):
+        detail += "; the read model is ahead of the log (topic recreated?): reset the read model"
+        return Component(up=False, detail=detail), database, _UNKNOWN_LAG
     lag = Lag(total=sum(p.lag for p in partitions), partitions=partitions)
     return Component(up=True, detail=detail), database, lag
 
