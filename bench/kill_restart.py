@@ -25,6 +25,7 @@ from bench.pg import connect, drop_schemas
 from bench.workload import history
 from refnet.events.settings import Settings
 from refnet.projections.catchup import wait_caught_up
+from refnet.projections.migrate import migrate
 from refnet.services.stack_process import settings_env
 from refnet.services.stack_topics import ensure_topics
 
@@ -55,6 +56,7 @@ async def caught_up(settings: Settings) -> float:
     began = time.monotonic()
     conn = await connect(settings.database_url, settings.read_model_schema)
     try:
+        await migrate(conn, settings.read_model_schema)  # the worker may not have yet
         await wait_caught_up(conn, settings, timeout=1800)
     finally:
         await conn.close()
@@ -88,8 +90,8 @@ async def run(events: int, kill_at: float, workdir: Path) -> bool:
     ensure_topics(live)
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        rate = validated_publish(live, history(events, max(1, events // 10)))
-        print(f"published {events:,} events at {rate:,.0f} ev/s")
+        seconds = validated_publish(live, history(events, max(1, events // 10)))
+        print(f"published {events:,} events in {seconds:.1f} s")
         worker = start(live, workdir / "live.log")
         workers.append(worker)
         began = time.monotonic()
