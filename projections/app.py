@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import faust
@@ -115,8 +115,7 @@ def build_app(settings: Settings) -> faust.App:
             logging.shutdown()
             os._exit(EXIT_CRASHED)
         runtime.guard.reset({tp.partition: stored.get(tp.partition, 0) for tp in mine})
-        for tp in mine:
-            await app.consumer.seek(tp, stored.get(tp.partition, 0))
+        await _seek(app, {tp: stored.get(tp.partition, 0) for tp in mine})
         log.info("assigned %s; resuming from stored offsets", sorted(tp.partition for tp in mine))
 
     @app.agent(events, concurrency=1)
@@ -145,9 +144,21 @@ async def _project_batch(
     keep, seek = runtime.guard.check(records)
     for partition, offset in seek.items():
         log.warning("partition %s jumped past stored offset %s; seeking back", partition, offset)
-        await app.consumer.seek(TP(runtime.settings.topic_events, partition), offset)
+    if seek:
+        await _seek(app, {TP(runtime.settings.topic_events, p): o for p, o in seek.items()})
     if keep:
         await projector.project(keep)
+
+
+async def _seek(app: faust.App, offsets: dict[TP, int]) -> None:
+    """Seek in the consumer's own thread and wait until the positions took effect.
+
+    faust's `Consumer.seek` calls aiokafka from the app's loop while aiokafka runs
+    in a thread of its own, and such a seek can be lost; `seek_wait` is the
+    thread-safe path and also resets faust's read offsets for these partitions.
+    """
+    if offsets:
+        await cast(Any, app.consumer)._thread.seek_wait(offsets)
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:

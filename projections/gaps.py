@@ -1,10 +1,14 @@
 """Guards the worker against silently skipping part of a partition.
 
-faust may seek a partition to the offset it committed to Kafka (during a
-rebalance, or after an agent raised and its message was acked anyway). The
-read model's own offsets are the truth: when a batch starts past the stored
-position, the worker seeks back to it. A gap that persists after a few
-seek-backs is a real hole in the log (e.g. transaction markers) and is accepted.
+faust may move a partition past the offset stored with the read model: it
+seeks to what it committed to Kafka during a rebalance, it drops messages that
+arrive while its flow is suspended, and it acks events an agent did not finish.
+The read model's own offsets are the truth, and the log's offsets are
+contiguous (idempotent, non-transactional producers; no compaction). So a
+record beyond the expected offset is never applied: the worker drops it and
+seeks back, again after every batch that is still ahead, because faust's drain
+loop can still hold records fetched before the seek (and drops the re-fetched
+ones below its own read offset until its stale chunk is through).
 """
 
 from __future__ import annotations
@@ -12,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
-
-SEEK_BACK_ATTEMPTS = 3
 
 
 class HasPosition(Protocol):
@@ -32,12 +34,11 @@ class GapGuard:
     """Tracks the next expected offset of each partition this worker owns."""
 
     expected: dict[int, int] = field(default_factory=dict)
-    _attempts: dict[tuple[int, int], int] = field(default_factory=dict)
+    dropped: int = 0
 
     def reset(self, offsets: dict[int, int]) -> None:
         """Start from the offsets stored with the read model (on every assignment)."""
         self.expected = dict(offsets)
-        self._attempts.clear()
 
     def check(self, records: Sequence[R]) -> tuple[list[R], dict[int, int]]:
         """Split `records` into those to apply and the partitions to seek back (to offset)."""
@@ -45,15 +46,12 @@ class GapGuard:
         seek: dict[int, int] = {}
         for record in records:
             p = record.partition
-            if p in seek:
-                continue
             want = self.expected.get(p)
             if want is not None and record.offset > want:
-                tries = self._attempts.get((p, want), 0)
-                if tries < SEEK_BACK_ATTEMPTS:
-                    self._attempts[(p, want)] = tries + 1
-                    seek[p] = want
-                    continue
-            keep.append(record)
-            self.expected[p] = max(want or 0, record.offset + 1)
+                seek[p] = want
+                self.dropped += 1
+                continue
+            keep.append(record)  # below `want` is a redelivery: the store skips it
+            if want is None or record.offset >= want:
+                self.expected[p] = record.offset + 1
         return keep, seek
