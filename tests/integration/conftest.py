@@ -8,16 +8,19 @@ CI=true a test that cannot reach its infrastructure fails; it never skips.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from refnet.events.settings import Settings
 from refnet.services import stack
 from refnet.services.stack_kafka import broker_answers
+from tests.integration.world import World
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -51,14 +54,22 @@ def infrastructure() -> Iterator[str]:
         yield from _containers()
         return
     try:
-        import asyncio
-
         report = asyncio.run(stack.up(Settings()))
     except Exception as exc:  # any failure to provision is reported, never hidden
         _unavailable(f"local stack did not come up: {exc}")
         return
     os.environ["REFNET_DATABASE_URL"] = report.database_url
     yield "local-stack"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    """An isolated topic pair, consumer group and read-model schema, removed afterwards."""
+    created = World.create(tmp_path)
+    yield created
+    created.stop_all()
+    created.drop()
+    asyncio.run(created.drop_schema())
 
 
 def _containers() -> Iterator[str]:

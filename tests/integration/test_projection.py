@@ -9,8 +9,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -23,15 +22,6 @@ from refnet.services.tokens import issue_token
 from tests.integration.world import T0, World, enrolled, history, placed, retracted
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    created = World.create(tmp_path)
-    yield created
-    created.stop_all()
-    created.drop()
-    asyncio.run(created.drop_schema())
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,13 +16,6 @@ from refnet.services.stack_topics import high_watermarks
 from tests.integration.world import World, enrolled, placed
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    created = World.create(tmp_path)
-    yield created
-    created.drop()
 
 
 def published(world: World) -> int:

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,8 +31,9 @@ from refnet.projections.database import create_pool
 from refnet.projections.migrate import migrate
 from refnet.projections.queries import network_outcomes
 from refnet.projections.views import NetworkOutcomes, Period
+from refnet.services.stack_errors import StackError
 from refnet.services.stack_process import settings_env
-from refnet.services.stack_topics import ensure_topics
+from refnet.services.stack_topics import ensure_topics, high_watermarks
 
 TABLES = ("participant_state", "participants", "referrals", "trainings", "partner_links")
 T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC)
@@ -60,7 +62,20 @@ class World:
     def create(cls, log_dir: Path, **overrides: Any) -> World:
         world = cls(isolated_settings(**overrides), log_dir)
         ensure_topics(world.settings)
+        world.wait_for_leaders()
         return world
+
+    def wait_for_leaders(self, timeout: float = 60.0) -> None:
+        """A new topic's partitions answer only once each has a leader."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                high_watermarks(self.settings, self.settings.topic_events)
+                return
+            except StackError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def sibling(self, **overrides: Any) -> World:
         """Another consumer group and schema reading the same topic (a rebuild beside it)."""
