@@ -64,13 +64,17 @@ class PySpy:
                 self.proc.wait(10)
 
 
+_REPO = str(Path(__file__).resolve().parents[1]) + "/"
+_STDLIB = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/"
+
+
 def _where(frame: str) -> tuple[str, str]:
     """(function, file relative to site-packages / the repository / the stdlib)."""
     match = _FRAME.match(frame.strip())
     if match is None:
         return frame.strip(), ""
     where = match["file"]
-    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+    for marker in ("site-packages/", _REPO, _STDLIB):
         if marker in where:
             where = where.split(marker, 1)[1]
     return match["func"], where
