@@ -7,6 +7,7 @@ read model will apply; zero everywhere means caught up.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -20,23 +21,31 @@ SELECT partition, next_offset FROM projection_offsets WHERE projection = $1 AND 
 """
 
 
-def end_offsets(settings: Settings, timeout: float = 5.0) -> dict[int, int]:
-    """High watermarks of the event log's partitions (blocking; run in a thread)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"{settings.consumer_group}-lag-probe",
-            "enable.auto.commit": False,
-        }
-    )
+def end_offsets(
+    settings: Settings,
+    topic: str | None = None,
+    timeout: float = 5.0,
+    logger: logging.Logger | None = None,
+) -> dict[int, int]:
+    """High watermarks of `topic` (default: the event log) per partition; {} if it is missing.
+
+    Blocking: run it in a thread. Raises KafkaException when the broker does not answer.
+    """
+    name = topic or settings.topic_events
+    config: dict[str, object] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": f"{settings.consumer_group}-lag-probe",
+        "enable.auto.commit": False,
+    }
+    consumer = Consumer(config, logger=logger) if logger is not None else Consumer(config)
     try:
-        meta = consumer.list_topics(settings.topic_events, timeout=timeout)
-        topic = meta.topics.get(settings.topic_events)
-        if topic is None or topic.error is not None:
+        meta = consumer.list_topics(name, timeout=timeout)
+        found = meta.topics.get(name)
+        if found is None or found.error is not None:
             return {}
         ends = {}
-        for partition in topic.partitions:
-            tp = TopicPartition(settings.topic_events, partition)
+        for partition in found.partitions:
+            tp = TopicPartition(name, partition)
             _low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
             ends[partition] = high
         return ends
@@ -45,6 +54,7 @@ def end_offsets(settings: Settings, timeout: float = 5.0) -> dict[int, int]:
 
 
 async def stored_offsets(conn: Conn, topic: str) -> dict[int, int]:
+    """The projection's next offset per partition of `topic`, as stored with its rows."""
     rows = await conn.fetch(_STORED, PROJECTION, topic)
     return {r["partition"]: r["next_offset"] for r in rows}
 

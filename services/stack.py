@@ -12,6 +12,7 @@ from importlib import metadata
 from typing import Any
 
 from refnet.events.settings import Settings
+from refnet.projections.store import PROJECTION
 from refnet.services.stack_errors import (
     BrokerUnavailable,
     DatabaseUnavailable,
@@ -63,9 +64,6 @@ WORKER = "worker"
 API = "api"
 """Pid-file name of the HTTP API (`refnet serve`)."""
 
-PROJECTION = "outcomes"
-"""The projection whose lag `status` shows: refnet.projections.store.PROJECTION, not imported
-so that controlling the stack never loads the event catalogue and the fold."""
 
 BackgroundProcess = tuple[str, list[str]]
 """A process for `up` to start after the infrastructure: (pid-file name, argv)."""
@@ -233,7 +231,7 @@ async def _lag(settings: Settings, kafka_up: bool, postgres_up: bool) -> list[Pa
         return []
     try:
         marks = await asyncio.to_thread(high_watermarks, settings, settings.topic_events)
-        stored = await projection_offsets(settings, PROJECTION)
+        stored = await projection_offsets(settings)
     except StackError:
         return []
     lags = []

@@ -17,15 +17,13 @@ from urllib.parse import SplitResult, unquote, urlsplit
 import asyncpg
 
 from refnet.events.settings import Settings
+from refnet.projections.lag import stored_offsets
 from refnet.services.stack_errors import DatabaseUnavailable
 from refnet.services.stack_process import data_dir, deploy_dir
 
 CONNECT_TIMEOUT = 5.0
 
 # The projection worker's offsets table (projections/migrations), in the read model's schema.
-_STORED_OFFSETS = """
-SELECT partition, next_offset FROM projection_offsets WHERE projection = $1 AND topic = $2
-"""
 _LOCAL_HOSTS = {"", "127.0.0.1", "localhost", "::1"}
 
 
@@ -107,8 +105,8 @@ def read_state(settings: Settings) -> PostgresState | None:
         return None
 
 
-async def projection_offsets(settings: Settings, projection: str) -> dict[int, int]:
-    """`projection`'s next offset per partition of the event log ({} before its first run)."""
+async def projection_offsets(settings: Settings) -> dict[int, int]:
+    """The projection's next offset per partition of the event log ({} before its first run)."""
     try:
         connection = await asyncpg.connect(
             settings.database_url,
@@ -120,12 +118,11 @@ async def projection_offsets(settings: Settings, projection: str) -> dict[int, i
             f"cannot read offsets from {safe_address(settings.database_url)}: {exc}"
         ) from exc
     try:
-        rows = await connection.fetch(_STORED_OFFSETS, projection, settings.topic_events)
+        return await stored_offsets(connection, settings.topic_events)
     except asyncpg.UndefinedTableError:
         return {}  # the worker has not created its tables yet: it has read nothing
     finally:
         await connection.close()
-    return {int(row["partition"]): int(row["next_offset"]) for row in rows}
 
 
 def safe_address(dsn: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # not re-exported in its stubs
     AdminClient,
     ConfigResource,
@@ -18,6 +18,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # not re-expo
 )
 
 from refnet.events.settings import Settings
+from refnet.projections.lag import end_offsets
 from refnet.services.stack_errors import BrokerUnavailable
 from refnet.services.stack_kafka import admin_client, quiet_logger
 
@@ -68,29 +69,10 @@ def ensure_topics(settings: Settings) -> list[TopicState]:
 
 def high_watermarks(settings: Settings, topic: str) -> dict[int, int]:
     """The offset the next event will get, per partition of `topic` ({} if no such topic)."""
-    counts = _partition_counts(admin_client(settings.kafka_bootstrap))
-    if topic not in counts:
-        return {}
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": "refnet-stack-status",
-            "enable.auto.commit": False,
-        },
-        logger=quiet_logger(),
-    )
     try:
-        marks = {}
-        for partition in range(counts[topic]):
-            _, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=10, cached=False
-            )
-            marks[partition] = int(high)
-        return marks
+        return end_offsets(settings, topic, timeout=10, logger=quiet_logger())
     except KafkaException as exc:
         raise BrokerUnavailable(f"reading the offsets of {topic} failed: {exc}") from exc
-    finally:
-        consumer.close()
 
 
 def _create_missing(admin: AdminClient, wanted: dict[str, int]) -> set[str]:

@@ -16,8 +16,10 @@ from refnet.services.cli.console import console, friendly, run
 
 projections_app = typer.Typer(help="Run and manage the projection worker.", no_args_is_help=True)
 
-_RESET = """
-TRUNCATE participant_state, participants, referrals, trainings, partner_links, dead_letters;
+_EMPTY_TABLES = """
+TRUNCATE participant_state, participants, referrals, trainings, partner_links, dead_letters
+"""
+_REWIND = """
 UPDATE projection_offsets SET next_offset = 0, updated_at = now() WHERE projection = $1
 """
 
@@ -57,9 +59,8 @@ async def _reset(settings: Settings) -> None:
         async with pool.acquire() as conn:
             await migrate(conn, settings.read_model_schema)
             async with conn.transaction():
-                for statement in _RESET.strip().split(";\n"):
-                    args = (PROJECTION,) if "$1" in statement else ()
-                    await conn.execute(statement, *args)
+                await conn.execute(_EMPTY_TABLES)
+                await conn.execute(_REWIND, PROJECTION)
     finally:
         await pool.close()
 
