@@ -56,7 +56,9 @@ async def caught_up(settings: Settings) -> float:
     began = time.monotonic()
     conn = await connect(settings.database_url, settings.read_model_schema)
     try:
-        await migrate(conn, settings.read_model_schema)  # the worker may not have yet
+        await migrate(
+            conn, settings.read_model_schema, settings.registry_schema
+        )  # the worker may not have yet
         await wait_caught_up(conn, settings, timeout=1800)
     finally:
         await conn.close()

@@ -4,6 +4,7 @@ Every event is validated (it is a model), encoded canonically, keyed by its
 participant pseudonym so that one participant's events stay in order, and
 sent with idempotence and `acks=all`. A publish returns only once the broker
 has confirmed every event, or raises `PublishFailed` naming those it did not.
+Given a way to find each partner's `Signer`, every event is signed on the way.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from refnet.events.catalogue import EventModel
 from refnet.events.codec import encode
 from refnet.events.errors import PublishFailed
 from refnet.events.settings import Settings
+from refnet.events.signing import Signer
+
+SignerFor = Callable[[str], Signer]
+"""Finds the signer for a partner id (e.g. `LocalKeys.signer`)."""
 
 
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
@@ -49,12 +54,40 @@ def encoded(event: EventModel) -> tuple[bytes, bytes]:
     return event.participant_id.encode(), encode(event)
 
 
+def signed_records(
+    events: Iterable[EventModel], signer_for: SignerFor
+) -> list[tuple[bytes, bytes]]:
+    """(key, value) pairs of `events`, each signed by its partner's signer.
+
+    Sequence numbers are reserved per signer for the whole batch up front, so a
+    failure part-way leaves a gap in a publisher's sequence, never a repeat.
+    """
+    batch = list(events)
+    counts: dict[str, int] = {}
+    for event in batch:
+        counts[event.partner_id] = counts.get(event.partner_id, 0) + 1
+    next_number = {p: signer_for(p).reserve(n) for p, n in counts.items()}
+    records = []
+    for event in batch:
+        number = next_number[event.partner_id]
+        next_number[event.partner_id] = number + 1
+        value = signer_for(event.partner_id).encode_at(event, number)
+        records.append((event.participant_id.encode(), value))
+    return records
+
+
 class Publisher:
     """A synchronous publisher for scripts, the CLI and the demo."""
 
-    def __init__(self, settings: Settings, producer: Producer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        producer: Producer | None = None,
+        signer_for: SignerFor | None = None,
+    ) -> None:
         self._topic = settings.topic_events
         self._producer = producer or Producer(producer_config(settings))
+        self._signer_for = signer_for
 
     def publish(
         self,
@@ -62,7 +95,10 @@ class Publisher:
         on_delivered: Callable[[int], None] | None = None,
         timeout: float = 60.0,
     ) -> DeliveryReport:
-        """Send `events` and wait until the broker has confirmed each one."""
+        """Send `events` (signed, if this publisher signs) and wait for every confirmation."""
+        if self._signer_for is not None:
+            records = signed_records(events, self._signer_for)
+            return self.publish_encoded(records, on_delivered, timeout)
         return self.publish_encoded((encoded(e) for e in events), on_delivered, timeout)
 
     def publish_encoded(
@@ -114,17 +150,20 @@ def _key_of(msg: Message) -> str:
 class AsyncPublisher:
     """An asyncio publisher for the API: confirms each batch before returning."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **overrides: Any) -> None:
         from confluent_kafka.aio import AIOProducer
 
         self._topic = settings.topic_events
-        self._producer = AIOProducer(producer_config(settings))
+        self._producer = AIOProducer(producer_config(settings, **overrides))
 
     async def publish(self, events: Sequence[EventModel]) -> int:
-        """Send `events`; return how many the broker confirmed, or raise `PublishFailed`."""
+        """Send `events` unchanged; return how many the broker confirmed, or raise."""
+        return await self.publish_encoded([encoded(e) for e in events])
+
+    async def publish_encoded(self, records: Sequence[tuple[bytes, bytes]]) -> int:
+        """Send (key, value) pairs; return how many the broker confirmed, or raise."""
         futures = []
-        for event in events:
-            key, value = encoded(event)
+        for key, value in records:
             futures.append(await self._producer.produce(self._topic, value=value, key=key))
         await self._producer.flush()
         confirmed = 0

@@ -41,3 +41,34 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(2000, ge=1, description="events per projection transaction")
     batch_within: float = Field(0.01, gt=0, description="seconds to wait to fill a batch")
+    registry_schema: str = Field(
+        "registry",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema of what is not derived from the log: tokens, keys",
+    )
+    kafka_sasl_port: int = Field(19094, description="local broker's SASL/SCRAM client port")
+    kafka_sasl_bootstrap: str = Field(
+        "127.0.0.1:19094", description="bootstrap servers of the SASL/SCRAM listener"
+    )
+    kafka_admin_password: str = Field(
+        "refnet-admin", description="SCRAM password of the local broker's admin principal"
+    )
+    keys_dir: Path = Field(Path(".refnet/keys"), description="where local signing keys are kept")
+    gateway_key_file: Path = Field(
+        Path(".refnet/keys/gateway.key"), description="the HTTP gateway's Ed25519 signing key"
+    )
+    gateway_publisher_id: str = Field(
+        "gateway",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="publisher id the gateway signs as; one per gateway process",
+    )
+    ingest_max_events: int = Field(1000, ge=1, description="most events in one POST /v1/events")
+    ingest_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="largest body POST /v1/events accepts"
+    )
+    referral_overdue_days: int = Field(
+        14, ge=1, description="days a referral may wait for an answer before it is overdue"
+    )
+    ingest_publish_timeout: float = Field(
+        10.0, gt=0, description="seconds the gateway waits for the log to confirm a batch"
+    )

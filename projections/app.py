@@ -22,11 +22,12 @@ import faust
 from faust.types import TP
 
 from refnet.events.settings import Settings
-from refnet.projections.database import create_pool
+from refnet.projections.database import connect_pool
 from refnet.projections.gaps import GapGuard
 from refnet.projections.lag import end_offsets
 from refnet.projections.migrate import migrate
 from refnet.projections.projector import Projector, Record
+from refnet.projections.signatures import KeyRing
 from refnet.projections.store import DeadLetter, OutcomeStore
 
 log = logging.getLogger(__name__)
@@ -48,16 +49,21 @@ class Runtime:
     async def ready(self) -> tuple[OutcomeStore, Projector]:
         async with self._lock:
             if self.store is None or self._projector is None:
-                schema = self.settings.read_model_schema
-                self._pool = await create_pool(
-                    self.settings.database_url, schema, relaxed_commit=True
-                )
+                settings = self.settings
+                self._pool = await connect_pool(settings, relaxed_commit=True)
                 async with self._pool.acquire() as conn:
-                    await migrate(conn, schema)
+                    await migrate(conn, settings.read_model_schema, settings.registry_schema)
                 self.store = OutcomeStore(self._pool, self.settings.topic_events)
                 await self.store.ensure_partitions(self.settings.topic_partitions)
-                self._projector = Projector(self.store, self._send_dead_letter)
+                self._projector = Projector(self.store, self._send_dead_letter, self._load_keys)
             return self.store, self._projector
+
+    async def _load_keys(self) -> KeyRing:
+        assert self._pool is not None
+        async with self._pool.acquire() as conn:
+            ring = await KeyRing.load(conn)
+        log.info("loaded %d signing keys", len(ring))
+        return ring
 
     async def _send_dead_letter(self, letter: DeadLetter) -> None:
         source = (

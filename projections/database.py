@@ -4,21 +4,24 @@
     ├── StoreUnavailable  the database cannot be reached, or a transient error
     └── MigrationFailed   a migration file did not apply
 
-Every connection of a pool uses the read model's schema as its search_path, so
-SQL names tables without a schema and a rebuild can target another schema.
+Every connection of a pool has the read model's schema, then the registry's, as
+its search_path, so SQL names tables without a schema and a rebuild can target
+another read-model schema while tokens and keys stay where they are.
 """
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import urlparse
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from refnet.events.errors import RefNetError
+from refnet.events.settings import Settings
 
 READ_MODEL_SCHEMA = "readmodel"
+REGISTRY_SCHEMA = "registry"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
@@ -52,18 +55,19 @@ def is_transient(exc: BaseException) -> bool:
 async def create_pool(
     dsn: str,
     schema: str = READ_MODEL_SCHEMA,
+    registry: str = REGISTRY_SCHEMA,
     min_size: int = 1,
     max_size: int = 5,
     relaxed_commit: bool = False,
 ) -> asyncpg.Pool:
-    """A pool whose connections read and write `schema`.
+    """A pool whose connections read and write `schema`, and the `registry` schema.
 
     `relaxed_commit` turns off waiting for the WAL flush at commit. The
     projection may: its offsets commit with its rows, so a database crash
     loses both together and the worker re-applies those events from the log.
     """
     settings = {
-        "search_path": f"{schema},public",
+        "search_path": f"{schema},{registry},public",
         "application_name": "refnet",
         # Plans cached while the tables were empty stay slow once they fill up.
         "plan_cache_mode": "force_custom_plan",
@@ -86,3 +90,13 @@ async def create_pool(
         raise StoreUnavailable(f"cannot reach PostgreSQL: {exc}") from exc
     assert pool is not None
     return pool
+
+
+async def connect_pool(settings: Settings, **options: Any) -> asyncpg.Pool:
+    """A pool on the configured database, read-model schema and registry."""
+    return await create_pool(
+        settings.database_url,
+        settings.read_model_schema,
+        registry=settings.registry_schema,
+        **options,
+    )

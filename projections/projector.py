@@ -1,7 +1,8 @@
 """Turns raw log records into a batch for the store, and owns retry and dead-lettering.
 
-Failures are classified here: an undecodable or invalid event becomes a dead
-letter (sent to the dead-letter topic, parked, and passed over); a transient
+Failures are classified here: an undecodable, invalid or not properly signed
+event becomes a dead letter (sent to the dead-letter topic, parked, and passed
+over); a transient
 database error retries the same batch with backoff; anything else propagates
 and stops the worker, which resumes from the offsets stored with the state.
 """
@@ -17,6 +18,7 @@ from refnet.events.codec import decode
 from refnet.events.errors import EventInvalid, EventUndecodable
 from refnet.projections.database import StoreUnavailable
 from refnet.projections.facts import Position, fact_of
+from refnet.projections.signatures import KeyRing
 from refnet.projections.store import BatchResult, DeadLetter, Incoming, OutcomeStore
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,12 @@ class Record:
 
 
 DeadLetterSink = Callable[[DeadLetter], Awaitable[None]]
+KeyLoader = Callable[[], Awaitable[KeyRing]]
+_KEY_PROBLEMS = ("bad signature", "forged", "retired key")
 
 
-def classify(record: Record) -> Incoming:
-    """Decode and validate one record; never raises for bad input."""
+def classify(record: Record, keys: KeyRing) -> Incoming:
+    """Decode, validate and check the signature of one record; never raises for bad input."""
     position = Position(record.partition, record.offset)
     payload = record.value or b""
     try:
@@ -49,7 +53,14 @@ def classify(record: Record) -> Incoming:
         reason = "invalid: message key is not the event's participant_id"
         letter = DeadLetter(position, payload, reason, str(event.event_id))
         return Incoming(position, None, letter)
+    problem = keys.problem(event)
+    if problem is not None:
+        return Incoming(position, None, DeadLetter(position, payload, problem, str(event.event_id)))
     return Incoming(position, event.participant_id, fact_of(event, position))
+
+
+def _key_problem(incoming: Incoming) -> bool:
+    return isinstance(incoming.item, DeadLetter) and incoming.item.reason.startswith(_KEY_PROBLEMS)
 
 
 class Projector:
@@ -59,15 +70,25 @@ class Projector:
         self,
         store: OutcomeStore,
         dead_letters: DeadLetterSink,
+        load_keys: KeyLoader,
         max_backoff: float = 30.0,
     ) -> None:
         self._store = store
         self._dead_letters = dead_letters
+        self._load_keys = load_keys
+        self._keys: KeyRing | None = None
         self._max_backoff = max_backoff
 
     async def project(self, records: Sequence[Record]) -> BatchResult:
         """Classify `records`, send dead letters, then apply the batch (retrying transients)."""
-        batch = [classify(r) for r in records]
+        if self._keys is None:
+            self._keys = await self._load_keys()
+        batch = [classify(r, self._keys) for r in records]
+        if any(_key_problem(i) for i in batch):
+            # A key registered since the last load must not turn good events
+            # into dead letters: reload once and judge the batch again.
+            self._keys = await self._load_keys()
+            batch = [classify(r, self._keys) for r in records]
         for incoming in batch:
             if isinstance(incoming.item, DeadLetter):
                 log.warning(

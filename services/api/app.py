@@ -12,12 +12,16 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 
+from refnet.events.publisher import AsyncPublisher
 from refnet.events.settings import Settings
-from refnet.projections.database import create_pool
+from refnet.events.signing import Signer
+from refnet.projections.database import connect_pool
 from refnet.projections.migrate import migrate
 from refnet.services.api.deps import pooled
 from refnet.services.api.errors import install_error_handlers
-from refnet.services.api.routes import health, network, partners
+from refnet.services.api.routes import events, health, network, partners
+from refnet.services.ingest import Gateway
+from refnet.services.keys import ensure_gateway_key
 
 DESCRIPTION = """
 Read views of a RefNet referral network, from the projection of its event log.
@@ -51,13 +55,23 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, settings.read_model_schema)
+        pool = await connect_pool(settings)
+        gateway: Gateway | None = None
         try:
             async with pooled(pool) as conn:
-                await migrate(conn, settings.read_model_schema)
+                await migrate(conn, settings.read_model_schema, settings.registry_schema)
+                key = await ensure_gateway_key(conn, settings.gateway_key_file)
+            # Its sequence numbers are reserved in PostgreSQL, shared by its restarts.
+            signer = Signer(key, settings.gateway_publisher_id)
+            timeout_ms = int(settings.ingest_publish_timeout * 1000)
+            publisher = AsyncPublisher(settings, **{"message.timeout.ms": timeout_ms})
+            gateway = Gateway(signer, publisher)
             app.state.pool = pool
+            app.state.gateway = gateway
             yield
         finally:
+            if gateway is not None:
+                await gateway.close()
             await pool.close()
 
     app = FastAPI(
@@ -71,6 +85,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (network, partners, health):
+    for module in (events, network, partners, health):
         app.include_router(module.router)
     return app

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from refnet.events.errors import EventInvalid, EventUndecodable, RefNetError
 from refnet.projections.database import StoreUnavailable
+from refnet.services.ingest import IngestRefused
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ _LOCATIONS = {"query", "path", "header", "cookie", "body"}
 class FieldProblem(BaseModel):
     field: str = Field(description="the input as the client named it, e.g. `from` or `to`")
     reason: str
+    index: int | None = Field(None, description="which event of a posted batch (from 0)")
+    event_id: str | None = Field(None, description="that event's id, when it has one")
 
 
 class ErrorDetail(BaseModel):
@@ -77,7 +80,9 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = ErrorBody(error=ErrorDetail(code=code, message=message, fields=list(fields)))
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers
+    )
 
 
 def field_name(loc: Sequence[int | str]) -> str:
@@ -119,6 +124,16 @@ async def _event_undecodable(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "event_undecodable", str(exc))
 
 
+async def _ingest_refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IngestRefused)
+    fields = [
+        FieldProblem(field=p.field, reason=p.reason, index=p.index, event_id=p.event_id)
+        for p in exc.problems
+    ]
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return error_response(exc.status, exc.code, exc.message, fields, headers)
+
+
 async def _refnet_error(_: Request, exc: Exception) -> JSONResponse:
     # A deliberate error no handler above claims is still a bug here: log it,
     # and tell the client nothing about the internals.
@@ -142,5 +157,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(EventInvalid, _event_invalid)
     app.add_exception_handler(EventUndecodable, _event_undecodable)
+    app.add_exception_handler(IngestRefused, _ingest_refused)
     app.add_exception_handler(RefNetError, _refnet_error)
     app.add_exception_handler(Exception, _crash)

@@ -10,13 +10,15 @@ import typer
 from rich.table import Table
 
 from refnet.events.settings import Settings
-from refnet.projections.database import create_pool
+from refnet.projections.database import connect_pool
+from refnet.projections.migrate import migrate
 from refnet.projections.queries import network_outcomes
 from refnet.projections.views import NetworkOutcomes, Period
 from refnet.services.cli.console import console, friendly, run
 from refnet.services.cli.projections import wait_until_caught_up
 from refnet.services.cli.publish import publish_with_progress
 from refnet.services.demo import demo_history
+from refnet.services.local_keys import ensure_partner_keys, local_keys
 
 
 @friendly
@@ -27,6 +29,9 @@ def demo_command(
     """Publish the demo network's history, wait for the projections, print the outcomes."""
     settings = Settings()
     events = demo_history(seed)
+    made = run(_provision_keys(settings, {e.partner_id for e in events}))
+    if made:
+        console.print(f"made and registered signing keys for {', '.join(made)}")
     publish_with_progress(settings, events, "publishing demo history")
     run(wait_until_caught_up(settings, timeout))
     outcomes = run(_outcomes(settings))
@@ -36,8 +41,18 @@ def demo_command(
     console.print("token: refnet tokens issue --role coordinator")
 
 
+async def _provision_keys(settings: Settings, partner_ids: set[str]) -> list[str]:
+    pool = await connect_pool(settings, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn, settings.read_model_schema, settings.registry_schema)
+            return await ensure_partner_keys(conn, local_keys(settings), partner_ids)
+    finally:
+        await pool.close()
+
+
 async def _outcomes(settings: Settings) -> NetworkOutcomes:
-    pool = await create_pool(settings.database_url, settings.read_model_schema)
+    pool = await connect_pool(settings)
     try:
         async with pool.acquire() as conn:
             return await network_outcomes(conn, Period())

@@ -13,6 +13,7 @@ from refnet.events.publisher import Publisher
 from refnet.events.settings import Settings
 from refnet.services.cli.console import console, err_console, fail, friendly
 from refnet.services.jsonl import read_events
+from refnet.services.local_keys import local_keys
 
 MAX_ERRORS_SHOWN = 50
 
@@ -36,11 +37,18 @@ def publish_command(
 
 
 def publish_with_progress(settings: Settings, events: list[EventModel], label: str) -> int:
-    """Publish `events`, showing a progress bar; returns how many the broker confirmed."""
+    """Sign `events` with the local keys and publish them, showing a progress bar.
+
+    Returns how many the broker confirmed. Every partner named must have a key
+    in `REFNET_KEYS_DIR`; the check runs before anything is sent.
+    """
+    keys = local_keys(settings)
+    for partner_id in sorted({e.partner_id for e in events}):
+        keys.signer(partner_id)  # a missing key fails here, before anything is sent
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(label, total=len(events))
-        report = Publisher(settings).publish(
+        report = Publisher(settings, signer_for=keys.signer).publish(
             events, on_delivered=lambda n: progress.advance(task, n)
         )
     return report.delivered

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from refnet.events.errors import RefNetError
 from refnet.events.settings import Settings
-from refnet.projections.database import create_pool
+from refnet.projections.database import connect_pool
 from refnet.projections.migrate import migrate
 from refnet.services.cli.console import console, err_console, fail, friendly, run
 from refnet.services.tokens import TokenInfo, issue_token, list_tokens, revoke_token
@@ -53,15 +53,13 @@ def load_settings() -> Settings:
 def with_connection(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     """Run `work` on one connection to the read model, brought up to date first."""
 
-    schema = settings.read_model_schema
-
     async def main() -> T:
-        pool = await create_pool(settings.database_url, schema, min_size=1, max_size=1)
+        pool = await connect_pool(settings, min_size=1, max_size=1)
         try:
             async with pool.acquire() as proxy:
                 # The pool's proxy forwards every Connection method; the stubs don't say so.
                 conn = cast(asyncpg.Connection, proxy)
-                await migrate(conn, schema)
+                await migrate(conn, settings.read_model_schema, settings.registry_schema)
                 return await work(conn)
         finally:
             await pool.close()

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from refnet.services.api.app import create_app
@@ -117,7 +117,7 @@ async def test_poison_messages_are_dead_lettered_and_later_events_applied(runnin
     assert len(parked) == 2
     assert parked[0][0].startswith("undecodable")
     assert "site" in parked[1][0]
-    reasons = read_dead_letter_reasons(running, expected=2)
+    reasons = running.dead_letter_reasons(expected=2)
     assert reasons[0].startswith("undecodable") and "site" in reasons[1]
 
 
@@ -125,31 +125,6 @@ def encode_json(value: dict[str, object]) -> bytes:
     import json
 
     return json.dumps(value).encode()
-
-
-def read_dead_letter_reasons(world: World, expected: int) -> list[str]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": world.settings.kafka_bootstrap,
-            "group.id": f"dlq-reader-{uuid.uuid4().hex[:6]}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([world.settings.topic_dead_letter])
-    reasons: list[tuple[str, str]] = []
-    try:
-        for _ in range(100):
-            msg = consumer.poll(1.0)
-            if msg is None or msg.error():
-                continue
-            headers = dict(msg.headers() or [])
-            reasons.append((msg.key().decode(), headers["refnet-reason"].decode()))
-            if len(reasons) == expected:
-                break
-    finally:
-        consumer.close()
-    # Sort by the source offset carried in the key (topic/partition/offset).
-    return [r for _, r in sorted(reasons, key=lambda kr: int(kr[0].rsplit("/", 1)[1]))]
 
 
 async def test_resetting_consumer_group_offsets_changes_nothing(running: World) -> None:

@@ -7,36 +7,61 @@ processes, so they can be killed like real ones.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from refnet.events import catalogue as c
 from refnet.events.catalogue import EventModel
+from refnet.events.keystore import LocalKeys
 from refnet.events.publisher import Publisher
 from refnet.events.settings import Settings
 from refnet.projections.catchup import wait_caught_up
-from refnet.projections.database import create_pool
+from refnet.projections.database import Conn, connect_pool, create_pool
 from refnet.projections.migrate import migrate
 from refnet.projections.queries import network_outcomes
 from refnet.projections.views import NetworkOutcomes, Period
+from refnet.services.demo import DEMO_PARTNERS
+from refnet.services.local_keys import ensure_partner_keys
 from refnet.services.stack_errors import StackError
 from refnet.services.stack_process import settings_env
 from refnet.services.stack_topics import ensure_topics, high_watermarks
 
 TABLES = ("participant_state", "participants", "referrals", "trainings", "partner_links")
 T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC)
+
+
+def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine to the end from sync code, even inside a running event loop."""
+    result: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coro))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
 
 
 def isolated_settings(tag: str | None = None, **overrides: Any) -> Settings:
@@ -46,6 +71,7 @@ def isolated_settings(tag: str | None = None, **overrides: Any) -> Settings:
         "topic_dead_letter": f"test-{tag}-dead",
         "consumer_group": f"test-{tag}-group",
         "read_model_schema": f"test_{tag}",
+        "registry_schema": f"test_{tag}_registry",
         "batch_size": 500,
     }
     values.update(overrides)
@@ -60,10 +86,33 @@ class World:
 
     @classmethod
     def create(cls, log_dir: Path, **overrides: Any) -> World:
+        """Topics and schemas of its own, and a registered signing key for each partner."""
+        overrides.setdefault("keys_dir", log_dir / "keys")
         world = cls(isolated_settings(**overrides), log_dir)
         ensure_topics(world.settings)
         world.wait_for_leaders()
+        run_sync(world.register_keys(DEMO_PARTNERS))
         return world
+
+    @property
+    def keys(self) -> LocalKeys:
+        return LocalKeys(self.settings.keys_dir)
+
+    async def register_keys(self, partner_ids: Iterable[str]) -> None:
+        """Make (if needed) and register a local key for each partner."""
+        async with self.connection() as conn:
+            await ensure_partner_keys(conn, self.keys, partner_ids)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        """A connection to this world's schemas, migrated."""
+        pool = await connect_pool(self.settings, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn, self.settings.read_model_schema, self.settings.registry_schema)
+                yield conn
+        finally:
+            await pool.close()
 
     def wait_for_leaders(self, timeout: float = 60.0) -> None:
         """A new topic's partitions answer only once each has a leader."""
@@ -114,12 +163,42 @@ class World:
     # --------------------------------------------------------------- the log
 
     def publish(self, events: Iterable[EventModel]) -> int:
+        """Publish `events` signed by their partners' keys, as a partner's client does."""
+        return Publisher(self.settings, signer_for=self.keys.signer).publish(events).delivered
+
+    def publish_unsigned(self, events: Iterable[EventModel]) -> int:
+        """Publish `events` exactly as given: unsigned, or with the integrity fields they carry."""
         return Publisher(self.settings).publish(events).delivered
 
     def publish_raw(self, key: bytes, value: bytes) -> None:
         producer = Producer({"bootstrap.servers": self.settings.kafka_bootstrap, "acks": "all"})
         producer.produce(self.settings.topic_events, key=key, value=value)
         assert producer.flush(30) == 0
+
+    def dead_letter_reasons(self, expected: int) -> list[str]:
+        """The `refnet-reason` headers of the dead-letter topic, in source-offset order."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.kafka_bootstrap,
+                "group.id": f"dlq-reader-{uuid.uuid4().hex[:6]}",
+                "auto.offset.reset": "earliest",
+            }
+        )
+        consumer.subscribe([self.settings.topic_dead_letter])
+        reasons: list[tuple[str, str]] = []
+        try:
+            for _ in range(100):
+                msg = consumer.poll(1.0)
+                if msg is None or msg.error():
+                    continue
+                headers = dict(msg.headers() or [])
+                reasons.append((msg.key().decode(), headers["refnet-reason"].decode()))
+                if len(reasons) == expected:
+                    break
+        finally:
+            consumer.close()
+        # The key is the source, topic/partition/offset: order by partition, then offset.
+        return [r for _, r in sorted(reasons, key=lambda kr: _source_order(kr[0]))]
 
     def drop(self) -> None:
         admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
@@ -165,11 +244,15 @@ class World:
         pool = await create_pool(self.settings.database_url, "public")
         try:
             async with pool.acquire() as conn:
-                await conn.execute(
-                    f'DROP SCHEMA IF EXISTS "{self.settings.read_model_schema}" CASCADE'
-                )
+                for schema in (self.settings.read_model_schema, self.settings.registry_schema):
+                    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await pool.close()
+
+
+def _source_order(source: str) -> tuple[int, int]:
+    _topic, partition, offset = source.rsplit("/", 2)
+    return int(partition), int(offset)
 
 
 # ------------------------------------------------------------------ events

@@ -1,6 +1,6 @@
--- Bearer tokens of the HTTP API. Unlike the other tables these are NOT derived
--- from the event log: a rebuild that swaps the read-model schema must carry
--- this table over, or every issued token stops working.
+-- Bearer tokens of the HTTP API. Unlike the read model these are NOT derived
+-- from the event log, so they live in the registry schema, which a rebuild of
+-- the read model never touches.
 --
 -- A token is shown once, as `rn_<token_id>_<secret>`; only a SHA-256 digest of
 -- the secret is kept. A plain, fast hash is enough here because the secret is

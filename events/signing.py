@@ -1,0 +1,203 @@
+"""Ed25519 signatures over the canonical encoding: who published an event, provably.
+
+The signed bytes are the event's canonical JSON without its `signature` field,
+so the publisher id and the sequence number are signed too. A partner's own
+client signs with the partner's key; the HTTP gateway signs with its own key,
+attesting the partner its token proved. Keys are identified by the first 16 hex
+digits of the SHA-256 of the raw public key, so no key id travels in events.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from refnet.events.catalogue import EventModel
+from refnet.events.codec import canonical_json, to_canonical_dict
+from refnet.events.errors import RefNetError
+
+INTEGRITY_FIELDS = ("publisher_id", "sequence", "signature")
+
+
+class KeyUnusable(RefNetError):
+    """A key file or a public key that cannot be used, and why."""
+
+
+def signing_bytes(event: EventModel) -> bytes:
+    """The bytes a signature covers: the canonical event without its signature."""
+    body = to_canonical_dict(event)
+    body.pop("signature", None)
+    return canonical_json(body)
+
+
+def key_id_of(public_key: bytes) -> str:
+    """A short, stable name of a raw 32-byte public key."""
+    return hashlib.sha256(public_key).hexdigest()[:16]
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def parse_public_key(text: str) -> bytes:
+    """A raw public key from base64url (as `refnet partners keys` prints it) or PEM."""
+    text = text.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode())
+            if not isinstance(key, Ed25519PublicKey):
+                raise KeyUnusable("public key: not an Ed25519 key")
+            return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        raw = _unb64url(text.replace("+", "-").replace("/", "_"))
+    except (ValueError, binascii.Error) as exc:
+        raise KeyUnusable(f"public key: not base64url or PEM ({exc})") from exc
+    if len(raw) != 32:
+        raise KeyUnusable(f"public key: an Ed25519 key has 32 bytes, this one {len(raw)}")
+    return raw
+
+
+class SigningKey:
+    """An Ed25519 private key, kept in a PEM file readable by its owner only."""
+
+    def __init__(self, private: Ed25519PrivateKey) -> None:
+        self._private = private
+        self.public_key = private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        self.key_id = key_id_of(self.public_key)
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def load(cls, path: Path) -> SigningKey:
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError) as exc:
+            raise KeyUnusable(f"{path}: cannot read an Ed25519 private key ({exc})") from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyUnusable(f"{path}: not an Ed25519 private key")
+        return cls(key)
+
+    def save(self, path: Path) -> None:
+        """Write the key as PKCS#8 PEM with mode 0600; never overwrites a key."""
+        pem = self._private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+
+    def sign(self, data: bytes) -> str:
+        return b64url(self._private.sign(data))
+
+
+def verify(event: EventModel, public_key: Ed25519PublicKey) -> bool:
+    """True when `event.signature` is `public_key`'s signature of the event."""
+    if event.signature is None:
+        return False
+    try:
+        public_key.verify(_unb64url(event.signature), signing_bytes(event))
+    except (InvalidSignature, ValueError, binascii.Error):
+        return False
+    return True
+
+
+def load_public(raw: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+class SequenceSource(Protocol):
+    def reserve(self, count: int) -> int:
+        """Reserve `count` consecutive numbers; return the first."""
+        ...
+
+
+class CounterSequence:
+    """Sequence numbers kept in memory, for tests and short-lived publishers."""
+
+    def __init__(self, start: int = 0) -> None:
+        self._next = start
+
+    def reserve(self, count: int) -> int:
+        first, self._next = self._next, self._next + count
+        return first
+
+
+class FileSequence:
+    """Sequence numbers kept in a small file beside the key, written before use.
+
+    A number is reserved (and the file replaced atomically) before any event
+    carries it, so a crash leaves a gap, never a repeat.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def reserve(self, count: int) -> int:
+        first = 0
+        if self._path.exists():
+            try:
+                first = int(json.loads(self._path.read_text())["next"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise KeyUnusable(f"{self._path}: unreadable sequence file ({exc})") from exc
+        tmp = self._path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"next": first + count}))
+        tmp.replace(self._path)
+        return first
+
+
+class Signer:
+    """Stamps events with a publisher id and sequence numbers, and signs them."""
+
+    def __init__(
+        self, key: SigningKey, publisher_id: str, sequence: SequenceSource | None = None
+    ) -> None:
+        self.key = key
+        self.publisher_id = publisher_id
+        self._sequence = sequence
+
+    def reserve(self, count: int) -> int:
+        """Reserve numbers from this signer's own source (the gateway keeps its own)."""
+        if self._sequence is None:
+            raise KeyUnusable(f"publisher {self.publisher_id} reserves its numbers elsewhere")
+        return self._sequence.reserve(count)
+
+    def encode_at(self, event: EventModel, sequence: int) -> bytes:
+        """The canonical bytes of `event`, stamped with `sequence` and signed."""
+        body = to_canonical_dict(event)
+        body.pop("signature", None)
+        body["publisher_id"] = self.publisher_id
+        body["sequence"] = sequence
+        body["signature"] = self.key.sign(canonical_json(body))
+        return canonical_json(body)
+
+    def signed_at(self, event: EventModel, sequence: int) -> EventModel:
+        """`event` as a model carrying its integrity fields (for callers that keep models)."""
+        stamped = event.model_copy(
+            update={"publisher_id": self.publisher_id, "sequence": sequence, "signature": None}
+        )
+        return stamped.model_copy(update={"signature": self.key.sign(signing_bytes(stamped))})
+
+    def sign_all(self, events: Iterable[EventModel]) -> list[EventModel]:
+        batch = list(events)
+        first = self.reserve(len(batch))
+        return [self.signed_at(e, first + n) for n, e in enumerate(batch)]

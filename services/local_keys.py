@@ -1,0 +1,33 @@
+"""Partners' keys kept by this installation: made, registered, and used to sign.
+
+The demo and an operator publishing on a partner's behalf (`refnet publish`,
+`refnet import`) sign with the keys in `REFNET_KEYS_DIR`; each key's public half
+must be registered before its events reach the projections, or they are
+dead-lettered as badly signed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from refnet.events.keystore import LocalKeys
+from refnet.events.settings import Settings
+from refnet.events.signing import SigningKey
+from refnet.projections.database import Conn
+from refnet.services.keys import register_key
+
+
+async def ensure_partner_keys(conn: Conn, keys: LocalKeys, partner_ids: Iterable[str]) -> list[str]:
+    """Make a key for each partner that has none here, register every one; the new ones."""
+    made = []
+    for partner_id in sorted(set(partner_ids)):
+        if not keys.has(partner_id):
+            keys.create(partner_id)
+            made.append(partner_id)
+        key = SigningKey.load(keys.key_path(partner_id))
+        await register_key(conn, key.public_key, partner_id, label="local key")
+    return made
+
+
+def local_keys(settings: Settings) -> LocalKeys:
+    return LocalKeys(settings.keys_dir)

@@ -1,0 +1,118 @@
+"""Signed events end to end: the projections apply only events a registered key vouches for.
+
+Forged, unsigned, altered and retired-key events are put straight onto the log
+and must end in the dead-letter topic with their reason, leaving every
+outcome as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from refnet.events.codec import encode
+from refnet.events.signing import CounterSequence, Signer, SigningKey
+from refnet.services.keys import register_key, retire_key
+from tests.integration.world import T0, World, enrolled, placed
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def running(world: World) -> AsyncIterator[World]:
+    world.start_worker()
+    yield world
+
+
+def pid() -> str:
+    return f"s-{uuid.uuid4().hex[:12]}"
+
+
+async def test_forged_unsigned_and_altered_events_are_dead_lettered(running: World) -> None:
+    honest = pid()
+    running.publish([enrolled(honest, partner="caritas-witten")])
+    await running.wait()
+    before = await running.outcomes()
+
+    # bobeq signs an event that names caritas-witten: a partner signing as another.
+    bobeq = running.keys.signer("bobeq")
+    victim = pid()
+    forged = bobeq.encode_at(enrolled(victim, partner="caritas-witten"), 1_000)
+    running.publish_raw(victim.encode(), forged)
+    # No signature at all.
+    running.publish_unsigned([enrolled(pid(), partner="awo-en")])
+    # A correctly signed placement, then one byte of its body changed.
+    caritas = running.keys.signer("caritas-witten")
+    signed = caritas.encode_at(placed(honest, partner="caritas-witten"), 1_001)
+    altered = signed.replace(b'"employment"', b'"apprenticeship"')
+    assert altered != signed
+    running.publish_raw(honest.encode(), altered)
+    await running.wait()
+
+    assert await running.outcomes() == before
+    parked = await running.fetch('SELECT reason FROM dead_letters ORDER BY partition, "offset"')
+    reasons = sorted(r[0] for r in parked)
+    assert len(reasons) == 3
+    assert any(
+        r == "forged: signed with bobeq's key but names partner caritas-witten" for r in reasons
+    )
+    assert any(r == "unsigned: no publisher_id, sequence, signature" for r in reasons)
+    assert any(r.startswith("bad signature: no registered key of caritas-witten") for r in reasons)
+    assert sorted(running.dead_letter_reasons(expected=3)) == reasons
+
+
+async def test_a_retired_key_vouches_only_for_what_was_recorded_before(running: World) -> None:
+    old = running.keys.signer("hwk-dortmund-aba")
+    retired_at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    new_key = SigningKey.generate()
+    async with running.connection() as conn:
+        await retire_key(conn, old.key.key_id, retired_at)
+        await register_key(conn, new_key.public_key, "hwk-dortmund-aba", label="2025 key")
+    new = Signer(new_key, "hwk-dortmund-aba-2025", CounterSequence())
+
+    before_retirement, after_old, after_new = pid(), pid(), pid()
+    late = retired_at + dt.timedelta(days=3)
+    events = [
+        (before_retirement, old, enrolled(before_retirement, partner="hwk-dortmund-aba", at=T0)),
+        (after_old, old, enrolled(after_old, partner="hwk-dortmund-aba", at=late)),
+        (after_new, new, enrolled(after_new, partner="hwk-dortmund-aba", at=late)),
+    ]
+    for n, (person, signer, event) in enumerate(events):
+        running.publish_raw(person.encode(), signer.encode_at(event, 5_000 + n))
+    await running.wait()
+
+    enrolled_ids = {r[0] for r in await running.fetch("SELECT participant_id FROM participants")}
+    assert enrolled_ids == {before_retirement, after_new}
+    [(reason,)] = await running.fetch("SELECT reason FROM dead_letters")
+    assert reason.startswith(f"retired key: signed with hwk-dortmund-aba's key {old.key.key_id}")
+
+
+async def test_a_key_registered_while_the_worker_runs_is_used(running: World) -> None:
+    first = pid()
+    running.publish([enrolled(first)])
+    await running.wait()  # the worker has loaded its keys by now
+    await running.register_keys(["partner-neu"])
+    second = pid()
+    running.publish([enrolled(second, partner="partner-neu")])
+    await running.wait()
+    assert (await running.outcomes()).participants == 2
+    assert await running.fetch("SELECT reason FROM dead_letters") == []
+
+
+async def test_signature_covers_publisher_and_sequence(running: World) -> None:
+    person = pid()
+    signer = running.keys.signer("awo-en")
+    body = json.loads(signer.encode_at(enrolled(person), 7))
+    body["sequence"] = 8  # a replayed event renumbered to hide a gap
+    running.publish_raw(person.encode(), json.dumps(body).encode())
+    # The unaltered event is a plain re-encoding away: proof the check is on content.
+    good = signer.signed_at(enrolled(pid()), 9)
+    running.publish_raw(good.participant_id.encode(), encode(good))
+    await running.wait()
+    assert (await running.outcomes()).participants == 1
+    [(reason,)] = await running.fetch("SELECT reason FROM dead_letters")
+    assert reason.startswith("bad signature")
