@@ -88,6 +88,7 @@ class World:
     def create(cls, log_dir: Path, **overrides: Any) -> World:
         """Topics and schemas of its own, and a registered signing key for each partner."""
         overrides.setdefault("keys_dir", log_dir / "keys")
+        overrides.setdefault("gateway_key_file", log_dir / "keys" / "gateway.key")
         world = cls(isolated_settings(**overrides), log_dir)
         ensure_topics(world.settings)
         world.wait_for_leaders()
@@ -175,6 +176,10 @@ class World:
         producer.produce(self.settings.topic_events, key=key, value=value)
         assert producer.flush(30) == 0
 
+    def log_size(self) -> int:
+        """How many records the event log holds, over all partitions."""
+        return sum(high_watermarks(self.settings, self.settings.topic_events).values())
+
     def dead_letter_reasons(self, expected: int) -> list[str]:
         """The `refnet-reason` headers of the dead-letter topic, in source-offset order."""
         consumer = Consumer(
@@ -212,29 +217,16 @@ class World:
     # ----------------------------------------------------------- read model
 
     async def wait(self, timeout: float = 120.0) -> None:
-        pool = await create_pool(self.settings.database_url, self.settings.read_model_schema)
-        try:
-            async with pool.acquire() as conn:
-                await migrate(conn, self.settings.read_model_schema)
-                await wait_caught_up(conn, self.settings, timeout=timeout)
-        finally:
-            await pool.close()
+        async with self.connection() as conn:
+            await wait_caught_up(conn, self.settings, timeout=timeout)
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
-        pool = await create_pool(self.settings.database_url, self.settings.read_model_schema)
-        try:
-            async with pool.acquire() as conn:
-                return [tuple(r) for r in await conn.fetch(sql, *args)]
-        finally:
-            await pool.close()
+        async with self.connection() as conn:
+            return [tuple(r) for r in await conn.fetch(sql, *args)]
 
     async def outcomes(self, period: Period | None = None) -> NetworkOutcomes:
-        pool = await create_pool(self.settings.database_url, self.settings.read_model_schema)
-        try:
-            async with pool.acquire() as conn:
-                return await network_outcomes(conn, period or Period())
-        finally:
-            await pool.close()
+        async with self.connection() as conn:
+            return await network_outcomes(conn, period or Period())
 
     async def dump(self) -> dict[str, list[Any]]:
         """Every row of every read-model table, in a stable order."""
