@@ -10,6 +10,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from bench.workload import Raw
 from refnet.events.catalogue import EVENT_TYPES, EventModel
+from refnet.events.keystore import LocalKeys
 from refnet.events.publisher import Publisher, producer_config
 from refnet.events.settings import Settings
 from refnet.services.stack_topics import TOPIC_CONFIG
@@ -49,8 +50,8 @@ def delete_groups(settings: Settings, groups: list[str]) -> None:
 
 
 def validated_publish(settings: Settings, raws: list[Raw]) -> float:
-    """Seconds to build, encode and publish (confirmed) every event with `Publisher`."""
-    publisher = Publisher(settings)
+    """Seconds to build, sign, encode and publish (confirmed) every event with `Publisher`."""
+    publisher = Publisher(settings, signer_for=LocalKeys(settings.keys_dir).signer)
     started = time.perf_counter()
     report = publisher.publish((build(r) for r in raws), timeout=300)
     elapsed = time.perf_counter() - started

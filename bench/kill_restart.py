@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.kafka_io import delete_groups, delete_topics, validated_publish
+from bench.keys import provision
 from bench.pg import connect, drop_schemas
 from bench.workload import history
 from refnet.events.settings import Settings
@@ -82,6 +83,8 @@ async def run(events: int, kill_at: float, workdir: Path) -> bool:
         topic_dead_letter=f"refnet.kill.{tag}.dead-letter",
         consumer_group=f"refnet-kill-{tag}-live",
         read_model_schema=f"kill_{tag}_live",
+        registry_schema=f"kill_{tag}_registry",
+        keys_dir=workdir / "keys",
     )
     rebuild = live.model_copy(
         update={
@@ -92,6 +95,7 @@ async def run(events: int, kill_at: float, workdir: Path) -> bool:
     ensure_topics(live)
     workers: list[subprocess.Popen[bytes]] = []
     try:
+        await provision(live)
         seconds = validated_publish(live, history(events, max(1, events // 10)))
         print(f"published {events:,} events in {seconds:.1f} s")
         worker = start(live, workdir / "live.log")
@@ -118,7 +122,8 @@ async def run(events: int, kill_at: float, workdir: Path) -> bool:
                 proc.wait()
         delete_topics(live, [live.topic_events])
         delete_groups(live, [live.consumer_group, rebuild.consumer_group])
-        await drop_schemas(live.database_url, [live.read_model_schema, rebuild.read_model_schema])
+        schemas = [live.read_model_schema, rebuild.read_model_schema, live.registry_schema]
+        await drop_schemas(live.database_url, schemas)
 
 
 def main() -> None:

@@ -14,7 +14,8 @@ from confluent_kafka import Message, Producer
 
 from bench.kafka_io import build
 from bench.workload import enrolment, pseudonym
-from refnet.events.publisher import encoded, producer_config
+from refnet.events.keystore import LocalKeys
+from refnet.events.publisher import producer_config
 from refnet.events.settings import Settings
 
 _VISIBLE = "SELECT participant_id FROM participants WHERE participant_id = ANY($1::text[])"
@@ -38,6 +39,7 @@ class Probe:
     def __init__(self, settings: Settings, conn: asyncpg.Connection, seed: str, poll: float):
         self.topic = settings.topic_events
         self.producer = Producer(producer_config(settings))
+        self.keys = LocalKeys(settings.keys_dir)
         self.conn = conn
         self.seed = seed
         self.poll_every = poll
@@ -56,7 +58,9 @@ class Probe:
     def publish_one(self) -> None:
         pid = pseudonym(f"{self.seed}-latency", self.sent)
         self.sent += 1
-        key, value = encoded(build(enrolment(self.rng, pid, dt.datetime.now(dt.UTC))))
+        event = build(enrolment(self.rng, pid, dt.datetime.now(dt.UTC)))
+        signer = self.keys.signer(event.partner_id)
+        key, value = pid.encode(), signer.encode_at(event, signer.reserve(1))
         self.published[pid] = time.perf_counter()
         self.pending.add(pid)
         self.producer.produce(self.topic, value=value, key=key, on_delivery=self._confirmed)

@@ -20,11 +20,12 @@ import asyncpg
 
 from bench.kafka_io import build
 from bench.pg import drop_schemas
-from bench.workload import history
-from refnet.events.publisher import encoded
+from bench.workload import PARTNERS, history
 from refnet.events.settings import Settings
+from refnet.events.signing import CounterSequence, Signer, SigningKey, load_public
 from refnet.projections.migrate import migrate
 from refnet.projections.projector import Record, classify
+from refnet.projections.signatures import KeyRing, RegisteredKey
 from refnet.projections.store import OutcomeStore
 
 WAITS: defaultdict[str, float] = defaultdict(float)  # seconds per statement
@@ -59,19 +60,37 @@ class TimedConnection(asyncpg.Connection):
             WAITS[f"COPY {table_name}"] += time.perf_counter() - started
 
 
-def log_of(events: int, participants: int, partitions: int) -> list[Record]:
-    """The workload as the worker reads it: keyed records with per-partition offsets."""
+def signers() -> tuple[dict[str, Signer], KeyRing]:
+    """A key per partner, in memory, and the ring that verifies them."""
+    made = {p: Signer(SigningKey.generate(), p, CounterSequence()) for p in PARTNERS}
+    ring = KeyRing(
+        [
+            RegisteredKey(s.key.key_id, "partner", p, load_public(s.key.public_key), None)
+            for p, s in made.items()
+        ]
+    )
+    return made, ring
+
+
+def log_of(
+    events: int, participants: int, partitions: int, by_partner: dict[str, Signer]
+) -> list[Record]:
+    """The workload as the worker reads it: signed, keyed records with per-partition offsets."""
     offsets: Counter[int] = Counter()
     records = []
     for raw in history(events, participants, seed="store-only"):
-        key, value = encoded(build(raw))
+        event = build(raw)
+        signer = by_partner[event.partner_id]
+        key, value = event.participant_id.encode(), signer.encode_at(event, signer.reserve(1))
         partition = zlib.crc32(key) % partitions
         records.append(Record(partition, offsets[partition], key, value))
         offsets[partition] += 1
     return records
 
 
-async def run(settings: Settings, log: list[Record], batch: int, schema: str) -> dict[str, Any]:
+async def run(
+    settings: Settings, log: list[Record], ring: KeyRing, batch: int, schema: str
+) -> dict[str, Any]:
     pool = await asyncpg.create_pool(
         settings.database_url,
         min_size=1,
@@ -82,7 +101,7 @@ async def run(settings: Settings, log: list[Record], batch: int, schema: str) ->
     )
     try:
         async with pool.acquire() as conn:
-            await migrate(conn, schema)
+            await migrate(conn, schema, f"{schema}_registry")
         store = OutcomeStore(pool, "bench.store-only")
         await store.ensure_partitions(settings.topic_partitions)
         WAITS.clear()
@@ -91,7 +110,7 @@ async def run(settings: Settings, log: list[Record], batch: int, schema: str) ->
         started = time.perf_counter()
         for at in range(0, len(log), batch):
             t0 = time.perf_counter()
-            incoming = [classify(r) for r in log[at : at + batch]]
+            incoming = [classify(r, ring) for r in log[at : at + batch]]
             t1 = time.perf_counter()
             await store.apply_batch(incoming)
             t2 = time.perf_counter()
@@ -100,7 +119,7 @@ async def run(settings: Settings, log: list[Record], batch: int, schema: str) ->
         total = time.perf_counter() - started
     finally:
         await pool.close()
-        await drop_schemas(settings.database_url, [schema])
+        await drop_schemas(settings.database_url, [schema, f"{schema}_registry"])
     return {
         "batch": batch,
         "seconds": total,
@@ -129,14 +148,15 @@ def show(n: int, r: dict[str, Any]) -> None:
 async def main_async(args: argparse.Namespace) -> None:
     settings = Settings()
     started = time.perf_counter()
-    log = log_of(args.events, args.participants, settings.topic_partitions)
+    by_partner, ring = signers()
+    log = log_of(args.events, args.participants, settings.topic_partitions, by_partner)
     print(
         f"{len(log):,} records of {args.participants:,} participants "
         f"in {time.perf_counter() - started:.1f} s (untimed)"
     )
     tag = time.strftime("%H%M%S")
     for size in args.batch_sizes:
-        show(len(log), await run(settings, log, size, f"bench_store_{tag}_{size}"))
+        show(len(log), await run(settings, log, ring, size, f"bench_store_{tag}_{size}"))
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import kafka_io, latency, pg, report
+from bench import kafka_io, keys, latency, pg, report
 from bench.noise import watched
 from bench.profile import PySpy, render, summary
 from bench.worker import CatchUp, Worker
@@ -70,7 +70,7 @@ class Run:
         self.prefix = f"refnet.bench.{self.tag}"
         self.raw_topic = f"{self.prefix}.raw"
         self.groups = {k: f"refnet-bench-{self.tag}-{k}" for k in ("live", "rebuild", "raw")}
-        self.schemas = {k: f"bench_{self.tag}_{k}" for k in ("live", "rebuild")}
+        self.schemas = {k: f"bench_{self.tag}_{k}" for k in ("live", "rebuild", "registry")}
         self.workdir = Path(tempfile.gettempdir()) / f"refnet-bench-{self.tag}"
         self.base = base
         self.workers: list[Worker] = []
@@ -83,6 +83,8 @@ class Run:
             topic_dead_letter=f"{self.prefix}.dead-letter",
             consumer_group=self.groups[kind],
             read_model_schema=self.schemas[kind],
+            registry_schema=self.schemas["registry"],
+            keys_dir=self.workdir / "keys",
         )
 
 
@@ -140,6 +142,7 @@ async def bench(args: argparse.Namespace, run: Run, results: dict[str, Any]) -> 
     )
     ensure_topics(live)
     kafka_io.create_topic(live, run.raw_topic)
+    await keys.provision(live)
 
     noise = results.setdefault("noise", {})
     with watched(noise, "publish"):

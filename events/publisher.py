@@ -9,6 +9,9 @@ Given a way to find each partner's `Signer`, every event is signed on the way.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,13 +151,23 @@ def _key_of(msg: Message) -> str:
 
 
 class AsyncPublisher:
-    """An asyncio publisher for the API: confirms each batch before returning."""
+    """An asyncio publisher for the API: each call returns once its own events are confirmed.
+
+    One librdkafka producer is shared by all requests; a thread serves its
+    delivery reports and settles each event's future on the event loop, so a
+    request waits for its own events only, never for a flush of everyone's.
+    """
 
     def __init__(self, settings: Settings, **overrides: Any) -> None:
-        from confluent_kafka.aio import AIOProducer
-
         self._topic = settings.topic_events
-        self._producer = AIOProducer(producer_config(settings, **overrides))
+        self._producer = Producer(producer_config(settings, **overrides))
+        self._stopping = threading.Event()
+        self._poller = threading.Thread(target=self._serve_reports, daemon=True)
+        self._poller.start()
+
+    def _serve_reports(self) -> None:
+        while not self._stopping.is_set():
+            self._producer.poll(0.05)
 
     async def publish(self, events: Sequence[EventModel]) -> int:
         """Send `events` unchanged; return how many the broker confirmed, or raise."""
@@ -162,18 +175,45 @@ class AsyncPublisher:
 
     async def publish_encoded(self, records: Sequence[tuple[bytes, bytes]]) -> int:
         """Send (key, value) pairs; return how many the broker confirmed, or raise."""
-        futures = []
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[None]] = []
         for key, value in records:
-            futures.append(await self._producer.produce(self._topic, value=value, key=key))
-        await self._producer.flush()
-        confirmed = 0
-        for fut in futures:
-            try:
-                await fut
-            except Exception as exc:  # the delivery error of that one message
-                raise PublishFailed(f"broker did not confirm an event: {exc}") from exc
-            confirmed += 1
-        return confirmed
+            future: asyncio.Future[None] = loop.create_future()
+            report = functools.partial(_settle_from_thread, loop, future)
+            while True:
+                try:
+                    self._producer.produce(self._topic, value=value, key=key, on_delivery=report)
+                    break
+                except BufferError:
+                    await asyncio.sleep(0.01)  # the local queue is full; reports drain it
+            futures.append(future)
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if failed:
+            raise PublishFailed(
+                f"{len(failed)} of {len(records)} events not confirmed by the broker: {failed[0]}"
+            )
+        return len(records)
 
     async def close(self) -> None:
-        await self._producer.close()
+        await asyncio.to_thread(self._producer.flush, 10)
+        self._stopping.set()
+        await asyncio.to_thread(self._poller.join)
+
+
+def _settle_from_thread(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[None],
+    err: KafkaError | None,
+    _msg: Message,
+) -> None:
+    loop.call_soon_threadsafe(_settle, future, err)
+
+
+def _settle(future: asyncio.Future[None], err: KafkaError | None) -> None:
+    if future.done():  # the request was cancelled meanwhile
+        return
+    if err is None:
+        future.set_result(None)
+    else:
+        future.set_exception(PublishFailed(str(err)))

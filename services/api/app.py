@@ -71,7 +71,8 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             if gateway is not None:
-                await gateway.close()
+                async with pooled(pool) as conn:
+                    await gateway.close(conn)
             await pool.close()
 
     app = FastAPI(

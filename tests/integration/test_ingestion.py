@@ -76,10 +76,27 @@ async def test_accepted_events_are_signed_by_the_gateway_and_counted(
     outcomes = await world.outcomes()
     assert (outcomes.participants, outcomes.placed.total) == (2, 1)
     assert await world.fetch("SELECT reason FROM dead_letters") == []
-    numbers = await world.fetch(
-        "SELECT next_sequence FROM publisher_sequences WHERE publisher_id = 'gateway'"
-    )
-    assert numbers == [(3,)]
+    logged = world.read_log()
+    assert {e.publisher_id for e in logged} == {"gateway"}
+    assert sorted(e.sequence or 0 for e in logged) == [0, 1, 2]
+
+
+async def test_the_gateway_gives_unused_sequence_numbers_back_on_a_clean_stop(
+    world: World,
+) -> None:
+    for expected_first in (0, 1):
+        application = create_app(world.settings)
+        async with application.router.lifespan_context(application):
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+                awo = await token(application)
+                posted = await client.post(
+                    "/v1/events", json=body(enrolled(pid())), headers=auth(awo)
+                )
+                assert posted.status_code == 202
+        numbers = await world.fetch("SELECT next_sequence FROM publisher_sequences")
+        assert numbers == [(expected_first + 1,)]
+    assert sorted(e.sequence or 0 for e in world.read_log()) == [0, 1]
 
 
 async def test_a_repost_is_a_success_that_publishes_nothing(

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from refnet.events import catalogue as c
 from refnet.events.catalogue import EventModel
+from refnet.events.codec import decode
 from refnet.events.keystore import LocalKeys
 from refnet.events.publisher import Publisher
 from refnet.events.settings import Settings
@@ -179,6 +180,29 @@ class World:
     def log_size(self) -> int:
         """How many records the event log holds, over all partitions."""
         return sum(high_watermarks(self.settings, self.settings.topic_events).values())
+
+    def read_log(self) -> list[EventModel]:
+        """Every event on the log, decoded, in (partition, offset) order."""
+        ends = high_watermarks(self.settings, self.settings.topic_events)
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.kafka_bootstrap,
+                "group.id": f"log-reader-{uuid.uuid4().hex[:6]}",
+                "enable.auto.commit": False,
+            }
+        )
+        wanted = {p: end for p, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(self.settings.topic_events, p, 0) for p in wanted])
+        found: list[tuple[int, int, EventModel]] = []
+        try:
+            deadline = time.monotonic() + 60
+            while len(found) < sum(wanted.values()) and time.monotonic() < deadline:
+                msg = consumer.poll(1.0)
+                if msg is not None and not msg.error():
+                    found.append((msg.partition(), msg.offset(), decode(msg.value())))
+        finally:
+            consumer.close()
+        return [event for _, _, event in sorted(found, key=lambda f: f[:2])]
 
     def dead_letter_reasons(self, expected: int) -> list[str]:
         """The `refnet-reason` headers of the dead-letter topic, in source-offset order."""
