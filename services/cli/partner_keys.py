@@ -102,7 +102,8 @@ def retire(
 def keys_table(keys: list[KeyInfo]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, caption="times in UTC")
     for name in ("key", "owner", "public key", "label", "registered", "retired"):
-        table.add_column(name, overflow="fold")
+        # Ids and times stay whole, so they can be copied; the rest folds.
+        table.add_column(name, overflow="fold", no_wrap=name in ("key", "registered", "retired"))
     for k in keys:
         table.add_row(
             k.key_id,

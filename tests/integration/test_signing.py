@@ -116,3 +116,48 @@ async def test_signature_covers_publisher_and_sequence(running: World) -> None:
     assert (await running.outcomes()).participants == 1
     [(reason,)] = await running.fetch("SELECT reason FROM dead_letters")
     assert reason.startswith("bad signature")
+
+
+def test_partner_keys_commands_register_list_and_retire(world: World) -> None:
+    from typer.testing import CliRunner
+
+    from refnet.services.cli.partner_keys import keys_app
+    from refnet.services.stack_process import settings_env
+
+    runner = CliRunner()
+    env = settings_env(world.settings) | {"COLUMNS": "200"}
+    made = runner.invoke(keys_app, ["generate", "caritas-witten-2"], env=env)
+    assert made.exit_code == 0, made.output
+    public = made.output.strip().splitlines()[-1]
+    assert len(public) == 43
+    again = runner.invoke(keys_app, ["generate", "caritas-witten-2"], env=env)
+    assert again.exit_code == 1 and "exists already" in again.output
+
+    outside = SigningKey.generate()
+    pem = world.log_dir / "partner.pub.pem"
+    from cryptography.hazmat.primitives import serialization
+
+    from refnet.events.signing import load_public
+
+    pem.write_bytes(
+        load_public(outside.public_key).public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    added = runner.invoke(keys_app, ["add", "diakonie-mark-ruhr", str(pem)], env=env)
+    assert added.exit_code == 0, added.output
+    assert outside.key_id in added.output
+    stolen = runner.invoke(keys_app, ["add", "bobeq", str(pem)], env=env)
+    assert stolen.exit_code == 1 and "already registered for diakonie-mark-ruhr" in stolen.output
+    bad = runner.invoke(keys_app, ["add", "bobeq", "not-a-key"], env=env)
+    assert bad.exit_code == 1 and "public key" in bad.output
+
+    retired = runner.invoke(
+        keys_app, ["retire", outside.key_id, "--at", "2025-06-01T00:00:00"], env=env
+    )
+    assert retired.exit_code == 0, retired.output
+    listed = runner.invoke(keys_app, ["list"], env=env)
+    assert listed.exit_code == 0
+    assert outside.key_id in listed.output and "2025-06-01 00:00" in listed.output
+    unknown = runner.invoke(keys_app, ["retire", "0123456789abcdef"], env=env)
+    assert unknown.exit_code == 1 and "no key" in unknown.output
