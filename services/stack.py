@@ -13,6 +13,7 @@ from typing import Any
 
 from refnet.events.settings import Settings
 from refnet.projections.store import PROJECTION
+from refnet.services.kafka_access import ServiceAccess, ensure_service_access
 from refnet.services.stack_errors import (
     BrokerUnavailable,
     DatabaseUnavailable,
@@ -28,6 +29,7 @@ from refnet.services.stack_kafka import (
     broker_version,
     ensure_kafka_jars,
     kafka_version,
+    port_open,
     start_kafka,
     stop_kafka,
 )
@@ -79,6 +81,8 @@ class UpReport:
     database_url: str
     processes: dict[str, tuple[int, bool]] = field(default_factory=dict)
     """name -> (pid, started now); False means it was already running."""
+    access: ServiceAccess | None = None
+    """The service principals on the SASL listener (None: not looked at)."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,8 @@ async def up(
     kafka = await asyncio.to_thread(start_kafka, settings)
     step("Creating topics")
     topics = await asyncio.to_thread(ensure_topics, settings)
+    step("Granting the services' Kafka access")
+    access = await asyncio.to_thread(ensure_service_access, settings)
     step("Starting PostgreSQL")
     dsn = await ensure_postgres(settings)
     # --- worker and API: the caller passes them (see services/cli/stack.py) ---
@@ -162,7 +168,7 @@ async def up(
             continue
         step(f"Starting {name}")
         processes[name] = (start_background(name, argv, settings, env), True)
-    return UpReport(str(libs), kafka, topics, dsn, processes)
+    return UpReport(str(libs), kafka, topics, dsn, processes, access)
 
 
 def stop(
@@ -198,6 +204,10 @@ async def status(settings: Settings) -> StackStatus:
     kafka = ComponentStatus(
         "kafka", kafka_up, version, settings.kafka_bootstrap, kafka_pid, kafka_pid is not None
     )
+    sasl_up = kafka_up and await asyncio.to_thread(port_open, settings.kafka_sasl_bootstrap)
+    sasl = ComponentStatus(
+        "kafka-sasl", sasl_up, None, settings.kafka_sasl_bootstrap, kafka_pid, kafka_pid is not None
+    )
     dsn = settings.database_url
     pg_version = await server_version(dsn)
     state = read_state(settings)
@@ -211,6 +221,7 @@ async def status(settings: Settings) -> StackStatus:
     api_address = f"http://{settings.api_host}:{settings.api_port}"
     parts = [
         kafka,
+        sasl,
         postgres,
         _process_status(WORKER, settings, f"group {settings.consumer_group}"),
         _process_status(API, settings, api_address),

@@ -144,14 +144,33 @@ def write_server_properties(settings: Settings) -> Path:
     home = data_dir(settings) / "kafka"
     (home / "data").mkdir(parents=True, exist_ok=True)
     port, controller = settings.kafka_port, settings.kafka_controller_port
+    sasl = settings.kafka_sasl_port
     properties = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "listeners": (
+            f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller},"
+            f"SASL://127.0.0.1:{sasl}"
+        ),
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port},SASL://127.0.0.1:{sasl}",
         "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": (
+            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL:SASL_PLAINTEXT"
+        ),
+        # Partners and services authenticate on the SASL listener with SCRAM credentials
+        # kept in the cluster metadata (see services/kafka_access.py).
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.sasl.scram-sha-512.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        # PLAINTEXT (the local operator's listener: worker, CLI, tests) and CONTROLLER
+        # are bound to loopback and authenticate nobody, so ANONYMOUS is a super user.
+        # A production broker would disable PLAINTEXT and use admin over SASL instead.
+        "super.users": "User:ANONYMOUS;User:admin",
+        "allow.everyone.if.no.acl.found": "false",
         "log.dirs": str(home / "data"),
         "num.partitions": str(settings.topic_partitions),
         "offsets.topic.replication.factor": "1",
@@ -168,13 +187,18 @@ def write_server_properties(settings: Settings) -> Path:
 
 def broker_answers(bootstrap: str, timeout: float = 3.0) -> bool:
     """Whether a Kafka broker at `bootstrap` returns metadata within `timeout` seconds."""
-    if not any(_port_open(address) for address in bootstrap.split(",")):
+    if not port_open(bootstrap):
         return False
     try:
         admin_client(bootstrap).list_topics(timeout=timeout)
     except KafkaException:
         return False
     return True
+
+
+def port_open(bootstrap: str) -> bool:
+    """Whether any address of `bootstrap` accepts a TCP connection."""
+    return any(_port_open(address) for address in bootstrap.split(","))
 
 
 def wait_for_broker(settings: Settings, bootstrap: str, timeout: float = START_TIMEOUT) -> None:

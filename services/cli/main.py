@@ -9,6 +9,8 @@ from __future__ import annotations
 import typer
 
 from refnet.services.cli.demo import demo_command
+from refnet.services.cli.import_csv import import_command
+from refnet.services.cli.partners import app as partners_app
 from refnet.services.cli.projections import projections_app
 from refnet.services.cli.publish import publish_command
 from refnet.services.cli.schemas import schemas_app
@@ -26,8 +28,10 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local stack.")
 app.add_typer(projections_app, name="projections")
 app.add_typer(tokens_app, name="tokens", help="Issue, list and revoke API tokens.")
+app.add_typer(partners_app, name="partners")
 app.add_typer(schemas_app, name="schemas")
 app.command("publish")(publish_command)
+app.command("import")(import_command)
 app.command("demo")(demo_command)
 app.command("serve")(serve)
 

@@ -60,6 +60,17 @@ def up_command(
         console.print(f"[green]✓[/] topic {topic.name}: {topic.partitions} partitions ({how})")
         for problem in topic.problems:
             console.print(f"  [yellow]warning:[/] {topic.name} {escape(problem)}")
+    access = report.access
+    if access is not None and access.outcome == "granted":
+        console.print(
+            f"[green]✓[/] SASL/SCRAM listener at {settings.kafka_sasl_bootstrap}; principal "
+            f"{access.projections_principal} reads the log (password in {access.password_file})"
+        )
+    elif access is not None:
+        console.print(
+            "  [yellow]warning:[/] the broker runs without an authorizer, so no SASL listener "
+            "or ACLs; restart it (`refnet stack down`, then `refnet stack up`) to enable them"
+        )
     console.print(f"[green]✓[/] PostgreSQL at {stack.safe_address(report.database_url)}")
     for name, (process_pid, started) in report.processes.items():
         console.print(
