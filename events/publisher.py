@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import encode
 from refnet.events.errors import PublishFailed
+from refnet.events.kafka_client import client_config
 from refnet.events.settings import Settings
 from refnet.events.signing import Signer
 
@@ -30,8 +31,7 @@ SignerFor = Callable[[str], Signer]
 
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """librdkafka settings for a safe producer: idempotent, acks from all in-sync replicas."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap,
+    config: dict[str, Any] = client_config(settings) | {
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,

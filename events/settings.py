@@ -72,3 +72,8 @@ class Settings(BaseSettings):
     ingest_publish_timeout: float = Field(
         10.0, gt=0, description="seconds the gateway waits for the log to confirm a batch"
     )
+    kafka_sasl_username: str | None = Field(
+        None,
+        description="when set, Kafka clients log in with SCRAM-SHA-512 on kafka_sasl_bootstrap",
+    )
+    kafka_sasl_password: str | None = Field(None, description="the SCRAM password of that user")

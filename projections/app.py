@@ -21,6 +21,7 @@ import asyncpg
 import faust
 from faust.types import TP
 
+from refnet.events.kafka_client import MECHANISM, bootstrap, uses_sasl
 from refnet.events.settings import Settings
 from refnet.projections.database import connect_pool
 from refnet.projections.gaps import GapGuard
@@ -83,9 +84,17 @@ class Runtime:
 
 def build_app(settings: Settings) -> faust.App:
     """A faust app for the outcome projection; nothing connects until it starts."""
+    credentials = None
+    if uses_sasl(settings):
+        credentials = faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password,
+            mechanism=MECHANISM,
+        )
     app = faust.App(
         settings.consumer_group,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=f"kafka://{bootstrap(settings)}",
+        broker_credentials=credentials,
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",

@@ -11,6 +11,7 @@ import logging
 
 from confluent_kafka import Consumer, TopicPartition
 
+from refnet.events.kafka_client import client_config
 from refnet.events.settings import Settings
 from refnet.projections.database import Conn
 from refnet.projections.store import PROJECTION
@@ -32,8 +33,7 @@ def end_offsets(
     Blocking: run it in a thread. Raises KafkaException when the broker does not answer.
     """
     name = topic or settings.topic_events
-    config: dict[str, object] = {
-        "bootstrap.servers": settings.kafka_bootstrap,
+    config: dict[str, object] = client_config(settings) | {
         "group.id": f"{settings.consumer_group}-lag-probe",
         "enable.auto.commit": False,
     }

@@ -43,12 +43,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from refnet.events.errors import RefNetError
 from refnet.events.fields import Slug
+from refnet.events.kafka_client import MECHANISM, SECURITY_PROTOCOL
 from refnet.events.settings import Settings
 from refnet.services.stack_kafka import admin_client
 from refnet.services.stack_process import data_dir
 
-MECHANISM = "SCRAM-SHA-512"
-SECURITY_PROTOCOL = "SASL_PLAINTEXT"
 # Kafka accepts 4096 to 16384 iterations; more makes a stolen hash costlier to crack.
 ITERATIONS = 8192
 ADMIN_PRINCIPAL = "admin"

@@ -162,13 +162,24 @@ async def up(
     env["REFNET_DATABASE_URL"] = dsn
     processes: dict[str, tuple[int, bool]] = {}
     for name, argv in extra_processes:
+        # The worker reads the log as the projections principal, the only one allowed to.
+        proc_env = env | _projections_login(access) if name == WORKER else env
         pid = running_pid(name, settings)
         if pid is not None:
             processes[name] = (pid, False)
             continue
         step(f"Starting {name}")
-        processes[name] = (start_background(name, argv, settings, env), True)
+        processes[name] = (start_background(name, argv, settings, proc_env), True)
     return UpReport(str(libs), kafka, topics, dsn, processes, access)
+
+
+def _projections_login(access: ServiceAccess) -> dict[str, str]:
+    if access.outcome != "granted" or access.password_file is None:
+        return {}  # a broker without ACLs: the loopback listener it is
+    return {
+        "REFNET_KAFKA_SASL_USERNAME": access.projections_principal,
+        "REFNET_KAFKA_SASL_PASSWORD": access.password_file.read_text().strip(),
+    }
 
 
 def stop(

@@ -279,3 +279,23 @@ def test_cli_adds_a_partner_and_its_settings_connect(
     assert again.exit_code == 1 and "has Kafka credentials already" in again.output
     revoked = runner.invoke(app, ["partners", "revoke-kafka", partner], env=env)
     assert revoked.exit_code == 0 and "2 ACLs removed" in revoked.stdout
+
+
+async def test_the_worker_projects_as_the_projections_principal(
+    world: World, principals: Callable[[str], str]
+) -> None:
+    reader, password = principals("projections"), new_password()
+    grant_projections(world.settings, password, principal=reader)
+    as_reader = world.settings.model_copy(
+        update={"kafka_sasl_username": reader, "kafka_sasl_password": password}
+    )
+    worker_world = World(as_reader, world.log_dir)
+    worker_world.start_worker()
+    try:
+        world.publish([enrolled(f"p-acl-{n:06d}") for n in range(10, 13)])
+        await world.wait()
+        assert (await world.outcomes()).participants == 3
+    finally:
+        worker_world.stop_all()
+    log = (world.log_dir / "worker-0.log").read_text()
+    assert "AUTHORIZATION" not in log.upper(), log[-2000:]
