@@ -62,7 +62,22 @@ Pseudonym = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{6,64}$", s
 BusinessId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$", strict=True)]
 """Ids chosen by publishers for referrals, trainings and placements."""
 
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strict=True)]
+def _plain_text(value: str) -> str:
+    # The read model stores text in PostgreSQL, which takes neither NUL nor a lone
+    # surrogate (valid in JSON as "\\ud800"): such an event could never be applied.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("control characters (line breaks, tabs, NUL) are not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text (a lone surrogate)") from None
+    return value
+
+
+ShortText = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, strict=True), AfterValidator(_plain_text)
+]
+"""Free text on one line, up to 200 characters, storable anywhere."""
 
 
 def _not_refused(value: str) -> str:

@@ -401,3 +401,20 @@ def test_refusable_field_error_mentions_refusal() -> None:
     assert problem.field == "data.gender"
     assert "refused" in problem.reason
     assert "female" in problem.reason
+
+
+@pytest.mark.parametrize("text", ["a\u0000b", "line\nbreak", "tab\there"])
+def test_free_text_refuses_control_characters(text: str) -> None:
+    raw = valid_example("participant.enrolled")
+    raw["data"]["programme"] = text
+    with pytest.raises(EventInvalid) as caught:
+        validate(raw)
+    assert caught.value.problems[0].field == "data.programme"
+
+
+def test_free_text_refuses_a_lone_surrogate_from_the_log() -> None:
+    raw = valid_example("participant.enrolled")
+    text = json.dumps(raw).replace('"programme": "', '"programme": "\\ud800', 1)
+    with pytest.raises(EventInvalid) as caught:
+        decode(text.encode())
+    assert caught.value.problems[0].field == "data.programme"
