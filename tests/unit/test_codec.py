@@ -44,7 +44,8 @@ CANONICAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 slugs = st.from_regex(r"[a-z0-9][a-z0-9-]{0,62}", fullmatch=True)
 pseudonyms = st.from_regex(r"[A-Za-z0-9_-]{6,64}", fullmatch=True)
 business_ids = st.from_regex(r"[A-Za-z0-9_.:-]{1,100}", fullmatch=True)
-short_texts = st.text(min_size=1, max_size=200)
+# Any Unicode on one line: no control characters, no lone surrogates (see fields.ShortText).
+short_texts = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=200)
 signatures = st.from_regex(r"[A-Za-z0-9_-]{86}", fullmatch=True)
 offsets = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(
     lambda minutes: dt.timezone(dt.timedelta(minutes=minutes))
