@@ -22,9 +22,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import asyncpg
 
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import canonical_json, to_canonical_dict, validate
@@ -32,6 +35,8 @@ from refnet.events.errors import EventInvalid, RefNetError
 from refnet.events.publisher import AsyncPublisher
 from refnet.events.signing import INTEGRITY_FIELDS, Signer
 from refnet.projections.database import Conn
+
+log = logging.getLogger(__name__)
 
 _KNOWN = "SELECT event_id::text, body_sha256 FROM ingested_events WHERE event_id = ANY($1::uuid[])"
 _REMEMBER = """
@@ -53,9 +58,9 @@ SEQUENCE_BLOCK = 1000
 
 @dataclass(frozen=True)
 class EventProblem:
-    """One thing wrong with one event of a request."""
+    """One thing wrong with one event of a request (`index` None: with the request's body)."""
 
-    index: int
+    index: int | None
     field: str
     reason: str
     event_id: str | None = None
@@ -114,7 +119,8 @@ def parse_body(raw: bytes, max_events: int) -> list[Any]:
         raise IngestRefused(400, "bad_json", f"the body is not JSON: {exc}") from exc
     items = body if isinstance(body, list) else [body]
     if not items:
-        raise IngestRefused(422, "empty_batch", "the batch holds no events")
+        problem = EventProblem(None, "body", "must hold at least one event")
+        raise IngestRefused(422, "empty_batch", "the batch holds no events", [problem])
     if len(items) > max_events:
         raise IngestRefused(
             413, "too_many_events", f"{len(items)} events in one request; at most {max_events}"
@@ -284,6 +290,11 @@ class Gateway:
                 retry_after=self._retry_after,
             ) from exc
 
-    async def close(self, conn: Conn) -> None:
+    async def close(self, pool: asyncpg.Pool) -> None:
+        """Flush the producer, then give unused sequence numbers back if the database answers."""
         await self._publisher.close()
-        await self._sequence.close(conn)
+        try:
+            async with pool.acquire(timeout=5) as conn:
+                await self._sequence.close(conn)
+        except Exception as exc:  # the numbers stay reserved: a gap, never a repeat
+            log.warning("unused sequence numbers not given back: %s", exc)

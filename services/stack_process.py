@@ -189,6 +189,10 @@ def settings_env(settings: Settings, base: Mapping[str, str] | None = None) -> d
     """
     env = dict(os.environ if base is None else base)
     for field, value in settings.model_dump().items():
-        env[f"REFNET_{field.upper()}"] = str(value)
+        name = f"REFNET_{field.upper()}"
+        if value is None:
+            env.pop(name, None)  # unset stays unset: "None" would be read as a value
+        else:
+            env[name] = str(value)
     env["REFNET_DATA_DIR"] = str(data_dir(settings))
     return env

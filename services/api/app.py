@@ -24,7 +24,8 @@ from refnet.services.ingest import Gateway
 from refnet.services.keys import ensure_gateway_key
 
 DESCRIPTION = """
-Read views of a RefNet referral network, from the projection of its event log.
+A RefNet referral network: partners publish events (`POST /v1/events`) and read
+views built from the projection of the shared event log.
 
 **Authentication.** Every request carries `Authorization: Bearer rn_<id>_<secret>`,
 a token issued with `refnet tokens issue`. Without a valid, unexpired, unrevoked
@@ -32,7 +33,8 @@ token the answer is 401.
 
 **Access.** The coordinator reads everything. Auditors read the network's
 aggregated views but not partners' person-level lists. A partner token reads
-only `/v1/partners/{its own id}/...`. Anything else is 403.
+only `/v1/partners/{its own id}/...` and publishes only events naming its own
+partner id. Anything else is 403.
 
 **Periods.** `from` is inclusive and `to` exclusive; both are ISO 8601 dates or
 date-times, and a value without an offset is taken as UTC.
@@ -71,8 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             if gateway is not None:
-                async with pooled(pool) as conn:
-                    await gateway.close(conn)
+                await gateway.close(pool)
             await pool.close()
 
     app = FastAPI(

@@ -6,6 +6,7 @@ Every error body is `{"error": {"code", "message", "fields": [{"field", "reason"
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -72,6 +73,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 """OpenAPI `responses` for routes: the errors every authenticated read may answer."""
 
 
+class ErrorJSONResponse(JSONResponse):
+    """JSON that survives what a client sent being quoted back.
+
+    A JSON body may hold a lone surrogate (`"\\ud800"` is valid JSON); an error that
+    names such a value cannot be encoded as UTF-8, so the character becomes `?`
+    instead of the error becoming a 500.
+    """
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", errors="replace")
+
+
 def error_response(
     status: int,
     code: str,
@@ -80,7 +94,7 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = ErrorBody(error=ErrorDetail(code=code, message=message, fields=list(fields)))
-    return JSONResponse(
+    return ErrorJSONResponse(
         body.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers
     )
 

@@ -40,6 +40,17 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
+def is_json(content_type: str | None) -> bool:
+    """Whether a body of `content_type` is read as JSON: none given, `application/json`
+    or an `application/*+json` type, whatever its parameters."""
+    if content_type is None:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 async def read_limited(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it grows past `limit` bytes."""
     declared = request.headers.get("content-length")
@@ -97,6 +108,7 @@ _BODY_SCHEMA: dict[str, Any] = {
         403: {"model": ErrorBody, "description": "not a partner token, or another partner's event"},
         409: {"model": ErrorBody, "description": "an event_id already names another event"},
         413: {"model": ErrorBody, "description": "too many bytes or events"},
+        415: {"model": ErrorBody, "description": "a Content-Type other than JSON"},
         503: {"model": ErrorBody, "description": "the log did not confirm; retry later"},
     },
 )
@@ -107,6 +119,13 @@ async def post_events(
     conn: Conn,
     gateway: Annotated[Gateway, Depends(_gateway)],
 ) -> IngestResponse:
+    content_type = request.headers.get("content-type")
+    if not is_json(content_type):
+        raise IngestRefused(
+            415,
+            "unsupported_media_type",
+            f"the body must be JSON (Content-Type: application/json), not {content_type!r}",
+        )
     raw = await read_limited(request, settings.ingest_max_bytes)
     items = parse_body(raw, settings.ingest_max_events)
     result = await gateway.ingest(conn, partner_id, items)
