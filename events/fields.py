@@ -62,6 +62,7 @@ Pseudonym = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{6,64}$", s
 BusinessId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$", strict=True)]
 """Ids chosen by publishers for referrals, trainings and placements."""
 
+
 def _plain_text(value: str) -> str:
     # The read model stores text in PostgreSQL, which takes neither NUL nor a lone
     # surrogate (valid in JSON as "\\ud800"): such an event could never be applied.
