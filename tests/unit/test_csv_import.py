@@ -336,7 +336,8 @@ def test_a_partner_id_column_must_match_the_partner(tmp_path: Path) -> None:
 def test_every_problem_is_listed_by_physical_line_and_column(tmp_path: Path) -> None:
     referral = {"Vermittlungs-ID": "r-1", "An Partner": "awo-en", "Leistung": "counselling"}
     rows = [
-        GERMAN | {"Programm": '"Netzwerk\nmit Zeilenumbruch"'},  # lines 2-3
+        # lines 2-3: a quoted line break is one cell, but free text stays on one line
+        GERMAN | {"Programm": '"Netzwerk\nmit Zeilenumbruch"'},
         GERMAN | {"Teilnehmer-ID": "Max Mustermann", "Altersgruppe": "25"},  # line 4
         {},  # line 5, blank
         GERMAN | {"Ereignis": "participant.placd", "Datum": "gestern"},  # line 6
@@ -346,8 +347,10 @@ def test_every_problem_is_listed_by_physical_line_and_column(tmp_path: Path) -> 
     ]
     result = read(write(tmp_path / "x.csv", rows, ";"))
 
-    assert [r.line for r in result.rows] == [2]
+    assert [r.line for r in result.rows] == []
     assert messages(result) == [
+        'line 2, column "Programm": Value error, control characters (line breaks, tabs, NUL) '
+        "are not allowed",
         "line 4, column \"Teilnehmer-ID\": String should match pattern '^[A-Za-z0-9_-]{6,64}$'",
         "line 4, column \"Altersgruppe\": Input should be 'under_18', '18_29', '30_54' or "
         "'55_plus' (or 'refused')",
@@ -356,7 +359,7 @@ def test_every_problem_is_listed_by_physical_line_and_column(tmp_path: Path) -> 
         'line 7, column "Geschlecht": not a column of referral.sent; leave it empty on this line',
         'line 7, column "An Partner": a partner cannot refer to itself',
     ]
-    assert result.invalid_lines == [4, 6, 7]
+    assert result.invalid_lines == [2, 4, 6, 7]
 
 
 def test_a_value_beyond_the_header_is_an_error(tmp_path: Path) -> None:
