@@ -32,6 +32,7 @@ from typing import Any, cast
 
 import asyncpg
 import httpx
+import psutil
 
 from bench.kafka_io import build, delete_topics
 from bench.pg import drop_schemas
@@ -54,6 +55,7 @@ class Phase:
     events: int
     seconds: float
     latencies_ms: list[float]
+    api_cpu_s: float  # user + system CPU of the API process during the phase
 
     @property
     def rate(self) -> float:
@@ -73,6 +75,9 @@ class Phase:
             "p50_ms": statistics.median(self.latencies_ms),
             "p99_ms": self.percentile(0.99),
             "max_ms": max(self.latencies_ms),
+            "api_cpu_s": self.api_cpu_s,
+            "api_cpu_ms_per_request": 1000 * self.api_cpu_s / self.requests,
+            "api_cpu_ms_per_event": 1000 * self.api_cpu_s / self.events,
         }
 
 
@@ -178,12 +183,14 @@ async def bench(args: argparse.Namespace, settings: Settings, workdir: Path) -> 
             )
             for name, count, size in plans:
                 payloads = bodies(count, size, f"{name}-{uuid.uuid4().hex[:6]}")
+                cpu_before = _cpu(server.pid)
                 seconds, latencies, accepted = await post_all(
                     client, token, payloads, args.concurrency
                 )
+                api_cpu = _cpu(server.pid) - cpu_before
                 if accepted != count * size:
                     raise RuntimeError(f"{name}: {accepted} of {count * size} accepted")
-                phases[name] = Phase(name, count, accepted, seconds, latencies)
+                phases[name] = Phase(name, count, accepted, seconds, latencies, api_cpu)
                 print(f"{name}: {accepted / seconds:,.0f} events/s", flush=True)
     finally:
         server.terminate()
@@ -195,14 +202,20 @@ async def bench(args: argparse.Namespace, settings: Settings, workdir: Path) -> 
     return {"phases": {n: p.as_json() for n, p in phases.items()}, "log_events": in_log}
 
 
+def _cpu(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def table(results: dict[str, Any]) -> str:
     lines = [
-        f"{'mode':<18} {'requests':>9} {'events':>8} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8}",
+        f"{'mode':<18} {'requests':>9} {'events':>8} {'events/s':>10} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'API CPU ms/event':>17}",
     ]
     for name, p in results["phases"].items():
         lines.append(
             f"{name:<18} {p['requests']:>9,} {p['events']:>8,} {p['events_per_s']:>10,.0f} "
-            f"{p['p50_ms']:>8.1f} {p['p99_ms']:>8.1f}"
+            f"{p['p50_ms']:>8.1f} {p['p99_ms']:>8.1f} {p['api_cpu_ms_per_event']:>17.2f}"
         )
     return "\n".join(lines)
 

@@ -3,23 +3,35 @@
 The fold decided which facts count (retractions, "first", one answer per
 referral); these queries only filter by period, group and count. `$1`/`$2`
 are the period bounds (`from` inclusive, `to` exclusive, NULL for open).
+
+A withdrawn referral keeps a row (state 'withdrawn') for its sender's outbox
+only: every count and every other list leaves it out. "Overdue" is judged at
+query time: pending, and sent longer ago than the overdue limit.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+from refnet.events.settings import Settings
 from refnet.projections.database import Conn
 from refnet.projections.views import (
     CaseloadEntry,
+    InboxEntry,
     NetworkOutcomes,
+    OutboxEntry,
     PartnerOutcomes,
     Period,
     Placed,
     ReferralEntry,
     Referrals,
+    ReferralState,
+    RejectionEntry,
     SiteOutcomes,
 )
+
+OVERDUE_DAYS: int = Settings.model_fields["referral_overdue_days"].default
+"""The overdue limit when the caller has no settings at hand."""
 
 _IN = "{col} IS NOT NULL AND ({col} >= $1 OR $1 IS NULL) AND ({col} < $2 OR $2 IS NULL)"
 _ENROLLED_IN = _IN.format(col="first_enrolled_at")
@@ -42,16 +54,19 @@ SELECT count(DISTINCT participant_id) FROM trainings
 WHERE ($1::timestamptz IS NULL AND ended_at IS NULL)
    OR ($1 IS NOT NULL AND started_at < $1 AND (ended_at IS NULL OR ended_at >= $1))
 """
+# $n: the overdue limit in days.
+_OVERDUE = "(state = 'pending' AND sent_at < now() - make_interval(days => ${n}))"
 _REFERRALS = f"""
 SELECT
   count(*) AS sent,
   count(*) FILTER (WHERE state = 'accepted') AS accepted,
   count(*) FILTER (WHERE state = 'declined') AS declined,
   count(*) FILTER (WHERE state = 'pending') AS pending,
+  count(*) FILTER (WHERE {_OVERDUE.format(n=3)}) AS overdue,
   percentile_cont(0.5) WITHIN GROUP (
     ORDER BY extract(epoch FROM answered_at - sent_at) / 86400
   ) FILTER (WHERE answered_at IS NOT NULL) AS median_days_to_answer
-FROM referrals WHERE {_IN.format(col="sent_at")}
+FROM referrals WHERE state <> 'withdrawn' AND {_IN.format(col="sent_at")}
 """
 _BY_SITE = f"""
 SELECT site,
@@ -82,12 +97,37 @@ _REFERRAL_LIST = """
 SELECT participant_id, referral_id, from_partner, to_partner, service, site, sent_at, state,
   answered_at, decline_reason,
   extract(epoch FROM coalesce(answered_at, now()) - sent_at) / 86400 AS age_days
-FROM referrals WHERE {side} = $1
+FROM referrals WHERE {side} = $1 AND state <> 'withdrawn'
 ORDER BY (state = 'pending') DESC, sent_at, referral_id
 LIMIT $2 OFFSET $3
 """
-_INBOX = _REFERRAL_LIST.format(side="to_partner")
-_OUTBOX = _REFERRAL_LIST.format(side="from_partner")
+_RECEIVED = _REFERRAL_LIST.format(side="to_partner")
+_SENT = _REFERRAL_LIST.format(side="from_partner")
+# Ages never go below zero, even for a sent_at a publisher put in the future.
+_INBOX = f"""
+SELECT referral_id, participant_id, from_partner, service, site, sent_at,
+  greatest(0, extract(epoch FROM now() - sent_at) / 86400) AS age_days,
+  {_OVERDUE.format(n=2)} AS overdue
+FROM referrals WHERE to_partner = $1 AND state = 'pending'
+ORDER BY sent_at, referral_id, participant_id
+LIMIT $3 OFFSET $4
+"""
+_OUTBOX = f"""
+SELECT referral_id, participant_id, to_partner, service, site, sent_at, state, answered_at,
+  decline_reason, withdrawn_at,
+  greatest(0, extract(epoch FROM coalesce(answered_at, withdrawn_at, now()) - sent_at) / 86400)
+    AS age_days,
+  {_OVERDUE.format(n=2)} AS overdue
+FROM referrals WHERE from_partner = $1 AND (state = $3 OR $3 IS NULL)
+ORDER BY sent_at DESC, referral_id, participant_id
+LIMIT $4 OFFSET $5
+"""
+_REJECTIONS = """
+SELECT event_id, type, participant_id, reason, occurred_at, recorded_at, rejected_at
+FROM rejections WHERE partner_id = $1
+ORDER BY recorded_at DESC, event_id
+LIMIT $2 OFFSET $3
+"""
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -98,11 +138,13 @@ def _days(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-async def network_outcomes(conn: Conn, period: Period) -> NetworkOutcomes:
+async def network_outcomes(
+    conn: Conn, period: Period, overdue_days: int = OVERDUE_DAYS
+) -> NetworkOutcomes:
     """Every network count of PRODUCT.md for `period`, from the read model."""
     bounds = (period.from_, period.to)
     totals = await conn.fetchrow(_TOTALS, *bounds)
-    refs = await conn.fetchrow(_REFERRALS, *bounds)
+    refs = await conn.fetchrow(_REFERRALS, *bounds, overdue_days)
     in_training = await conn.fetchval(_IN_TRAINING, period.to)
     assert totals is not None and refs is not None
     answered = refs["accepted"] + refs["declined"]
@@ -121,6 +163,7 @@ async def network_outcomes(conn: Conn, period: Period) -> NetworkOutcomes:
             accepted=refs["accepted"],
             declined=refs["declined"],
             pending=refs["pending"],
+            overdue=refs["overdue"],
             acceptance_rate=_ratio(refs["accepted"], answered),
             median_days_to_answer=_days(refs["median_days_to_answer"]),
         ),
@@ -146,6 +189,39 @@ async def referrals(
     offset: int = 0,
 ) -> list[ReferralEntry]:
     """Referrals the partner received (inbox) or sent (outbox); pending first, oldest first."""
-    sql = _INBOX if direction == "inbox" else _OUTBOX
+    sql = _RECEIVED if direction == "inbox" else _SENT
     rows = await conn.fetch(sql, partner_id, limit, offset)
     return [ReferralEntry(**{**dict(r), "age_days": round(float(r["age_days"]), 1)}) for r in rows]
+
+
+async def inbox(
+    conn: Conn,
+    partner_id: str,
+    overdue_days: int = OVERDUE_DAYS,
+    limit: int = 500,
+    offset: int = 0,
+) -> list[InboxEntry]:
+    """Referrals to the partner that wait for its answer, oldest first."""
+    rows = await conn.fetch(_INBOX, partner_id, overdue_days, limit, offset)
+    return [InboxEntry(**{**dict(r), "age_days": round(float(r["age_days"]), 1)}) for r in rows]
+
+
+async def outbox(
+    conn: Conn,
+    partner_id: str,
+    overdue_days: int = OVERDUE_DAYS,
+    state: ReferralState | None = None,
+    limit: int = 500,
+    offset: int = 0,
+) -> list[OutboxEntry]:
+    """Referrals the partner sent, withdrawn ones included, newest first."""
+    rows = await conn.fetch(_OUTBOX, partner_id, overdue_days, state, limit, offset)
+    return [OutboxEntry(**{**dict(r), "age_days": round(float(r["age_days"]), 1)}) for r in rows]
+
+
+async def rejections(
+    conn: Conn, partner_id: str, limit: int = 500, offset: int = 0
+) -> list[RejectionEntry]:
+    """Events the partner emitted that broke a rule, newest recorded first."""
+    rows = await conn.fetch(_REJECTIONS, partner_id, limit, offset)
+    return [RejectionEntry(**dict(r)) for r in rows]

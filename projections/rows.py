@@ -74,6 +74,7 @@ class ReferralRow(_Row):
     state: str
     answered_at: str | None
     decline_reason: str | None
+    withdrawn_at: str | None  # state "withdrawn": when its sender retracted it
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,22 @@ class PartnerLinkRow(_Row):
     participant_id: str
     role: str
     since: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionRow(_Row):
+    """An event the fold did not apply because it broke a rule, and why."""
+
+    TABLE: ClassVar[str] = "rejections"
+    event_id: str
+    partner_id: str
+    participant_id: str
+    type: str
+    reason: str
+    occurred_at: str
+    recorded_at: str
+    partition: int
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)

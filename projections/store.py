@@ -2,8 +2,9 @@
 
 A batch is applied as: lock the offset rows of its partitions, drop every event
 below the stored offset (a redelivery: a no-op), load the touched participants'
-states, fold, rewrite their derived rows with COPY, park dead letters, and move
-the offsets forward, all in one transaction. The position only moves forward.
+states, fold (an event that breaks a rule becomes a row of `rejections`),
+rewrite their derived rows with COPY, park dead letters, and move the offsets
+forward, all in one transaction. The position only moves forward.
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ import asyncpg
 
 from refnet.projections.database import Conn, StoreUnavailable, is_transient
 from refnet.projections.facts import Fact, Position
-from refnet.projections.fold import ParticipantState, apply, derive
-from refnet.projections.rows import ParticipantRow, PartnerLinkRow, ReferralRow, TrainingRow
+from refnet.projections.fold import ParticipantState, Status, apply, derive
+from refnet.projections.rows import (
+    ParticipantRow,
+    PartnerLinkRow,
+    ReferralRow,
+    RejectionRow,
+    TrainingRow,
+)
 
 PROJECTION = "outcomes"
 
@@ -58,8 +65,21 @@ SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[], $6::by
 ON CONFLICT DO NOTHING
 """
 
+# A rejection is recorded once: a redelivery is a duplicate in the fold, and
+# an event_id reused under another participant keeps the first row.
+_REJECT = """
+INSERT INTO rejections (
+  event_id, partner_id, participant_id, type, reason, occurred_at, recorded_at, partition, "offset"
+)
+SELECT * FROM unnest(
+  $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+  $7::timestamptz[], $8::int[], $9::bigint[]
+)
+ON CONFLICT DO NOTHING
+"""
+
 _TIME_COLUMNS = {
-    "first_enrolled_at", "placed_at", "exited_at", "sent_at", "answered_at",
+    "first_enrolled_at", "placed_at", "exited_at", "sent_at", "answered_at", "withdrawn_at",
     "started_at", "ended_at", "since",
 }  # fmt: skip
 
@@ -88,6 +108,7 @@ class BatchResult:
     applied: int  # new facts folded in
     duplicates: int  # redelivered positions or repeated event_ids
     dead_lettered: int
+    rejected: int = 0  # events that broke a rule: recorded in `rejections`, not applied
 
 
 class OutcomeStore:
@@ -126,7 +147,7 @@ class OutcomeStore:
         fresh = [i for i in batch if i.position.offset >= next_offset.get(i.position.partition, 0)]
         facts = [i for i in fresh if isinstance(i.item, Fact)]
         letters = [i.item for i in fresh if isinstance(i.item, DeadLetter)]
-        applied = await self._fold(conn, facts)
+        applied, rejected = await self._fold(conn, facts)
         await self._park(conn, letters)
         ends: dict[int, int] = {}
         for i in fresh:
@@ -137,11 +158,13 @@ class OutcomeStore:
             await conn.execute(
                 _MOVE_OFFSETS, self._projection, self._topic, list(ends), list(ends.values())
             )
-        return BatchResult(applied, len(batch) - len(letters) - applied, len(letters))
+        duplicates = len(batch) - len(letters) - applied - rejected
+        return BatchResult(applied, duplicates, len(letters), rejected)
 
-    async def _fold(self, conn: Conn, incoming: list[Incoming]) -> int:
+    async def _fold(self, conn: Conn, incoming: list[Incoming]) -> tuple[int, int]:
+        """Fold the batch's facts; (applied, rejected)."""
         if not incoming:
-            return 0
+            return 0, 0
         ids = sorted({i.participant_id for i in incoming if i.participant_id is not None})
         states = {
             r["participant_id"]: ParticipantState.from_json(r["participant_id"], r["facts"])
@@ -149,15 +172,23 @@ class OutcomeStore:
         }
         changed: dict[str, ParticipantState] = {}
         applied = 0
+        rejections: list[RejectionRow] = []
         for i in incoming:
             assert i.participant_id is not None and isinstance(i.item, Fact)
             state = states.setdefault(i.participant_id, ParticipantState(i.participant_id))
-            if apply(state, i.item):
+            verdict = apply(state, i.item)
+            if verdict.status is Status.APPLIED:
                 applied += 1
                 changed[i.participant_id] = state
+            elif verdict.status is Status.REJECTED:
+                assert verdict.reason is not None
+                rejections.append(_rejection(i.participant_id, i.item, verdict.reason))
+                changed[i.participant_id] = state  # its state remembers the event_id
         if changed:
             await self._rewrite(conn, list(changed.values()))
-        return applied
+        if rejections:
+            await _reject(conn, rejections)
+        return applied, len(rejections)
 
     async def _rewrite(self, conn: Conn, states: list[ParticipantState]) -> None:
         ids = [s.participant_id for s in states]
@@ -167,6 +198,8 @@ class OutcomeStore:
         trainings: list[TrainingRow] = []
         links: list[PartnerLinkRow] = []
         for state in states:
+            if not state.facts:
+                continue  # only rejected events: no participant to show
             rows = derive(state)
             participants.append(rows.participant)
             referrals.extend(rows.referrals)
@@ -192,6 +225,35 @@ class OutcomeStore:
             [d.reason for d in letters],
             [d.payload for d in letters],
         )
+
+
+def _rejection(participant_id: str, fact: Fact, reason: str) -> RejectionRow:
+    return RejectionRow(
+        event_id=fact.event_id,
+        partner_id=fact.partner_id,
+        participant_id=participant_id,
+        type=fact.type,
+        reason=reason,
+        occurred_at=fact.occurred_at,
+        recorded_at=fact.recorded_at,
+        partition=fact.partition,
+        offset=fact.offset,
+    )
+
+
+async def _reject(conn: Conn, rows: list[RejectionRow]) -> None:
+    await conn.execute(
+        _REJECT,
+        [r.event_id for r in rows],
+        [r.partner_id for r in rows],
+        [r.participant_id for r in rows],
+        [r.type for r in rows],
+        [r.reason for r in rows],
+        [datetime.fromisoformat(r.occurred_at) for r in rows],
+        [datetime.fromisoformat(r.recorded_at) for r in rows],
+        [r.partition for r in rows],
+        [r.offset for r in rows],
+    )
 
 
 async def _copy(

@@ -1,4 +1,4 @@
-"""Shapes of what the read model answers: outcome counts, caseloads, referral lists.
+"""Shapes of what the read model answers: outcome counts, caseloads, referral lists, rejections.
 
 These are the API's response bodies too, so their field descriptions feed OpenAPI.
 """
@@ -6,8 +6,11 @@ These are the API's response bodies too, so their field descriptions feed OpenAP
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+ReferralState = Literal["pending", "accepted", "declined", "withdrawn"]
 
 
 class _View(BaseModel):
@@ -30,10 +33,16 @@ class Placed(_View):
 
 
 class Referrals(_View):
+    """Referrals sent in the period; withdrawn ones count as never sent."""
+
     sent: int
     accepted: int
     declined: int
     pending: int
+    overdue: int = Field(
+        description="pending referrals that have waited longer than the overdue limit "
+        "(`REFNET_REFERRAL_OVERDUE_DAYS`, counted up to now)"
+    )
     acceptance_rate: float | None = Field(description="accepted / (accepted + declined)")
     median_days_to_answer: float | None
 
@@ -86,6 +95,53 @@ class ReferralEntry(_View):
     answered_at: datetime | None
     decline_reason: str | None
     age_days: float = Field(description="days since sent, or until answered")
+
+
+class InboxEntry(_View):
+    """A referral to the partner that waits for its answer."""
+
+    referral_id: str
+    participant_id: str
+    from_partner: str = Field(description="the partner that sent it")
+    service: str
+    site: str
+    sent_at: datetime
+    age_days: float = Field(description="days since it was sent, to one decimal")
+    overdue: bool = Field(description="unanswered for longer than the overdue limit")
+
+
+class OutboxEntry(_View):
+    """A referral the partner sent, and what became of it."""
+
+    referral_id: str
+    participant_id: str
+    to_partner: str = Field(description="the partner it was sent to")
+    service: str
+    site: str
+    sent_at: datetime
+    state: ReferralState = Field(
+        description="`pending` (no answer yet), `accepted`, `declined`, or `withdrawn` "
+        "(the sender retracted it before an answer; counted nowhere)"
+    )
+    answered_at: datetime | None
+    decline_reason: str | None
+    withdrawn_at: datetime | None
+    age_days: float = Field(
+        description="days from sending to the answer or withdrawal; to now while pending"
+    )
+    overdue: bool = Field(description="pending for longer than the overdue limit")
+
+
+class RejectionEntry(_View):
+    """An event the partner published that broke a rule, so was not applied."""
+
+    event_id: str
+    type: str
+    participant_id: str
+    reason: str = Field(description="the rule it broke, e.g. `participant … is not enrolled`")
+    occurred_at: datetime
+    recorded_at: datetime
+    rejected_at: datetime = Field(description="when the projection judged it")
 
 
 class PartitionLag(_View):

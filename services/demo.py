@@ -409,7 +409,8 @@ def expected_summary(events: Iterable[EventModel]) -> DemoSummary:
     rows = list(fold_rows(events).values())
     people = [r.participant for r in rows]
     kinds = [p.placement_kind for p in people if p.placed_at is not None]
-    states = [ref.state for r in rows for ref in r.referrals]
+    # A withdrawn referral counts as never sent.
+    states = [ref.state for r in rows for ref in r.referrals if ref.state != "withdrawn"]
     return DemoSummary(
         participants=sum(p.enrolled for p in people),
         placed=len(kinds),

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from refnet.events.settings import Settings
 from refnet.projections.catchup import wait_caught_up
-from refnet.projections.database import create_pool
+from refnet.projections.database import connect_pool
 from refnet.projections.migrate import migrate
 from refnet.projections.store import PROJECTION
 from refnet.services.cli.console import console, friendly, run
@@ -17,7 +17,8 @@ from refnet.services.cli.console import console, friendly, run
 projections_app = typer.Typer(help="Run and manage the projection worker.", no_args_is_help=True)
 
 _EMPTY_TABLES = """
-TRUNCATE participant_state, participants, referrals, trainings, partner_links, dead_letters
+TRUNCATE participant_state, participants, referrals, trainings, partner_links, rejections,
+  dead_letters
 """
 _REWIND = """
 UPDATE projection_offsets SET next_offset = 0, updated_at = now() WHERE projection = $1
@@ -54,10 +55,10 @@ def reset_command(
 
 
 async def _reset(settings: Settings) -> None:
-    pool = await create_pool(settings.database_url, settings.read_model_schema)
+    pool = await connect_pool(settings)
     try:
         async with pool.acquire() as conn:
-            await migrate(conn, settings.read_model_schema)
+            await migrate(conn, settings.read_model_schema, settings.registry_schema)
             async with conn.transaction():
                 await conn.execute(_EMPTY_TABLES)
                 await conn.execute(_REWIND, PROJECTION)
@@ -75,7 +76,7 @@ def wait_command(timeout: float = typer.Option(300.0, help="seconds to wait at m
 
 async def wait_until_caught_up(settings: Settings, timeout: float) -> None:
     """Wait with a progress bar; shared by `refnet demo`."""
-    pool = await create_pool(settings.database_url, settings.read_model_schema)
+    pool = await connect_pool(settings)
     columns = (TextColumn("projecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, console=console, transient=True) as progress:
@@ -85,7 +86,7 @@ async def wait_until_caught_up(settings: Settings, timeout: float) -> None:
                 progress.update(task, completed=done, total=end)
 
             async with pool.acquire() as conn:
-                await migrate(conn, settings.read_model_schema)
+                await migrate(conn, settings.read_model_schema, settings.registry_schema)
                 await wait_caught_up(conn, settings, timeout=timeout, on_progress=show)
     finally:
         await pool.close()

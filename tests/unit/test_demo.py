@@ -13,6 +13,7 @@ from typing import TypeVar
 from uuid import UUID
 
 import pytest
+from history import day, ev, retract
 
 from refnet.events.catalogue import (
     Envelope,
@@ -30,6 +31,8 @@ from refnet.events.catalogue import (
 from refnet.events.codec import decode, encode
 from refnet.events.fields import REFUSED
 from refnet.events.vocabulary import ResidenceStatus, Service
+from refnet.projections.facts import Position, fact_of
+from refnet.projections.fold import ParticipantState, Status, apply
 from refnet.projections.rows import ParticipantRows
 from refnet.services.demo import (
     DEMO_PARTICIPANTS,
@@ -103,6 +106,31 @@ def test_referral_counts_add_up(history: list[EventModel]) -> None:
 
 def test_publishing_the_history_twice_changes_no_count(history: list[EventModel]) -> None:
     assert expected_summary(history + demo_history()) == expected_summary(history)
+
+
+def test_the_summary_counts_a_withdrawn_referral_as_never_sent() -> None:
+    enrolled = ev("participant.enrolled", "awo-en", day(1))
+    kept, withdrawn = (
+        ev("referral.sent", "awo-en", day(2), referral_id=rid, to_partner="bobeq")
+        for rid in ("kept", "withdrawn")
+    )
+
+    summary = expected_summary([enrolled, kept, withdrawn, retract(withdrawn, at=day(3))])
+
+    assert (summary.referrals_sent, summary.referrals_pending) == (1, 1)
+
+
+@pytest.mark.parametrize("seed", [2024, 1, 99, 31337])
+def test_the_history_breaks_no_rule_in_log_order(seed: int) -> None:
+    states: dict[str, ParticipantState] = {}
+    reasons = []
+    for offset, event in enumerate(demo_history(seed)):
+        state = states.setdefault(event.participant_id, ParticipantState(event.participant_id))
+        verdict = apply(state, fact_of(event, Position(0, offset)))
+        if verdict.status is Status.REJECTED:
+            reasons.append((event.type, verdict.reason))
+    assert reasons == []
+    assert sum(len(s.facts) for s in states.values()) > 4 * DEMO_PARTICIPANTS
 
 
 # ------------------------------------------------------------------ the awkward cases

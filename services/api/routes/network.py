@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 
 from refnet.projections.queries import network_outcomes
 from refnet.projections.views import NetworkOutcomes, Period
-from refnet.services.api.deps import Conn, CoordinatorOrAuditor
+from refnet.services.api.deps import AppSettings, Conn, CoordinatorOrAuditor
 from refnet.services.api.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/v1/network", tags=["network"], responses=ERROR_RESPONSES)
@@ -48,7 +48,13 @@ def period(
 
 @router.get("/outcomes")
 async def read_outcomes(
-    _: CoordinatorOrAuditor, conn: Conn, period: Annotated[Period, Depends(period)]
+    _: CoordinatorOrAuditor,
+    conn: Conn,
+    settings: AppSettings,
+    period: Annotated[Period, Depends(period)],
 ) -> NetworkOutcomes:
-    """Participants, placements, training and referrals in a period, by site and partner."""
-    return await network_outcomes(conn, period)
+    """Participants, placements, training and referrals in a period, by site and partner.
+
+    `referrals.overdue` counts the period's referrals still pending past the overdue limit.
+    """
+    return await network_outcomes(conn, period, settings.referral_overdue_days)

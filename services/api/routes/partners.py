@@ -1,7 +1,8 @@
-"""A partner's own views: its caseload and the referrals it received or sent.
+"""A partner's own views: its caseload, its referral inbox and outbox, its rejected events.
 
-A partner token reads only its own id's views; the coordinator reads any partner's.
-A partner with no rows yet gets an empty list, never a 404.
+A partner token reads only its own id's views; the coordinator reads any partner's;
+auditors are refused (these list participants one by one). A partner with no rows
+yet gets an empty list, never a 404. Lists page with `limit` (at most 1000) and `offset`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from refnet.projections.queries import caseload, referrals
-from refnet.projections.views import CaseloadEntry, ReferralEntry
-from refnet.services.api.deps import Conn, Paging, PartnerScope
+from refnet.projections.queries import caseload, inbox, outbox, referrals, rejections
+from refnet.projections.views import (
+    CaseloadEntry,
+    InboxEntry,
+    OutboxEntry,
+    ReferralEntry,
+    ReferralState,
+    RejectionEntry,
+)
+from refnet.services.api.deps import AppSettings, Conn, Paging, PartnerScope
 from refnet.services.api.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/v1/partners", tags=["partners"], responses=ERROR_RESPONSES)
@@ -35,5 +43,50 @@ async def read_referrals(
         Direction, Query(description="`inbox`: received by the partner; `outbox`: sent by it")
     ],
 ) -> list[ReferralEntry]:
-    """Referrals the partner received or sent: pending first, then oldest first."""
+    """Referrals the partner received or sent: pending first, then oldest first.
+
+    Withdrawn referrals are left out; the outbox view shows them.
+    """
     return await referrals(conn, partner_id, direction, page.limit, page.offset)
+
+
+@router.get("/{partner_id}/inbox")
+async def read_inbox(
+    partner_id: PartnerScope, conn: Conn, page: Paging, settings: AppSettings
+) -> list[InboxEntry]:
+    """Referrals to the partner that wait for its answer: oldest first, with their age.
+
+    `overdue` marks those unanswered for longer than the network's overdue limit.
+    """
+    days = settings.referral_overdue_days
+    return await inbox(conn, partner_id, days, page.limit, page.offset)
+
+
+@router.get("/{partner_id}/outbox")
+async def read_outbox(
+    partner_id: PartnerScope,
+    conn: Conn,
+    page: Paging,
+    settings: AppSettings,
+    state: Annotated[
+        ReferralState | None, Query(description="only referrals in this state")
+    ] = None,
+) -> list[OutboxEntry]:
+    """Referrals the partner sent and what became of them: newest first.
+
+    A referral the partner withdrew (retracted before any answer) is listed as
+    `withdrawn`; it counts in no outcome.
+    """
+    days = settings.referral_overdue_days
+    return await outbox(conn, partner_id, days, state, page.limit, page.offset)
+
+
+@router.get("/{partner_id}/rejections")
+async def read_rejections(
+    partner_id: PartnerScope, conn: Conn, page: Paging
+) -> list[RejectionEntry]:
+    """Events the partner published that broke a rule, so were not applied: newest first.
+
+    Each names the rule it broke. Ordered by `recorded_at`, newest first.
+    """
+    return await rejections(conn, partner_id, page.limit, page.offset)
