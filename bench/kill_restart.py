@@ -27,10 +27,10 @@ from bench.workload import history
 from refnet.events.settings import Settings
 from refnet.projections.catchup import wait_caught_up
 from refnet.projections.migrate import migrate
+from refnet.projections.snapshot import DERIVED, snapshot
 from refnet.services.stack_process import settings_env
 from refnet.services.stack_topics import ensure_topics
 
-TABLES = ("participant_state", "participants", "referrals", "trainings", "partner_links")
 WORKER = [sys.executable, "-m", "refnet.services.cli.main", "projections", "run"]
 
 
@@ -69,9 +69,7 @@ async def caught_up(settings: Settings) -> float:
 async def dump(settings: Settings) -> dict[str, list[Any]]:
     conn = await connect(settings.database_url, settings.read_model_schema)
     try:
-        return {
-            t: sorted(map(tuple, await conn.fetch(f"SELECT * FROM {t}")), key=repr) for t in TABLES
-        }
+        return await snapshot(conn)
     finally:
         await conn.close()
 
@@ -111,7 +109,7 @@ async def run(events: int, kill_at: float, workdir: Path) -> bool:
         workers.append(start(rebuild, workdir / "rebuild.log"))
         print(f"rebuild from empty caught up in {await caught_up(rebuild):.1f} s")
         killed, fresh = await dump(live), await dump(rebuild)
-        for table in TABLES:
+        for table in DERIVED:
             same = "identical" if killed[table] == fresh[table] else "DIFFERENT"
             print(f"  {table:18} {len(killed[table]):>8,} rows  {same}")
         return killed == fresh

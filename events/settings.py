@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         5 * 1024 * 1024, ge=1024, description="largest body POST /v1/events accepts"
     )
     referral_overdue_days: int = Field(
-        14, ge=1, description="days a referral may wait for an answer before it is overdue"
+        14, ge=1, le=3650, description="days a referral may wait for an answer before it is overdue"
     )
     ingest_publish_timeout: float = Field(
         10.0, gt=0, description="seconds the gateway waits for the log to confirm a batch"

@@ -74,6 +74,7 @@ def summary_table(outcomes: NetworkOutcomes) -> Table:
         ("in training", outcomes.in_training),
         ("referrals sent", refs.sent),
         ("  accepted / declined / pending", f"{refs.accepted} / {refs.declined} / {refs.pending}"),
+        ("  overdue (pending too long)", refs.overdue),
         ("median days to placement", outcomes.median_days_to_placement),
     ):
         table.add_row(label, str(value))

@@ -35,6 +35,7 @@ from refnet.projections.catchup import wait_caught_up
 from refnet.projections.database import Conn, connect_pool, create_pool
 from refnet.projections.migrate import migrate
 from refnet.projections.queries import network_outcomes
+from refnet.projections.snapshot import snapshot
 from refnet.projections.views import NetworkOutcomes, Period
 from refnet.services.demo import DEMO_PARTNERS
 from refnet.services.local_keys import ensure_partner_keys
@@ -42,7 +43,6 @@ from refnet.services.stack_errors import StackError
 from refnet.services.stack_process import settings_env
 from refnet.services.stack_topics import ensure_topics, high_watermarks
 
-TABLES = ("participant_state", "participants", "referrals", "trainings", "partner_links")
 T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC)
 
 
@@ -253,8 +253,9 @@ class World:
             return await network_outcomes(conn, period or Period())
 
     async def dump(self) -> dict[str, list[Any]]:
-        """Every row of every read-model table, in a stable order."""
-        return {t: sorted(await self.fetch(f"SELECT * FROM {t}"), key=repr) for t in TABLES}
+        """Every row the log determines, table by table, in a stable order."""
+        async with self.connection() as conn:
+            return await snapshot(conn)
 
     async def drop_schema(self) -> None:
         pool = await create_pool(self.settings.database_url, "public")

@@ -5,11 +5,13 @@ Periods are half-open, `from` inclusive and `to` exclusive, and always in UTC.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
+from pydantic import BeforeValidator
 
 from refnet.projections.queries import network_outcomes
 from refnet.projections.views import NetworkOutcomes, Period
@@ -24,22 +26,37 @@ _BOUND = (
 )
 
 
-def _utc(value: datetime | None) -> datetime | None:
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def _iso_only(value: object) -> object:
+    # Pydantic reads a number as seconds since 1970; a bound is a calendar date or time.
+    if isinstance(value, str) and _NUMBER.match(value):
+        raise ValueError("expected an ISO 8601 date or date-time, not a number")
+    return value
+
+
+Bound = Annotated[datetime | None, BeforeValidator(_iso_only)]
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        problem = {"type": "value_error", "loc": ("query", name), "input": value.isoformat()}
+        raise RequestValidationError([{**problem, "msg": "outside the calendar in UTC"}]) from None
 
 
 def period(
-    from_: Annotated[
-        datetime | None, Query(alias="from", description=f"start, inclusive: {_BOUND}")
-    ] = None,
-    to: Annotated[datetime | None, Query(description=f"end, exclusive: {_BOUND}")] = None,
+    from_: Annotated[Bound, Query(alias="from", description=f"start, inclusive: {_BOUND}")] = None,
+    to: Annotated[Bound, Query(description=f"end, exclusive: {_BOUND}")] = None,
 ) -> Period:
     """The period of the query string; 422 naming `to` unless it ends after it starts."""
-    start, end = _utc(from_), _utc(to)
+    start, end = _utc(from_, "from"), _utc(to, "to")
     if start is not None and end is not None and start >= end:
         problem = {"type": "value_error", "loc": ("query", "to"), "input": to}
         raise RequestValidationError([{**problem, "msg": "must be later than `from`"}])
