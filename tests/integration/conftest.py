@@ -12,7 +12,7 @@ import asyncio
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -70,6 +70,13 @@ def world(tmp_path: Path) -> Iterator[World]:
     created.stop_all()
     created.drop()
     asyncio.run(created.drop_schema())
+
+
+@pytest.fixture
+async def running(world: World) -> AsyncIterator[World]:
+    """A world with one projection worker running."""
+    world.start_worker()
+    yield world
 
 
 def _containers() -> Iterator[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +20,7 @@ from refnet.events.settings import Settings
 from refnet.services.api.app import create_app
 from refnet.services.api.deps import pooled
 from refnet.services.tokens import issue_token
-from tests.integration.world import T0, World, enrolled, placed
+from tests.integration.world import T0, World, enrolled, new_pid, placed
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +28,7 @@ BASE = "http://refnet.test"
 
 
 def pid() -> str:
-    return f"h-{uuid.uuid4().hex[:12]}"
+    return new_pid("h")
 
 
 def body(*events: EventModel) -> list[dict[str, Any]]:

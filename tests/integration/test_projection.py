@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -19,19 +17,13 @@ from confluent_kafka.admin import AdminClient
 from refnet.services.api.app import create_app
 from refnet.services.demo import demo_history, expected_summary
 from refnet.services.tokens import issue_token
-from tests.integration.world import T0, World, enrolled, history, placed, retracted
+from tests.integration.world import T0, World, enrolled, history, new_pid, placed, retracted
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def running(world: World) -> AsyncIterator[World]:
-    world.start_worker()
-    yield world
-
-
 def pid() -> str:
-    return f"p-{uuid.uuid4().hex[:12]}"
+    return new_pid("p")
 
 
 async def test_demo_history_counts_through_the_api(running: World) -> None:

@@ -27,7 +27,7 @@ from refnet.events.settings import Settings
 from refnet.services.api.app import create_app
 from refnet.services.api.deps import pooled
 from refnet.services.tokens import issue_token
-from tests.integration.world import World
+from tests.integration.world import World, enrolled, envelope
 
 pytestmark = pytest.mark.integration
 
@@ -46,69 +46,41 @@ def instant(text: str) -> dt.datetime:
 # ------------------------------------------------------------------ events
 
 
-def _envelope(pid: str, partner: str, at: dt.datetime) -> dict[str, Any]:
-    return {
-        "event_id": uuid.uuid4(),
-        "partner_id": partner,
-        "site": "witten",
-        "participant_id": pid,
-        "occurred_at": at,
-        "recorded_at": at,
-    }
-
-
-def enrolled(pid: str, partner: str, at: dt.datetime) -> c.ParticipantEnrolled:
-    data = c.EnrolledData(
-        programme="Netzwerk Integration",
-        residence_status=c.ResidenceStatus.DULDUNG,
-        work_permission=c.WorkPermission.EMPLOYMENT_WITH_AUTHORITY_PERMISSION,
-        sgb2_eligible=True,
-        employment_status=c.EmploymentStatus.UNEMPLOYED,
-        education_level=c.EducationLevel.ISCED_3_4,
-        age_band=c.AgeBand.AGE_18_29,
-        gender="refused",
-        third_country_national=True,
-        german_level=c.GermanLevel.A2,
-        consent_to_share=True,
-    )
-    return c.ParticipantEnrolled(**_envelope(pid, partner, at), data=data)
-
-
 def sent(pid: str, sender: str, receiver: str, rid: str, at: dt.datetime) -> c.ReferralSent:
     data = c.ReferralSentData(referral_id=rid, to_partner=receiver, service=c.Service.COUNSELLING)
-    return c.ReferralSent(**_envelope(pid, sender, at), data=data)
+    return c.ReferralSent(**envelope(pid, sender, at), data=data)
 
 
 def accepted(pid: str, partner: str, rid: str, at: dt.datetime) -> c.ReferralAccepted:
     data = c.ReferralAcceptedData(referral_id=rid)
-    return c.ReferralAccepted(**_envelope(pid, partner, at), data=data)
+    return c.ReferralAccepted(**envelope(pid, partner, at), data=data)
 
 
 def declined(pid: str, partner: str, rid: str, at: dt.datetime) -> c.ReferralDeclined:
     data = c.ReferralDeclinedData(referral_id=rid, reason=c.DeclineReason.NO_CAPACITY)
-    return c.ReferralDeclined(**_envelope(pid, partner, at), data=data)
+    return c.ReferralDeclined(**envelope(pid, partner, at), data=data)
 
 
 def started(pid: str, partner: str, tid: str, at: dt.datetime) -> c.TrainingStarted:
     data = c.TrainingStartedData(training_id=tid, kind=c.TrainingKind.LANGUAGE_COURSE)
-    return c.TrainingStarted(**_envelope(pid, partner, at), data=data)
+    return c.TrainingStarted(**envelope(pid, partner, at), data=data)
 
 
 def completed(pid: str, partner: str, tid: str, at: dt.datetime) -> c.TrainingCompleted:
     data = c.TrainingCompletedData(training_id=tid, qualification_gained=True)
-    return c.TrainingCompleted(**_envelope(pid, partner, at), data=data)
+    return c.TrainingCompleted(**envelope(pid, partner, at), data=data)
 
 
 def placed(pid: str, partner: str, at: dt.datetime) -> c.ParticipantPlaced:
     data = c.PlacedData(
         placement_id=f"pl-{pid}", kind=c.PlacementKind.EMPLOYMENT, start_date=at.date()
     )
-    return c.ParticipantPlaced(**_envelope(pid, partner, at), data=data)
+    return c.ParticipantPlaced(**envelope(pid, partner, at), data=data)
 
 
 def retracted(pid: str, partner: str, target: uuid.UUID, at: dt.datetime) -> c.EventRetracted:
     data = c.RetractedData(retracted_event_id=target, reason="recorded in error")
-    return c.EventRetracted(**_envelope(pid, partner, at), data=data)
+    return c.EventRetracted(**envelope(pid, partner, at), data=data)
 
 
 # ------------------------------------------------------------------ the story
@@ -181,12 +153,6 @@ def story() -> Story:
 async def told(world: World, events: list[EventModel]) -> None:
     world.publish(events)
     await world.wait()
-
-
-@pytest.fixture
-async def running(world: World) -> AsyncIterator[World]:
-    world.start_worker()
-    yield world
 
 
 # ------------------------------------------------------------------ rejections

@@ -9,27 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
 from refnet.events.codec import encode
 from refnet.events.signing import CounterSequence, Signer, SigningKey
 from refnet.services.keys import register_key, retire_key
-from tests.integration.world import T0, World, enrolled, placed
+from tests.integration.world import T0, World, enrolled, new_pid, placed
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def running(world: World) -> AsyncIterator[World]:
-    world.start_worker()
-    yield world
-
-
 def pid() -> str:
-    return f"s-{uuid.uuid4().hex[:12]}"
+    return new_pid("s")
 
 
 async def test_forged_unsigned_and_altered_events_are_dead_lettered(running: World) -> None:

@@ -275,9 +275,12 @@ def _source_order(source: str) -> tuple[int, int]:
 # ------------------------------------------------------------------ events
 
 
-def _envelope(
-    pid: str, partner: str, at: dt.datetime, event_id: uuid.UUID | None
-) -> dict[str, Any]:
+def new_pid(prefix: str = "p") -> str:
+    """A participant pseudonym no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def envelope(pid: str, partner: str, at: dt.datetime, event_id: uuid.UUID | None) -> dict[str, Any]:
     return {
         "event_id": event_id or uuid.uuid4(),
         "partner_id": partner,
@@ -304,7 +307,7 @@ def enrolled(
         german_level=c.GermanLevel.A2,
         consent_to_share=True,
     )
-    return c.ParticipantEnrolled(**_envelope(pid, partner, at, event_id), data=data)
+    return c.ParticipantEnrolled(**envelope(pid, partner, at, event_id), data=data)
 
 
 def placed(
@@ -315,13 +318,13 @@ def placed(
     event_id: uuid.UUID | None = None,
 ) -> c.ParticipantPlaced:
     data = c.PlacedData(placement_id=f"pl-{pid}", kind=c.PlacementKind(kind), start_date=at.date())
-    return c.ParticipantPlaced(**_envelope(pid, partner, at, event_id), data=data)
+    return c.ParticipantPlaced(**envelope(pid, partner, at, event_id), data=data)
 
 
 def retracted(original: EventModel, at: dt.datetime) -> c.EventRetracted:
     data = c.RetractedData(retracted_event_id=original.event_id, reason="recorded in error")
     return c.EventRetracted(
-        **_envelope(original.participant_id, original.partner_id, at, None), data=data
+        **envelope(original.participant_id, original.partner_id, at, None), data=data
     )
 
 
