@@ -280,7 +280,9 @@ def new_pid(prefix: str = "p") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def envelope(pid: str, partner: str, at: dt.datetime, event_id: uuid.UUID | None) -> dict[str, Any]:
+def envelope(
+    pid: str, partner: str, at: dt.datetime, event_id: uuid.UUID | None = None
+) -> dict[str, Any]:
     return {
         "event_id": event_id or uuid.uuid4(),
         "partner_id": partner,
