@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.kafka_io import delete_groups, delete_topics, validated_publish
-from bench.keys import provision
 from bench.pg import connect, drop_schemas
-from bench.workload import history
+from bench.workload import PARTNERS, history
 from refnet.events.settings import Settings
 from refnet.projections.catchup import wait_caught_up
 from refnet.projections.migrate import migrate
 from refnet.projections.snapshot import DERIVED, snapshot
+from refnet.services.local_keys import provision_keys
 from refnet.services.stack_process import settings_env
 from refnet.services.stack_topics import ensure_topics
 
@@ -93,7 +93,7 @@ async def run(events: int, kill_at: float, workdir: Path) -> bool:
     ensure_topics(live)
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        await provision(live)
+        await provision_keys(live, PARTNERS)
         seconds = validated_publish(live, history(events, max(1, events // 10)))
         print(f"published {events:,} events in {seconds:.1f} s")
         worker = start(live, workdir / "live.log")

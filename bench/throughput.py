@@ -24,13 +24,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import kafka_io, keys, latency, pg, report
+from bench import kafka_io, latency, pg, report
 from bench.noise import watched
 from bench.profile import PySpy, render, summary
 from bench.worker import CatchUp, Worker
-from bench.workload import history
+from bench.workload import PARTNERS, history
 from refnet.events.publisher import encoded
 from refnet.events.settings import Settings
+from refnet.services.local_keys import provision_keys
 from refnet.services.stack_topics import ensure_topics
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -142,7 +143,7 @@ async def bench(args: argparse.Namespace, run: Run, results: dict[str, Any]) -> 
     )
     ensure_topics(live)
     kafka_io.create_topic(live, run.raw_topic)
-    await keys.provision(live)
+    await provision_keys(live, PARTNERS)
 
     noise = results.setdefault("noise", {})
     with watched(noise, "publish"):

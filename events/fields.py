@@ -6,6 +6,7 @@ canonical encoding of one instant is always the same bytes.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
@@ -53,8 +54,18 @@ UtcDatetime = Annotated[
 ]
 """A timezone-aware instant, held in UTC and written as `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", strict=True)]
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+SLUG_RULE = (
+    "lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters"
+)
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, strict=True)]
 """Identifiers from configuration (partners, sites): lower-case letters, digits, dashes."""
+
+
+def is_slug(value: str) -> bool:
+    """Whether `value` is a valid partner or site id, for checks outside a model."""
+    return re.fullmatch(SLUG_PATTERN, value) is not None
+
 
 Pseudonym = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{6,64}$", strict=True)]
 """An opaque network pseudonym. The narrow alphabet keeps names and e-mail addresses out."""

@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -114,8 +114,16 @@ def verify(event: EventModel, public_key: Ed25519PublicKey) -> bool:
     """True when `event.signature` is `public_key`'s signature of the event."""
     if event.signature is None:
         return False
+    return verify_signature(event.signature, signing_bytes(event), public_key)
+
+
+def verify_signature(signature: str, data: bytes, public_key: Ed25519PublicKey) -> bool:
+    """True when `signature` (base64url) is `public_key`'s signature of `data`.
+
+    For checking one event against several keys: encode it once, then try each.
+    """
     try:
-        public_key.verify(_unb64url(event.signature), signing_bytes(event))
+        public_key.verify(_unb64url(signature), data)
     except (InvalidSignature, ValueError, binascii.Error):
         return False
     return True
@@ -183,7 +191,10 @@ class Signer:
 
     def encode_at(self, event: EventModel, sequence: int) -> bytes:
         """The canonical bytes of `event`, stamped with `sequence` and signed."""
-        body = to_canonical_dict(event)
+        return self.encode_body(to_canonical_dict(event), sequence)
+
+    def encode_body(self, body: dict[str, Any], sequence: int) -> bytes:
+        """As `encode_at`, from an event's canonical dict (which it changes)."""
         body.pop("signature", None)
         body["publisher_id"] = self.publisher_id
         body["sequence"] = sequence

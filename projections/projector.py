@@ -18,7 +18,7 @@ from refnet.events.codec import decode
 from refnet.events.errors import EventInvalid, EventUndecodable
 from refnet.projections.database import StoreUnavailable
 from refnet.projections.facts import Position, fact_of
-from refnet.projections.signatures import KeyRing
+from refnet.projections.signatures import KeyRing, newer_keys_may_help
 from refnet.projections.store import BatchResult, DeadLetter, Incoming, OutcomeStore
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ class Record:
 
 DeadLetterSink = Callable[[DeadLetter], Awaitable[None]]
 KeyLoader = Callable[[], Awaitable[KeyRing]]
-_KEY_PROBLEMS = ("bad signature", "forged", "retired key")
 
 
 def classify(record: Record, keys: KeyRing) -> Incoming:
@@ -60,7 +59,7 @@ def classify(record: Record, keys: KeyRing) -> Incoming:
 
 
 def _key_problem(incoming: Incoming) -> bool:
-    return isinstance(incoming.item, DeadLetter) and incoming.item.reason.startswith(_KEY_PROBLEMS)
+    return isinstance(incoming.item, DeadLetter) and newer_keys_may_help(incoming.item.reason)
 
 
 class Projector:

@@ -16,12 +16,20 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from refnet.events.catalogue import EventModel
-from refnet.events.signing import load_public, verify
+from refnet.events.signing import load_public, signing_bytes, verify_signature
 from refnet.projections.database import Conn
+
+# Reasons that a key registered since the ring was loaded could overturn.
+_KEY_REASONS = ("bad signature", "forged", "retired key")
 
 _LOAD_KEYS = """
 SELECT key_id, signer, partner_id, public_key, retired_at FROM signing_keys ORDER BY registered_at
 """
+
+
+def newer_keys_may_help(reason: str) -> bool:
+    """Whether a reason from `KeyRing.problem` could change once the keys are reloaded."""
+    return reason.startswith(_KEY_REASONS)
 
 
 @dataclass(frozen=True)
@@ -82,9 +90,10 @@ class KeyRing:
                 if getattr(event, name) is None
             ]
             return f"unsigned: no {', '.join(missing)}"
+        signature, data = event.signature, signing_bytes(event)  # encoded once for every key
         retired: RegisteredKey | None = None
         for key in self._by_partner.get(event.partner_id, []) + self._gateway:
-            if verify(event, key.public_key):
+            if verify_signature(signature, data, key.public_key):
                 if key.valid_for(event):
                     return None
                 retired = key
@@ -94,7 +103,8 @@ class KeyRing:
                 f"{retired.retired_at:%Y-%m-%dT%H:%M:%SZ}, for an event recorded after that"
             )
         for partner, keys in self._by_partner.items():
-            if partner != event.partner_id and any(verify(event, k.public_key) for k in keys):
+            forged_with = (verify_signature(signature, data, k.public_key) for k in keys)
+            if partner != event.partner_id and any(forged_with):
                 return f"forged: signed with {partner}'s key but names partner {event.partner_id}"
         return (
             f"bad signature: no registered key of {event.partner_id} or of the gateway "

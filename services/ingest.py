@@ -172,10 +172,6 @@ def check_partner(events: Sequence[EventModel], partner_id: str) -> None:
         )
 
 
-def _digest(event: EventModel) -> bytes:
-    return hashlib.sha256(canonical_json(to_canonical_dict(event))).digest()
-
-
 class SequenceBlock:
     """The gateway's sequence numbers, reserved durably in blocks, handed out in memory.
 
@@ -227,10 +223,12 @@ class Gateway:
     async def ingest(self, conn: Conn, partner_id: str, items: Sequence[Any]) -> IngestResult:
         events = validate_items(items)
         check_partner(events, partner_id)
-        digests = [_digest(e) for e in events]
+        # Each event's canonical form is made once: hashed for the ledger, then signed.
+        bodies = [to_canonical_dict(e) for e in events]
+        digests = [hashlib.sha256(canonical_json(b)).digest() for b in bodies]
         fresh, result = await self._dedupe(conn, events, digests)
         if fresh:
-            await self._publish(conn, [events[n] for n in fresh])
+            await self._publish(conn, [(events[n], bodies[n]) for n in fresh])
             async with conn.transaction():
                 # Losing this row in a crash only means a re-post publishes again,
                 # and the projections count an event_id once: no need to wait for the flush.
@@ -273,11 +271,11 @@ class Gateway:
             )
         return fresh, result
 
-    async def _publish(self, conn: Conn, events: list[EventModel]) -> None:
+    async def _publish(self, conn: Conn, events: list[tuple[EventModel, dict[str, Any]]]) -> None:
         numbers = await self._sequence.take(conn, len(events))
         records = [
-            (e.participant_id.encode(), self._signer.encode_at(e, number))
-            for e, number in zip(events, numbers, strict=True)
+            (event.participant_id.encode(), self._signer.encode_body(body, number))
+            for (event, body), number in zip(events, numbers, strict=True)
         ]
         try:
             await self._publisher.publish_encoded(records)

@@ -39,10 +39,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # not re-expo
     UserScramCredentialDeletion,
     UserScramCredentialUpsertion,
 )
-from pydantic import TypeAdapter, ValidationError
 
 from refnet.events.errors import RefNetError
-from refnet.events.fields import Slug
+from refnet.events.fields import SLUG_RULE, is_slug
 from refnet.events.kafka_client import MECHANISM, SECURITY_PROTOCOL
 from refnet.events.settings import Settings
 from refnet.services.stack_kafka import admin_client
@@ -54,7 +53,6 @@ ADMIN_PRINCIPAL = "admin"
 PROJECTIONS_PRINCIPAL = "refnet-projections"
 TIMEOUT = 15.0
 _STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
-_SLUG: TypeAdapter[str] = TypeAdapter(Slug)
 
 
 class KafkaAccessError(RefNetError):
@@ -274,13 +272,8 @@ def require_authorizer(admin: AdminClient) -> None:
 
 def check_partner_id(partner_id: str) -> None:
     """A partner id is a slug and never the name of a service principal."""
-    try:
-        _SLUG.validate_python(partner_id)
-    except ValidationError as exc:
-        raise KafkaAccessError(
-            f"{partner_id!r} is not a partner id: lowercase letters, digits and '-', "
-            "starting with a letter or digit, at most 63 characters"
-        ) from exc
+    if not is_slug(partner_id):
+        raise KafkaAccessError(f"{partner_id!r} is not a partner id: {SLUG_RULE}")
     if partner_id in (ADMIN_PRINCIPAL, PROJECTIONS_PRINCIPAL):
         raise ReservedPrincipal(f"{partner_id!r} is a service principal, not a partner")
 

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from refnet.events.keystore import LocalKeys
 from refnet.events.settings import Settings
 from refnet.events.signing import SigningKey
-from refnet.projections.database import Conn
+from refnet.projections.database import Conn, connect_pool
+from refnet.projections.migrate import migrate
 from refnet.services.keys import register_key
 
 
@@ -31,3 +32,14 @@ async def ensure_partner_keys(conn: Conn, keys: LocalKeys, partner_ids: Iterable
 
 def local_keys(settings: Settings) -> LocalKeys:
     return LocalKeys(settings.keys_dir)
+
+
+async def provision_keys(settings: Settings, partner_ids: Iterable[str]) -> list[str]:
+    """`ensure_partner_keys` on its own connection, schemas migrated first."""
+    pool = await connect_pool(settings, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn, settings.read_model_schema, settings.registry_schema)
+            return await ensure_partner_keys(conn, local_keys(settings), partner_ids)
+    finally:
+        await pool.close()

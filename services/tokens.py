@@ -22,7 +22,7 @@ import asyncpg
 from pydantic import TypeAdapter, ValidationError
 
 from refnet.events.errors import RefNetError
-from refnet.events.fields import Slug
+from refnet.events.fields import SLUG_RULE, is_slug
 
 Role = Literal["coordinator", "auditor", "partner"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
@@ -32,7 +32,6 @@ _SECRET_BYTES = 32
 _LABEL_MAX = 200
 # rn_<12 hex>_<43 chars of url-safe base64>; the secret may itself contain "_".
 _TOKEN = re.compile(r"rn_(?P<token_id>[a-z0-9]{8,32})_(?P<secret>[A-Za-z0-9_-]{20,100})")
-_SLUG: TypeAdapter[str] = TypeAdapter(Slug)
 _ROLE: TypeAdapter[Role] = TypeAdapter(Role)
 
 _INSERT = """
@@ -121,13 +120,8 @@ def _checked(
     if role != "partner" and partner_id is not None:
         raise TokenRequestInvalid(f"{role} tokens are not bound to a partner; omit the partner id")
     if partner_id is not None:
-        try:
-            _SLUG.validate_python(partner_id)
-        except ValidationError as exc:
-            raise TokenRequestInvalid(
-                f"partner id {partner_id!r} is not valid: lower-case letters, digits and "
-                "dashes, starting with a letter or digit, at most 63 characters"
-            ) from exc
+        if not is_slug(partner_id):
+            raise TokenRequestInvalid(f"partner id {partner_id!r} is not valid: {SLUG_RULE}")
     if label is not None and len(label) > _LABEL_MAX:
         raise TokenRequestInvalid(f"label is longer than {_LABEL_MAX} characters")
     if expires_in is not None and expires_in <= timedelta(0):

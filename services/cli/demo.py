@@ -11,14 +11,13 @@ from rich.table import Table
 
 from refnet.events.settings import Settings
 from refnet.projections.database import connect_pool
-from refnet.projections.migrate import migrate
 from refnet.projections.queries import network_outcomes
 from refnet.projections.views import NetworkOutcomes, Period
 from refnet.services.cli.console import console, friendly, run
 from refnet.services.cli.projections import wait_until_caught_up
 from refnet.services.cli.publish import publish_with_progress
 from refnet.services.demo import demo_history
-from refnet.services.local_keys import ensure_partner_keys, local_keys
+from refnet.services.local_keys import provision_keys
 
 
 @friendly
@@ -29,7 +28,7 @@ def demo_command(
     """Publish the demo network's history, wait for the projections, print the outcomes."""
     settings = Settings()
     events = demo_history(seed)
-    made = run(_provision_keys(settings, {e.partner_id for e in events}))
+    made = run(provision_keys(settings, {e.partner_id for e in events}))
     if made:
         console.print(f"made and registered signing keys for {', '.join(made)}")
     publish_with_progress(settings, events, "publishing demo history")
@@ -39,16 +38,6 @@ def demo_command(
     base = f"http://{settings.api_host}:{settings.api_port}"
     console.print(f"API: {base}/v1/network/outcomes   docs: {base}/docs")
     console.print("token: refnet tokens issue --role coordinator")
-
-
-async def _provision_keys(settings: Settings, partner_ids: set[str]) -> list[str]:
-    pool = await connect_pool(settings, max_size=1)
-    try:
-        async with pool.acquire() as conn:
-            await migrate(conn, settings.read_model_schema, settings.registry_schema)
-            return await ensure_partner_keys(conn, local_keys(settings), partner_ids)
-    finally:
-        await pool.close()
 
 
 async def _outcomes(settings: Settings) -> NetworkOutcomes:

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import TypeAdapter, ValidationError
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from refnet.events.fields import Slug
+from refnet.events.fields import SLUG_RULE, is_slug
 from refnet.events.signing import b64url, parse_public_key
 from refnet.services.cli.console import console, err_console, fail, friendly
 from refnet.services.cli.tokens import load_settings, with_connection
@@ -34,14 +33,10 @@ keys_app = typer.Typer(
 PartnerId = Annotated[str, typer.Argument(metavar="ID", help="the partner id, e.g. awo-en")]
 
 
-_SLUG: TypeAdapter[str] = TypeAdapter(Slug)
-
-
 def _checked(partner_id: str) -> str:
-    try:
-        return _SLUG.validate_python(partner_id)
-    except ValidationError:
-        fail(f"partner id {partner_id!r}: lower-case letters, digits and '-' only")
+    if not is_slug(partner_id):
+        fail(f"partner id {partner_id!r} is not valid: {SLUG_RULE}")
+    return partner_id
 
 
 @keys_app.command("generate")

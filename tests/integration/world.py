@@ -38,7 +38,7 @@ from refnet.projections.queries import network_outcomes
 from refnet.projections.snapshot import snapshot
 from refnet.projections.views import NetworkOutcomes, Period
 from refnet.services.demo import DEMO_PARTNERS
-from refnet.services.local_keys import ensure_partner_keys
+from refnet.services.local_keys import provision_keys
 from refnet.services.stack_errors import StackError
 from refnet.services.stack_process import settings_env
 from refnet.services.stack_topics import ensure_topics, high_watermarks
@@ -102,8 +102,7 @@ class World:
 
     async def register_keys(self, partner_ids: Iterable[str]) -> None:
         """Make (if needed) and register a local key for each partner."""
-        async with self.connection() as conn:
-            await ensure_partner_keys(conn, self.keys, partner_ids)
+        await provision_keys(self.settings, partner_ids)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
