@@ -16,6 +16,11 @@ from refnet.services.api.app import create_app
 from refnet.services.cli.console import friendly
 from refnet.services.cli.tokens import load_settings, with_connection
 
+# h11 refuses a request head it cannot parse within this many buffered bytes. Its
+# default (16 KiB) made a long URL pass or fail depending on how the bytes were
+# split across reads; a fixed, larger bound answers the same request the same way.
+MAX_REQUEST_HEAD_BYTES = 128 * 1024
+
 
 async def _ready(_: object) -> None:
     """Nothing to do: `with_connection` has connected and migrated by now."""
@@ -37,4 +42,10 @@ def serve(
     bind_host = host if host is not None else settings.api_host
     bind_port = port if port is not None else settings.api_port
     # A taken port is logged by uvicorn in one line, and it exits 1.
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+    )
