@@ -204,7 +204,11 @@ class World:
         return [event for _, _, event in sorted(found, key=lambda f: f[:2])]
 
     def dead_letter_reasons(self, expected: int) -> list[str]:
-        """The `refnet-reason` headers of the dead-letter topic, in source-offset order."""
+        """The `refnet-reason` of each parked source event, in source (partition, offset) order.
+
+        The topic is written at least once (a redelivered batch parks its events
+        again), so reasons are kept per source, the message key.
+        """
         consumer = Consumer(
             {
                 "bootstrap.servers": self.settings.kafka_bootstrap,
@@ -213,20 +217,19 @@ class World:
             }
         )
         consumer.subscribe([self.settings.topic_dead_letter])
-        reasons: list[tuple[str, str]] = []
+        reasons: dict[str, str] = {}
         try:
             for _ in range(100):
                 msg = consumer.poll(1.0)
                 if msg is None or msg.error():
                     continue
                 headers = dict(msg.headers() or [])
-                reasons.append((msg.key().decode(), headers["refnet-reason"].decode()))
+                reasons[msg.key().decode()] = headers["refnet-reason"].decode()
                 if len(reasons) == expected:
                     break
         finally:
             consumer.close()
-        # The key is the source, topic/partition/offset: order by partition, then offset.
-        return [r for _, r in sorted(reasons, key=lambda kr: _source_order(kr[0]))]
+        return [reasons[source] for source in sorted(reasons, key=_source_order)]
 
     def drop(self) -> None:
         admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
