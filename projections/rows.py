@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from refnet.projections.facts import Fact
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,21 @@ class RejectionRow(_Row):
     recorded_at: str
     partition: int
     offset: int
+
+
+def rejection_row(participant_id: str, fact: Fact, reason: str) -> RejectionRow:
+    """The `rejections` row of an event that broke a rule."""
+    return RejectionRow(
+        event_id=fact.event_id,
+        partner_id=fact.partner_id,
+        participant_id=participant_id,
+        type=fact.type,
+        reason=reason,
+        occurred_at=fact.occurred_at,
+        recorded_at=fact.recorded_at,
+        partition=fact.partition,
+        offset=fact.offset,
+    )
 
 
 @dataclass(frozen=True, slots=True)

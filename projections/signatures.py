@@ -9,21 +9,31 @@ event signed with another partner's key is a forgery, and is reported as one.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from refnet.events.catalogue import EventModel
-from refnet.events.signing import load_public, signing_bytes, verify_signature
+from refnet.events.fields import format_utc
+from refnet.events.signing import (
+    KeyUnusable,
+    b64url,
+    load_public,
+    parse_public_key,
+    signing_bytes,
+    verify_signature,
+)
 from refnet.projections.database import Conn
 
 # Reasons that a key registered since the ring was loaded could overturn.
 _KEY_REASONS = ("bad signature", "forged", "retired key")
 
 _LOAD_KEYS = """
-SELECT key_id, signer, partner_id, public_key, retired_at FROM signing_keys ORDER BY registered_at
+SELECT key_id, signer, partner_id, public_key, registered_at, retired_at
+FROM signing_keys ORDER BY registered_at, key_id
 """
 
 
@@ -49,6 +59,36 @@ class RegisteredKey:
         return self.partner_id if self.partner_id is not None else "the gateway"
 
 
+async def key_documents(conn: Conn) -> list[dict[str, Any]]:
+    """Every registered key in a portable JSON form, public keys in base64url.
+
+    This is what an archive carries, so its signatures can be checked in years
+    without the database: `KeyRing.from_documents` reads it back.
+    """
+    return [
+        {
+            "key_id": r["key_id"],
+            "signer": r["signer"],
+            "partner_id": r["partner_id"],
+            "public_key": b64url(bytes(r["public_key"])),
+            "registered_at": format_utc(r["registered_at"]),
+            "retired_at": format_utc(r["retired_at"]) if r["retired_at"] else None,
+        }
+        for r in await conn.fetch(_LOAD_KEYS)
+    ]
+
+
+def _from_document(document: Mapping[str, Any]) -> RegisteredKey:
+    retired = document.get("retired_at")
+    return RegisteredKey(
+        str(document["key_id"]),
+        str(document["signer"]),
+        document.get("partner_id"),
+        load_public(parse_public_key(str(document["public_key"]))),
+        datetime.fromisoformat(retired) if retired else None,
+    )
+
+
 class KeyRing:
     """The registered public keys, grouped for the checks above."""
 
@@ -64,19 +104,15 @@ class KeyRing:
 
     @classmethod
     async def load(cls, conn: Conn) -> KeyRing:
-        rows = await conn.fetch(_LOAD_KEYS)
-        return cls(
-            [
-                RegisteredKey(
-                    r["key_id"],
-                    r["signer"],
-                    r["partner_id"],
-                    load_public(bytes(r["public_key"])),
-                    r["retired_at"],
-                )
-                for r in rows
-            ]
-        )
+        return cls.from_documents(await key_documents(conn))
+
+    @classmethod
+    def from_documents(cls, documents: Sequence[Mapping[str, Any]]) -> KeyRing:
+        """A ring from the portable form of `key_documents` (as archives keep it)."""
+        try:
+            return cls([_from_document(d) for d in documents])
+        except (KeyError, TypeError, ValueError, KeyUnusable) as exc:
+            raise KeyUnusable(f"key list: {exc}") from exc
 
     def __len__(self) -> int:
         return len(self._gateway) + sum(len(keys) for keys in self._by_partner.values())

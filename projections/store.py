@@ -24,6 +24,7 @@ from refnet.projections.rows import (
     ReferralRow,
     RejectionRow,
     TrainingRow,
+    rejection_row,
 )
 
 PROJECTION = "outcomes"
@@ -182,7 +183,7 @@ class OutcomeStore:
                 changed[i.participant_id] = state
             elif verdict.status is Status.REJECTED:
                 assert verdict.reason is not None
-                rejections.append(_rejection(i.participant_id, i.item, verdict.reason))
+                rejections.append(rejection_row(i.participant_id, i.item, verdict.reason))
                 changed[i.participant_id] = state  # its state remembers the event_id
         if changed:
             await self._rewrite(conn, list(changed.values()))
@@ -225,20 +226,6 @@ class OutcomeStore:
             [d.reason for d in letters],
             [d.payload for d in letters],
         )
-
-
-def _rejection(participant_id: str, fact: Fact, reason: str) -> RejectionRow:
-    return RejectionRow(
-        event_id=fact.event_id,
-        partner_id=fact.partner_id,
-        participant_id=participant_id,
-        type=fact.type,
-        reason=reason,
-        occurred_at=fact.occurred_at,
-        recorded_at=fact.recorded_at,
-        partition=fact.partition,
-        offset=fact.offset,
-    )
 
 
 async def _reject(conn: Conn, rows: list[RejectionRow]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from refnet.services.cli.audit import audit_app
 from refnet.services.cli.demo import demo_command
 from refnet.services.cli.import_csv import import_command
 from refnet.services.cli.partners import app as partners_app
@@ -30,6 +31,7 @@ app.add_typer(projections_app, name="projections")
 app.add_typer(tokens_app, name="tokens", help="Issue, list and revoke API tokens.")
 app.add_typer(partners_app, name="partners")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(audit_app, name="audit")
 app.command("publish")(publish_command)
 app.command("import")(import_command)
 app.command("demo")(demo_command)
