@@ -129,6 +129,8 @@ def read_log(
                         continue
                     raise LogUnreadable(f"{name}: {error.str()}")
                 partition, offset = message.partition(), message.offset()
+                if partition is None or offset is None:
+                    continue  # only errors lack a position, and those were handled above
                 end = remaining.get(partition)
                 if end is None or offset >= end:
                     continue  # past the snapshot's end
