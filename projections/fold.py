@@ -393,6 +393,16 @@ def _decide(root: str, retractions: dict[str, list[str]], decided: dict[str, boo
         stack.pop()
 
 
+def standing_retractions(state: ParticipantState) -> dict[str, list[Fact]]:
+    """Each retracted event of the state -> the standing retractions that retract it."""
+    index = _indexed(state)
+    return {
+        target: [state.facts[r] for r in retractions if r not in index.gone]
+        for target, retractions in index.retractors.items()
+        if target in index.gone
+    }
+
+
 def live_facts(state: ParticipantState) -> list[Fact]:
     """Facts that count, in "first" order; retractions themselves are not facts."""
     return _live(state.facts, _indexed(state).gone)

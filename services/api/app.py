@@ -19,7 +19,7 @@ from refnet.projections.database import connect_pool
 from refnet.projections.migrate import migrate
 from refnet.services.api.deps import pooled
 from refnet.services.api.errors import install_error_handlers
-from refnet.services.api.routes import events, health, network, partners
+from refnet.services.api.routes import audit, events, health, network, partners
 from refnet.services.ingest import Gateway
 from refnet.services.keys import ensure_gateway_key
 
@@ -87,6 +87,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (events, network, partners, health):
+    for module in (events, network, partners, audit, health):
         app.include_router(module.router)
     return app

@@ -2,10 +2,10 @@
 
 Every 401 and 403 of the API is decided here. The access rules:
 
-    role         /v1/network/...   /v1/partners/{id}/...        /v1/health
-    coordinator  read              read, any partner            read
-    auditor      read              403 (person-level records)   read
-    partner      403               read, only its own id        read
+    role         /v1/network/...   /v1/partners/{id}/...        /v1/audit/...   /v1/health
+    coordinator  read              read, any partner            403             read
+    auditor      read              403 (person-level records)   read            read
+    partner      403               read, only its own id        403             read
 
 No token, or an unknown, expired or revoked one: 401 with `WWW-Authenticate: Bearer`.
 """
@@ -113,6 +113,16 @@ def network_reader(principal: CurrentPrincipal) -> Principal:
 
 
 CoordinatorOrAuditor = Annotated[Principal, Depends(network_reader)]
+
+
+def auditor(principal: CurrentPrincipal) -> Principal:
+    """Only auditors replay history and read one participant's timeline across partners."""
+    if principal.role != "auditor":
+        raise forbidden("audit views are for auditor tokens only")
+    return principal
+
+
+Auditor = Annotated[Principal, Depends(auditor)]
 
 
 def partner_scope(

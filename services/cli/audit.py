@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import typer
 
-from refnet.services.cli import audit_archive, audit_verify
+from refnet.services.cli import audit_archive, audit_replay, audit_verify
 
 audit_app = typer.Typer(
     help="Replay history, prove it intact, and archive the log.", no_args_is_help=True
 )
+audit_replay.register(audit_app)
 audit_verify.register(audit_app)
 audit_archive.register(audit_app)

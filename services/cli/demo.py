@@ -49,9 +49,9 @@ async def _outcomes(settings: Settings) -> NetworkOutcomes:
         await pool.close()
 
 
-def summary_table(outcomes: NetworkOutcomes) -> Table:
+def summary_table(outcomes: NetworkOutcomes, title: str = "RefNet demo network: outcomes") -> Table:
     """The network's outcomes as a two-column table."""
-    table = Table(title="RefNet demo network: outcomes", show_header=False)
+    table = Table(title=title, show_header=False)
     rate = outcomes.placement_rate
     refs = outcomes.referrals
     for label, value in (

@@ -20,7 +20,7 @@ from refnet.services.api.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/v1/network", tags=["network"], responses=ERROR_RESPONSES)
 
-_BOUND = (
+BOUND_HELP = (
     "an ISO 8601 date (`2025-01-01`, meaning its midnight) or date-time; a value without an "
     "offset is taken as UTC"
 )
@@ -39,7 +39,7 @@ def _iso_only(value: object) -> object:
 Bound = Annotated[datetime | None, BeforeValidator(_iso_only)]
 
 
-def _utc(value: datetime | None, name: str) -> datetime | None:
+def utc(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
@@ -52,11 +52,13 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
 
 
 def period(
-    from_: Annotated[Bound, Query(alias="from", description=f"start, inclusive: {_BOUND}")] = None,
-    to: Annotated[Bound, Query(description=f"end, exclusive: {_BOUND}")] = None,
+    from_: Annotated[
+        Bound, Query(alias="from", description=f"start, inclusive: {BOUND_HELP}")
+    ] = None,
+    to: Annotated[Bound, Query(description=f"end, exclusive: {BOUND_HELP}")] = None,
 ) -> Period:
     """The period of the query string; 422 naming `to` unless it ends after it starts."""
-    start, end = _utc(from_, "from"), _utc(to, "to")
+    start, end = utc(from_, "from"), utc(to, "to")
     if start is not None and end is not None and start >= end:
         problem = {"type": "value_error", "loc": ("query", "to"), "input": to}
         raise RequestValidationError([{**problem, "msg": "must be later than `from`"}])

@@ -1,0 +1,77 @@
+"""Auditors' views: network outcomes as of an instant, and one participant's timeline.
+
+Auditor tokens only. Both answer from the fold the projection stored; the same
+numbers come from the log alone with `refnet audit replay` and `history`, and
+`refnet audit verify` proves the read model matches the log. Every timeline
+read is recorded (who, when, what), as reads of a person's record must be.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from refnet.events.fields import Pseudonym
+from refnet.projections.asof import TimeBasis
+from refnet.projections.audit_reads import record_read, stored_outcomes_as_of, stored_timeline
+from refnet.projections.timeline import Timeline
+from refnet.projections.views import NetworkOutcomes
+from refnet.services.api.deps import AppSettings, Auditor, Conn
+from refnet.services.api.errors import ERROR_RESPONSES
+from refnet.services.api.routes.network import BOUND_HELP, Bound, utc
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)
+
+
+class AuditOutcomes(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    as_of: datetime
+    time: TimeBasis = Field(
+        description="recorded: what the network knew at `as_of`; occurred: what had happened "
+        "by `as_of`, as known today (late-recorded events and later retractions included)"
+    )
+    outcomes: NetworkOutcomes = Field(
+        description="PRODUCT.md's outcomes; in training and overdue are judged at `as_of`"
+    )
+
+
+@router.get("/outcomes")
+async def read_outcomes_as_of(
+    _: Auditor,
+    conn: Conn,
+    settings: AppSettings,
+    as_of: Annotated[Bound, Query(description=f"the instant (default: now): {BOUND_HELP}")] = None,
+    time: Annotated[TimeBasis, Query(description="the time basis")] = TimeBasis.RECORDED,
+) -> AuditOutcomes:
+    """Network outcomes as of an instant, on the recorded or the occurred time basis."""
+    instant = utc(as_of, "as_of") or datetime.now(UTC)
+    outcomes = await stored_outcomes_as_of(conn, instant, time, settings.referral_overdue_days)
+    return AuditOutcomes(as_of=instant, time=time, outcomes=outcomes)
+
+
+@router.get("/participants/{participant_id}/history")
+async def read_history(
+    principal: Auditor,
+    conn: Conn,
+    participant_id: Annotated[Pseudonym, Path(description="the participant's network pseudonym")],
+) -> Timeline:
+    """Every event about one participant across all partners, in the order things happened.
+
+    Retracted events are marked with who retracted them and why; events that broke a
+    rule are listed as rejected with the reason. The read itself is recorded.
+    """
+    found = await stored_timeline(conn, participant_id)
+    if found is None:
+        raise HTTPException(404, f"no event about participant {participant_id}")
+    await record_read(
+        conn,
+        principal.token_id,
+        principal.role,
+        principal.partner_id,
+        participant_id,
+        "audit history",
+    )
+    return found

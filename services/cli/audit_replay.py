@@ -1,0 +1,226 @@
+"""`refnet audit replay`, `history` and `keys`: outcomes and timelines from the log alone."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from refnet.events.settings import Settings
+from refnet.projections.asof import TimeBasis, outcomes_as_of
+from refnet.projections.fold import ParticipantState
+from refnet.projections.log_reader import log_ends, read_log
+from refnet.projections.replay import Replay, replay_log
+from refnet.projections.signatures import KeyRing
+from refnet.projections.timeline import Timeline, timeline
+from refnet.services.audit_keys import audit_keys, registered_documents
+from refnet.services.cli.console import console, err_console, fail, friendly, run
+from refnet.services.cli.demo import summary_table
+
+KeysFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--keys",
+        dir_okay=False,
+        help="JSON list of public keys (an archive's keys.json); default: the registry",
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add replay, history and keys to `refnet audit`."""
+    app.command("replay")(replay_command)
+    app.command("history")(history_command)
+    app.command("keys")(keys_command)
+
+
+def parse_instant(text: str, name: str) -> datetime:
+    """An ISO 8601 date (its midnight) or date-time; UTC when it names no offset."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"{name}: {text!r} is not an ISO 8601 date or date-time (e.g. 2025-07-01)")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def replay_with_progress(settings: Settings, keys: KeyRing) -> Replay:
+    """Fold the whole log with a progress bar on stderr (events/s and time left)."""
+    ends = log_ends(settings)
+    with _progress() as progress:
+        task = progress.add_task("replaying the log", total=sum(ends.values()), rate="")
+
+        def advance(count: int) -> None:
+            progress.advance(task, count)
+            speed = progress.tasks[0].speed
+            progress.update(task, rate=f"{speed:,.0f} events/s" if speed else "")
+
+        return replay_log(settings, keys, ends, on_progress=advance)
+
+
+@friendly
+def replay_command(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="the instant: ISO 8601 date (its midnight, UTC) or date-time; now"
+        ),
+    ] = None,
+    time: Annotated[
+        TimeBasis,
+        typer.Option(
+            "--time",
+            help="recorded: what the network knew at T; occurred: what had happened by T, "
+            "as known today",
+        ),
+    ] = TimeBasis.RECORDED,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+    keys_file: KeysFile = None,
+) -> None:
+    """Network outcomes as of an instant, replayed from the event log (no read model used)."""
+    settings = Settings()
+    instant = parse_instant(as_of, "--as-of") if as_of else datetime.now(UTC)
+    keys = run(audit_keys(settings, keys_file))
+    replay = replay_with_progress(settings, keys)
+    outcomes = outcomes_as_of(replay.states.values(), instant, time, settings.referral_overdue_days)
+    if as_json:
+        body: dict[str, Any] = {
+            "as_of": instant.isoformat(),
+            "time": time.value,
+            "log": _log_summary(settings, replay),
+            "outcomes": outcomes.model_dump(mode="json", exclude={"period"}),
+        }
+        console.print_json(json.dumps(body))
+        return
+    title = f"network outcomes as of {instant:%Y-%m-%d %H:%M:%S} UTC ({time.value} time)"
+    console.print(summary_table(outcomes, title))
+    console.print(_breakdown(outcomes.by_site, "site"))
+    console.print(_breakdown(outcomes.by_partner, "partner_id"))
+    console.print(_replay_line(replay))
+
+
+def _log_summary(settings: Settings, replay: Replay) -> dict[str, Any]:
+    return {
+        "topic": settings.topic_events,
+        "records": replay.records,
+        "ends": {str(p): end for p, end in sorted(replay.ends.items())},
+        "dead_letters": len(replay.dead_letters),
+        "rejected": len(replay.rejections),
+    }
+
+
+def _replay_line(replay: Replay) -> str:
+    return (
+        f"replayed {replay.records:,} records from offset 0 ({replay.rate:,.0f} events/s folded); "
+        f"{len(replay.dead_letters):,} dead letters and {len(replay.rejections):,} rejected "
+        "events count nowhere"
+    )
+
+
+def _breakdown(rows: list[Any], key: str) -> Table:
+    table = Table(key.removesuffix("_id"), "participants", "placed")
+    for row in rows:
+        table.add_row(getattr(row, key), str(row.participants), str(row.placed))
+    return table
+
+
+@friendly
+def history_command(
+    participant_id: Annotated[str, typer.Argument(help="the participant's network pseudonym")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    keys_file: KeysFile = None,
+) -> None:
+    """Every event about one participant across all partners, in order, from the log."""
+    settings = Settings()
+    keys = run(audit_keys(settings, keys_file))
+    found = participant_timeline(settings, keys, participant_id)
+    if found is None:
+        fail(f"participant_id: no event about {participant_id!r} in {settings.topic_events}")
+    if as_json:
+        console.print_json(found.model_dump_json())
+        return
+    console.print(_timeline_table(found))
+
+
+def participant_timeline(settings: Settings, keys: KeyRing, participant_id: str) -> Timeline | None:
+    """The participant's timeline folded from the log; None when no event names them.
+
+    Events are keyed by participant, so only records with that key are decoded.
+    """
+    key = participant_id.encode()
+    replay = Replay(keys)
+    ends = log_ends(settings)
+    with _progress() as progress:
+        task = progress.add_task("reading the log", total=sum(ends.values()), rate="")
+        mine = [
+            r
+            for r in read_log(settings, ends, on_progress=lambda n: progress.advance(task, n))
+            if r.key == key
+        ]
+    replay.feed(mine)
+    state = replay.states.get(participant_id)
+    if state is None and not replay.rejections:
+        return None
+    rejected = [r for r in replay.rejections if r.participant_id == participant_id]
+    return timeline(state or ParticipantState(participant_id), rejected)
+
+
+_STATUS_STYLE = {"counts": "", "retracted": "strike dim", "rejected": "red"}
+
+
+def _timeline_table(found: Timeline) -> Table:
+    table = Table(
+        "occurred", "recorded", "type", "partner", "site", "status", title=found.participant_id
+    )
+    for event in found.events:
+        status: str = event.status
+        if event.retracted_by:
+            by = "; ".join(f"{r.partner_id}: {r.reason}" for r in event.retracted_by)
+            status = f"retracted by {by}"
+        elif event.rejection_reason:
+            status = f"rejected: {event.rejection_reason}"
+        table.add_row(
+            f"{event.occurred_at:%Y-%m-%d %H:%M}",
+            f"{event.recorded_at:%Y-%m-%d %H:%M}",
+            event.type,
+            event.partner_id,
+            event.site or "",
+            escape(status),
+            style=_STATUS_STYLE[event.status],
+        )
+    return table
+
+
+@friendly
+def keys_command(
+    output: Annotated[Path, typer.Argument(help="file to write the keys to (JSON)")],
+) -> None:
+    """Write every registered public key to a file, for replays without the database."""
+    documents = run(registered_documents(Settings()))
+    output.write_text(json.dumps(documents, indent=2) + "\n", encoding="utf-8")
+    console.print(f"wrote {len(documents)} public keys to {output}")
