@@ -48,6 +48,11 @@ def is_transient(exc: BaseException) -> bool:
     """True for database errors that a retry of the same work may overcome."""
     if isinstance(exc, (OSError, asyncpg.InterfaceError, TimeoutError)):
         return True
+    # A statement prepared before a rebuild's schema switch whose result shape
+    # differs afterwards: asyncpg has dropped its cache, so the same work succeeds
+    # again (outside a transaction asyncpg retries by itself; inside one, we do).
+    if isinstance(exc, asyncpg.InvalidCachedStatementError):
+        return True
     state = getattr(exc, "sqlstate", None)
     return isinstance(state, str) and state.startswith(TRANSIENT_SQLSTATE_PREFIXES)
 

@@ -81,7 +81,7 @@ ON CONFLICT DO NOTHING
 
 _TIME_COLUMNS = {
     "first_enrolled_at", "placed_at", "exited_at", "sent_at", "answered_at", "withdrawn_at",
-    "started_at", "ended_at", "since",
+    "started_at", "ended_at", "since", "occurred_at", "recorded_at",
 }  # fmt: skip
 
 
@@ -212,7 +212,7 @@ class OutcomeStore:
             columns=["participant_id", "facts"],
         )
         for rows_of_table in (participants, referrals, trainings, links):
-            await _copy(conn, rows_of_table)
+            await copy_rows(conn, rows_of_table)
 
     async def _park(self, conn: Conn, letters: list[DeadLetter]) -> None:
         if not letters:
@@ -243,10 +243,15 @@ async def _reject(conn: Conn, rows: list[RejectionRow]) -> None:
     )
 
 
-async def _copy(
+async def copy_rows(
     conn: Conn,
-    rows: list[ParticipantRow] | list[ReferralRow] | list[TrainingRow] | list[PartnerLinkRow],
+    rows: list[ParticipantRow]
+    | list[ReferralRow]
+    | list[TrainingRow]
+    | list[PartnerLinkRow]
+    | list[RejectionRow],
 ) -> None:
+    """COPY rows of one table (all of one class) into it, times parsed from ISO text."""
     if not rows:
         return
     columns = rows[0].columns()

@@ -311,6 +311,8 @@ def rule(endpoint: Endpoint) -> str | None:
         return "coordinator or the partner"
     if method == "POST" and path == "/v1/events":
         return "the partner of the event"
+    if method == "GET" and path.startswith("/v1/audit/"):
+        return "auditor"
     return None
 
 
@@ -329,6 +331,8 @@ def expected_status(endpoint: Endpoint, caller: Caller, partner: str | None) -> 
         return 200 if caller.role == "coordinator" or caller.partner == partner else 403
     if which == "the partner of the event":
         return 202 if caller.role == "partner" and caller.partner == partner else 403
+    if which == "auditor":
+        return 200 if caller.role == "auditor" else 403
     raise AssertionError(f"no rule for {endpoint.label}")
 
 
@@ -349,6 +353,8 @@ def test_every_route_falls_under_an_access_rule() -> None:
         "GET /v1/partners/{partner_id}/inbox",
         "GET /v1/partners/{partner_id}/outbox",
         "GET /v1/partners/{partner_id}/rejections",
+        "GET /v1/audit/outcomes",
+        "GET /v1/audit/participants/{participant_id}/history",
     }
 
 
@@ -428,6 +434,7 @@ async def send(
 ) -> tuple[httpx.Response, str | None]:
     """The answer, and for a post the id of the valid event it carried (naming `partner`)."""
     path = endpoint.path.replace("{partner_id}", partner or "")
+    path = path.replace("{participant_id}", person("enrolled", 0))
     if endpoint.method == "POST":
         event = enrolled(f"az{RUN}-posted-{uuid.uuid4().hex[:10]}", partner=partner or "")
         body = event.model_dump(mode="json", exclude_none=True)
