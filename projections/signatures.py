@@ -101,6 +101,8 @@ class KeyRing:
             else:
                 self._by_partner.setdefault(key.partner_id, []).append(key)
         self.loaded_at = time.monotonic()
+        # The portable form it was read from, if any: lets other processes rebuild the ring.
+        self.documents: list[dict[str, Any]] | None = None
 
     @classmethod
     async def load(cls, conn: Conn) -> KeyRing:
@@ -110,9 +112,11 @@ class KeyRing:
     def from_documents(cls, documents: Sequence[Mapping[str, Any]]) -> KeyRing:
         """A ring from the portable form of `key_documents` (as archives keep it)."""
         try:
-            return cls([_from_document(d) for d in documents])
+            ring = cls([_from_document(d) for d in documents])
         except (KeyError, TypeError, ValueError, KeyUnusable) as exc:
             raise KeyUnusable(f"key list: {exc}") from exc
+        ring.documents = [dict(d) for d in documents]
+        return ring
 
     def __len__(self) -> int:
         return len(self._gateway) + sum(len(keys) for keys in self._by_partner.values())

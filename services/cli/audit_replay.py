@@ -136,7 +136,8 @@ def _log_summary(settings: Settings, replay: Replay) -> dict[str, Any]:
 
 def _replay_line(replay: Replay) -> str:
     return (
-        f"replayed {replay.records:,} records from offset 0 ({replay.rate:,.0f} events/s folded); "
+        f"replayed {replay.records:,} records from offset 0 in {replay.wall_seconds:.1f} s "
+        f"({replay.wall_rate:,.0f} events/s, signatures checked); "
         f"{len(replay.dead_letters):,} dead letters and {len(replay.rejections):,} rejected "
         "events count nowhere"
     )

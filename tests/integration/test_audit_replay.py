@@ -12,6 +12,7 @@ import json
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -21,9 +22,11 @@ from refnet.projections.asof import TimeBasis
 from refnet.projections.audit_reads import stored_outcomes_as_of, stored_timeline
 from refnet.projections.queries import network_outcomes
 from refnet.projections.views import NetworkOutcomes, Period
+from refnet.services.api.app import create_app
 from refnet.services.cli.main import app
 from refnet.services.demo import demo_history
 from refnet.services.stack_process import settings_env
+from refnet.services.tokens import issue_token
 from tests.integration.world import World, enrolled, new_pid, placed, retracted, run_sync
 
 pytestmark = pytest.mark.integration
@@ -238,3 +241,33 @@ async def _timeline(world: World, pid: str) -> dict[str, Any]:
     assert found is not None
     result: dict[str, Any] = json.loads(found.model_dump_json())
     return result
+
+
+async def test_the_api_answers_auditors_and_records_each_timeline_read(
+    scripted: tuple[World, Script],
+) -> None:
+    world, script = scripted
+    application = create_app(world.settings)
+    async with application.router.lifespan_context(application):
+        async with world.connection() as conn:
+            auditor = await issue_token(conn, "auditor")
+        headers = {"Authorization": f"Bearer {auditor.token}"}
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://refnet.test") as http:
+            answer = await http.get(
+                "/v1/audit/outcomes",
+                params={"as_of": "2024-04-10T10:00:00Z", "time": "occurred"},
+                headers=headers,
+            )
+            history = await http.get(f"/v1/audit/participants/{script.c}/history", headers=headers)
+            missing = await http.get("/v1/audit/participants/nobody-here/history", headers=headers)
+            bad = await http.get("/v1/audit/outcomes", params={"time": "later"}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert counts(answer.json()["outcomes"]) == EXPECTED[(day(4, 10), TimeBasis.OCCURRED)]
+    assert history.status_code == 200
+    assert [e["status"] for e in history.json()["events"]] == ["counts", "retracted", "counts"]
+    assert missing.status_code == 404
+    assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "time"
+    reads = await world.fetch("SELECT token_id, role, participant_id, what FROM record_reads")
+    # Only the read that showed a record is noted; the 404 showed nothing.
+    assert [tuple(r) for r in reads] == [(auditor.token_id, "auditor", script.c, "audit history")]
