@@ -86,9 +86,11 @@ def replay_with_progress(settings: Settings, keys: KeyRing) -> Replay:
 @friendly
 def replay_command(
     as_of: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            "--as-of", help="the instant: ISO 8601 date (its midnight, UTC) or date-time; now"
+            "--as-of",
+            help="the instant: ISO 8601 date (its midnight, UTC) or date-time; default now. "
+            "Repeat it for several instants from one pass over the log",
         ),
     ] = None,
     time: Annotated[
@@ -104,23 +106,33 @@ def replay_command(
 ) -> None:
     """Network outcomes as of an instant, replayed from the event log (no read model used)."""
     settings = Settings()
-    instant = parse_instant(as_of, "--as-of") if as_of else datetime.now(UTC)
+    instants = [parse_instant(t, "--as-of") for t in as_of] if as_of else [datetime.now(UTC)]
     keys = run(audit_keys(settings, keys_file))
     replay = replay_with_progress(settings, keys)
-    outcomes = outcomes_as_of(replay.states.values(), instant, time, settings.referral_overdue_days)
+    answers = [
+        (
+            instant,
+            outcomes_as_of(replay.states.values(), instant, time, settings.referral_overdue_days),
+        )
+        for instant in instants
+    ]
     if as_json:
-        body: dict[str, Any] = {
-            "as_of": instant.isoformat(),
-            "time": time.value,
-            "log": _log_summary(settings, replay),
-            "outcomes": outcomes.model_dump(mode="json", exclude={"period"}),
-        }
-        console.print_json(json.dumps(body))
+        bodies = [
+            {
+                "as_of": instant.isoformat(),
+                "time": time.value,
+                "log": _log_summary(settings, replay),
+                "outcomes": outcomes.model_dump(mode="json", exclude={"period"}),
+            }
+            for instant, outcomes in answers
+        ]
+        console.print_json(json.dumps(bodies[0] if len(bodies) == 1 else bodies))
         return
-    title = f"network outcomes as of {instant:%Y-%m-%d %H:%M:%S} UTC ({time.value} time)"
-    console.print(summary_table(outcomes, title))
-    console.print(_breakdown(outcomes.by_site, "site"))
-    console.print(_breakdown(outcomes.by_partner, "partner_id"))
+    for instant, outcomes in answers:
+        title = f"network outcomes as of {instant:%Y-%m-%d %H:%M:%S} UTC ({time.value} time)"
+        console.print(summary_table(outcomes, title))
+        console.print(_breakdown(outcomes.by_site, "site"))
+        console.print(_breakdown(outcomes.by_partner, "partner_id"))
     console.print(_replay_line(replay))
 
 
