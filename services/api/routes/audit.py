@@ -20,7 +20,7 @@ from refnet.projections.audit_reads import record_read, stored_outcomes_as_of, s
 from refnet.projections.timeline import Timeline
 from refnet.projections.views import NetworkOutcomes
 from refnet.services.api.deps import AppSettings, Auditor, Conn
-from refnet.services.api.errors import ERROR_RESPONSES
+from refnet.services.api.errors import ERROR_RESPONSES, ErrorBody
 from refnet.services.api.routes.network import BOUND_HELP, Bound, utc
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)
@@ -52,7 +52,10 @@ async def read_outcomes_as_of(
     return AuditOutcomes(as_of=instant, time=time, outcomes=outcomes)
 
 
-@router.get("/participants/{participant_id}/history")
+@router.get(
+    "/participants/{participant_id}/history",
+    responses={404: {"model": ErrorBody, "description": "no event names this participant"}},
+)
 async def read_history(
     principal: Auditor,
     conn: Conn,
