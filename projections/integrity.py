@@ -34,12 +34,12 @@ from refnet.events.settings import Settings
 from refnet.projections.catchup import CatchUpTimeout, wait_caught_up
 from refnet.projections.database import Conn, connect_pool
 from refnet.projections.lag import stored_offsets
-from refnet.projections.log_reader import LogRecord, log_ends, read_log
-from refnet.projections.projector import Record, classify
-from refnet.projections.replay import Replay
+from refnet.projections.log_reader import LogRecord, log_ends
+from refnet.projections.projector import Record
+from refnet.projections.replay import Replay, classified_chunks
 from refnet.projections.signatures import KeyRing
 from refnet.projections.snapshot import DERIVED, snapshot
-from refnet.projections.store import DeadLetter
+from refnet.projections.store import DeadLetter, Incoming
 
 # Kinds of findings, in the order a report lists them.
 RECORD_KINDS = ("undecodable", "invalid", "unsigned", "forged", "bad signature", "retired key")
@@ -544,7 +544,7 @@ class IntegrityReport:
         }
 
 
-REPLAY_CHUNK = 5_000
+CHUNK = 2_000  # records judged, then folded, at a time
 
 
 def scan_log(
@@ -556,36 +556,30 @@ def scan_log(
 ) -> LogScan:
     """Read the log once: judge every record, note its numbers, replay up to `replay_to`.
 
-    Records below `replay_to` are judged by the replay itself (its dead letters);
-    the rest by `classify`, so the projection's own rules decide every verdict.
+    Every record is judged once, by the projection's own `classify`; those below
+    `replay_to` are then folded by the replay, the rest only checked.
     """
     scan = LogScan()
     replay = Replay(keys, ends=dict.fromkeys(replay_to, 0)) if replay_to is not None else None
     limit = replay_to or {}
-    buffer: list[LogRecord] = []
-    for record in read_log(settings, ends, on_progress=on_progress):
-        scan.records += 1
-        entry = numbered(record)
-        if entry is not None:
-            scan.numbered.append(entry)
-        if replay is not None and record.offset < limit.get(record.partition, 0):
-            buffer.append(record)
-            if len(buffer) >= REPLAY_CHUNK:
-                replay.feed(buffer)
-                buffer = []
-            continue
-        item = classify(
-            Record(record.partition, record.offset, record.key, record.value), keys
-        ).item
-        if isinstance(item, DeadLetter):
-            scan.findings.append(record_finding(item))
-    if replay is not None:
-        replay.feed(buffer)
-        scan.findings.extend(record_finding(d) for d in replay.dead_letters)
+    for chunk, judged in classified_chunks(settings, keys, dict(ends)):
+        to_fold: list[Incoming] = []
+        for record, incoming in zip(chunk, judged, strict=True):
+            if isinstance(incoming.item, DeadLetter):
+                scan.findings.append(record_finding(incoming.item))
+            else:
+                # Only a verified signature makes a record's publisher and number believable.
+                entry = numbered(record)
+                if entry is not None:
+                    scan.numbered.append(entry)
+            if record.offset < limit.get(record.partition, 0):
+                to_fold.append(incoming)
+        scan.records += len(chunk)
+        if replay is not None:
+            replay.fold(to_fold)
+        if on_progress is not None:
+            on_progress(len(chunk))
     scan.findings.sort(key=lambda f: (f.partition or 0, f.offset or 0))
-    rejected = {(f.partition, f.offset) for f in scan.findings}
-    # Only a verified signature makes a record's publisher and number believable.
-    scan.numbered = [e for e in scan.numbered if (e.partition, e.offset) not in rejected]
     scan.replay = replay
     return scan
 

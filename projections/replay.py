@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,7 +85,8 @@ class Replay:
 
     @property
     def rate(self) -> float:
-        """Records per second of this process's own work (reading the log excluded)."""
+        """Records per second of this process's own work: folding, and classifying when
+        `feed` did it (reading the log and other processes' work excluded)."""
         return self.records / self.seconds if self.seconds else 0.0
 
     @property
@@ -133,17 +135,38 @@ def _chunks(
         yield chunk
 
 
-def _classified(
-    pool: Executor, records: Iterable[LogRecord], ahead: int
-) -> Iterator[list[Incoming]]:
-    """Classified chunks in log order, with up to `ahead` chunks in flight."""
-    pending: list[Any] = []
-    for chunk in _chunks(records):
-        pending.append(pool.submit(_classify_chunk, chunk))
-        if len(pending) > ahead:
-            yield pending.pop(0).result()
-    for future in pending:
-        yield future.result()
+def classified_chunks(
+    settings: Settings,
+    keys: KeyRing,
+    ends: dict[int, int],
+    workers: int | None = None,
+) -> Iterator[tuple[list[Record], list[Incoming]]]:
+    """The log up to `ends` in chunks, each record beside the projection's verdict on it.
+
+    Chunks come in log order. `workers` processes classify (default: one per
+    core on a long log; 0: all in this process); the verdicts are the same.
+    """
+    records = read_log(settings, ends)
+    if workers is None:  # starting processes costs about a second: worth it on long logs
+        workers = default_workers() if sum(ends.values()) >= SMALL_LOG else 0
+    if workers == 0 or keys.documents is None:
+        for chunk in _chunks(records):
+            batch = [Record(*r) for r in chunk]
+            yield batch, [classify(r, keys) for r in batch]
+        return
+    ahead = 2 * workers  # chunks in flight: the workers never wait for this process
+    with ProcessPoolExecutor(
+        workers, initializer=_start_worker, initargs=(keys.documents,)
+    ) as pool:
+        pending: deque[tuple[list[Raw], Future[list[Incoming]]]] = deque()
+        for chunk in _chunks(records):
+            pending.append((chunk, pool.submit(_classify_chunk, chunk)))
+            if len(pending) > ahead:
+                raw, future = pending.popleft()
+                yield [Record(*r) for r in raw], future.result()
+        while pending:
+            raw, future = pending.popleft()
+            yield [Record(*r) for r in raw], future.result()
 
 
 def replay_log(
@@ -153,30 +176,13 @@ def replay_log(
     on_progress: Callable[[int], None] | None = None,
     workers: int | None = None,
 ) -> Replay:
-    """Fold the event log from offset 0 up to `ends` (default: its end when this starts).
-
-    `workers` processes classify the records (default: one per core; 0: all in
-    this process). The result is the same either way.
-    """
+    """Fold the event log from offset 0 up to `ends` (default: its end when this starts)."""
     started = time.perf_counter()
     stop = ends if ends is not None else log_ends(settings)
     replay = Replay(keys, ends=dict.fromkeys(stop, 0))
-    records = read_log(settings, stop)
-    if workers is None:  # starting processes costs about a second: worth it on long logs
-        workers = default_workers() if sum(stop.values()) >= SMALL_LOG else 0
-    count = workers
-    if count == 0 or keys.documents is None:
-        for chunk in _chunks(records):
-            replay.feed(Record(*r) for r in chunk)
-            if on_progress is not None:
-                on_progress(len(chunk))
-    else:
-        with ProcessPoolExecutor(
-            count, initializer=_start_worker, initargs=(keys.documents,)
-        ) as pool:
-            for batch in _classified(pool, records, ahead=2 * count):
-                replay.fold(batch)
-                if on_progress is not None:
-                    on_progress(len(batch))
+    for records, verdicts in classified_chunks(settings, keys, stop, workers):
+        replay.fold(verdicts)
+        if on_progress is not None:
+            on_progress(len(records))
     replay.wall_seconds = time.perf_counter() - started
     return replay

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import gzip
 import hashlib
 import json
@@ -50,9 +51,10 @@ FORMAT = "refnet-archive/1"
 MANIFEST_NAME = "manifest.json"
 KEYS_NAME = "keys.json"
 COMPRESS_LEVEL = 6  # zlib's default: close to the best ratio at several times level 9's speed
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 20  # lines handed to zlib at once
 MAX_FINDINGS_PER_FILE = 100  # a file wrong throughout is named, not listed line by line
 _TEMP_SUFFIX = ".partial"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Progress = Callable[[int], None]
 
@@ -268,6 +270,8 @@ def parse_manifest(text: bytes) -> tuple[Manifest, str]:
         keys_count=_get(keys, "count", int),
         keys_file=_get(keys, "name", str),
     )
+    if _get(fields, "records", int) != manifest.records:
+        raise ArchiveError(f"{MANIFEST_NAME}: records: is not the sum of the files' records")
     return manifest, _get(fields, "chain_sha256", str)
 
 
@@ -346,6 +350,8 @@ class _PartitionWriter:
         return FileEntry(self.path.name, self.partition, 0, records, records, size, digest)
 
     def discard(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # half-written: only its removal matters
+            self._gzip.close()
         self._raw.close()
         self.temp.unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
@@ -367,6 +373,7 @@ def write_archive(
     is written last, so a folder without one is an unfinished archive.
     """
     prepare_folder(folder)
+    created_at = datetime.now(UTC)
     writers = {p: _PartitionWriter(folder, p) for p in sorted(ends)}
     try:
         for record in records:
@@ -382,7 +389,7 @@ def write_archive(
         _write_atomically(folder / KEYS_NAME, keys_bytes)
         manifest = Manifest(
             topic=topic,
-            created_at=format_utc(datetime.now(UTC)),
+            created_at=format_utc(created_at),
             until=format_utc(until) if until is not None else None,
             log_ends=[(log_ends_at_start or ends)[p] for p in sorted(ends)],
             files=entries,
@@ -583,6 +590,11 @@ def _check_listing(folder: Path, manifest: Manifest, result: Verification) -> No
             result.problems.append(
                 Finding(entry.name, f"starts at offset {entry.first_offset}, not 0")
             )
+        log_end = dict(enumerate(manifest.log_ends)).get(entry.partition, -1)
+        if entry.end_offset > log_end:
+            result.problems.append(
+                Finding(entry.name, f"ends at {entry.end_offset}, past the log's end {log_end}")
+            )
     named = [f.name for f in manifest.files] + [manifest.keys_file, MANIFEST_NAME]
     present = {p.name for p in folder.iterdir()}
     for name in named:
@@ -605,7 +617,12 @@ def _load_keys(folder: Path, manifest: Manifest, result: Verification) -> KeyRin
             Finding(name, f"SHA-256 is {digest}, the manifest says {manifest.keys_sha256}")
         )
     try:
-        return KeyRing.from_documents(key_list(data))
+        documents = key_list(data)
+        if len(documents) != manifest.keys_count:
+            raise ArchiveError(
+                f"holds {len(documents)} keys, the manifest says {manifest.keys_count}"
+            )
+        return KeyRing.from_documents(documents)
     except (ArchiveError, KeyUnusable) as exc:
         result.problems.append(Finding(name, str(exc)))
         return None
@@ -652,6 +669,9 @@ def verify_archive(
     name and place to the one chain hash.
     """
     result = Verification(folder)
+    if not folder.is_dir():
+        result.problems.append(Finding(str(folder), "not a directory"))
+        return result
     try:
         manifest, stated_chain = read_manifest(folder)
     except ArchiveError as exc:
@@ -696,7 +716,7 @@ def parse_until(text: str) -> datetime:
 def ends_until(settings: Settings, ends: Mapping[int, int], until: datetime) -> dict[int, int]:
     """Each partition's end (exclusive) of the prefix whose records are stamped at or before
     `until`: the first offset stamped later, found with the broker's time index."""
-    stamp_ms = int(until.timestamp() * 1000)
+    stamp_ms = (until - _EPOCH) // timedelta(milliseconds=1)  # exact: no float rounding
     topic = settings.topic_events
     consumer = Consumer(
         client_config(settings)

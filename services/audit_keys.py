@@ -25,9 +25,9 @@ def keys_from_file(path: Path) -> KeyRing:
     try:
         documents = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise KeysUnreadable(f"{path}: cannot read the keys ({exc})") from exc
+        raise KeysUnreadable(f"--keys {path}: cannot read a JSON key list ({exc})") from exc
     if not isinstance(documents, list):
-        raise KeysUnreadable(f"{path}: expected a JSON list of keys")
+        raise KeysUnreadable(f"--keys {path}: expected a JSON list of keys")
     return KeyRing.from_documents(documents)
 
 

@@ -32,6 +32,7 @@ from refnet.services.archive import (
     Manifest,
     Verification,
     check_folder,
+    check_target_empty,
     export_archive,
     key_list,
     parse_until,
@@ -50,10 +51,12 @@ ArchiveDir = Annotated[Path, typer.Argument(metavar="DIR", help="the archive's d
 
 
 class RateColumn(ProgressColumn):
-    """Events per second, as rich measures it over the last few seconds."""
+    """Events per second while running (rich's recent figure), the average once done."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
+        # Once done, the whole run's average: the last few seconds' figure says little.
+        elapsed = task.elapsed
+        speed = task.completed / elapsed if task.finished and elapsed else task.speed
         shown = f"{speed:,.0f} events/s" if speed else "- events/s"
         return Text(shown, style="progress.data.speed")
 
@@ -191,7 +194,10 @@ def verify_archive_command(
 def restore_command(folder: ArchiveDir) -> None:
     """Load an archive into an empty event log (REFNET_TOPIC_EVENTS) and register its keys."""
     settings = load_settings()
-    with _progress("verifying", _total(folder)) as advance:
+    total = _total(folder)
+    if total is not None:  # refuse a full topic before reading the whole archive
+        check_target_empty(settings, read_manifest(folder)[0].partitions)
+    with _progress("verifying", total) as advance:
         checked = verify_archive(folder, check_signatures=False, on_progress=advance)
     if not checked.files_intact or checked.manifest is None:
         _report(checked)

@@ -28,14 +28,16 @@ from refnet.events.errors import RefNetError
 from refnet.events.settings import Settings
 from refnet.projections.integrity import (
     GAP,
+    GAP_NOTE,
     RECORD_KINDS,
-    CannotVerify,
+    SEQUENCE_NOTE,
     Finding,
     IntegrityReport,
     grouped,
     verify,
 )
 from refnet.projections.signatures import KeyRing
+from refnet.services.audit_keys import keys_from_file
 from refnet.services.cli.console import console, err_console, fail, run
 
 INTACT, DISCREPANCIES, CANNOT_VERIFY = 0, 1, 2
@@ -47,17 +49,6 @@ class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
         return Text(f"{speed:,.0f} events/s" if speed else "", style="progress.data.speed")
-
-
-def load_keys(path: Path) -> KeyRing:
-    """A key ring from a JSON list of key documents (as archives keep them)."""
-    try:
-        documents = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CannotVerify(f"--keys {path}: cannot read a JSON key list ({exc})") from exc
-    if not isinstance(documents, list):
-        raise CannotVerify(f"--keys {path}: expected a JSON list of keys")
-    return KeyRing.from_documents(documents)
 
 
 def verify_command(
@@ -96,7 +87,7 @@ def verify_command(
     """
     settings = Settings()
     try:
-        ring = load_keys(keys) if keys is not None else None
+        ring = keys_from_file(keys) if keys is not None else None
         report = _run(settings, ring, wait, not log_only, show_progress=not as_json)
     except RefNetError as exc:
         fail(f"could not verify: {exc}", code=CANNOT_VERIFY)
@@ -160,7 +151,9 @@ def show(report: IntegrityReport) -> None:
         for finding in findings:
             console.print(f"  {_where(finding)}{escape(finding.message)}")
         if kind == GAP:
-            console.print(f"  [dim]note: {escape(report.notes[-1])}[/]")
+            console.print(f"  [dim]note: {escape(GAP_NOTE)}[/]")
+        if kind.startswith("sequence") and any(k in groups for k in RECORD_KINDS):
+            console.print(f"  [dim]note: {escape(SEQUENCE_NOTE)}[/]")
     console.print()
     if report.intact:
         console.print(
