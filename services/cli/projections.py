@@ -1,18 +1,29 @@
-"""`refnet projections ...`: run the worker, reset the read model, wait for catch-up."""
+"""`refnet projections ...`: run the worker, reset or rebuild the read model, wait for catch-up."""
 
 from __future__ import annotations
 
 import logging
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from refnet.events.settings import Settings
 from refnet.projections.catchup import wait_caught_up
 from refnet.projections.database import connect_pool
 from refnet.projections.migrate import migrate
+from refnet.projections.rebuild import Rebuild, RebuildReport
 from refnet.projections.store import PROJECTION
-from refnet.services.cli.console import console, friendly, run
+from refnet.services.cli.console import console, fail, friendly, run
 
 projections_app = typer.Typer(help="Run and manage the projection worker.", no_args_is_help=True)
 
@@ -90,3 +101,81 @@ async def wait_until_caught_up(settings: Settings, timeout: float) -> None:
                 await wait_caught_up(conn, settings, timeout=timeout, on_progress=show)
     finally:
         await pool.close()
+
+
+@projections_app.command("rebuild")
+@friendly
+def rebuild_command(
+    yes: bool = typer.Option(False, "--yes", help="confirm: replaces the read model"),
+) -> None:
+    """Build a fresh read model from offset 0 beside the live one, then switch to it.
+
+    Workers and the API keep running: the API answers from the old model until
+    the switch, which is one transaction, and the worker carries on in the new one.
+    """
+    settings = Settings()
+    if not yes:
+        typer.confirm(
+            f"Rebuild read model {settings.read_model_schema} from the log and replace it?",
+            abort=True,
+        )
+    with Progress(*_REBUILD_COLUMNS, console=console, transient=True) as progress:
+        task = progress.add_task("folding the log", total=None)
+
+        def show(count: int, total: int) -> None:
+            progress.update(task, advance=count, total=total)
+
+        rebuild = Rebuild(settings, note=console.print, on_progress=show)
+        try:
+            report = run(rebuild.run())
+        except KeyboardInterrupt:
+            fail(_interrupted(rebuild.report), code=130)
+    _print_report(report)
+
+
+class _RateColumn(ProgressColumn):
+    """Events per second, as rich measures the task's speed."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f} events/s", style="progress.data.speed")
+
+
+_REBUILD_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    _RateColumn(),
+    TimeRemainingColumn(),
+)
+
+
+_DOING = {
+    "prepare": "preparing",
+    "fold": "folding the log",
+    "write": "writing the new model",
+    "catch_up": "catching up",
+}
+
+
+def _interrupted(report: RebuildReport) -> str:
+    """What an interruption left, by how far the rebuild had got."""
+    left = f"the next rebuild drops what is left ({report.schema}_next, {report.schema}_retired)"
+    if report.switched:
+        return f"interrupted after the switch: {report.schema} is the rebuilt model; {left}"
+    if report.phase in _DOING:
+        return f"interrupted while {_DOING[report.phase]}: the live model is untouched; {left}"
+    # Cut off while committing: the switch is one transaction, so it happened whole or not at all.
+    return f"interrupted during the switch: either model is live, whole; {left}"
+
+
+def _print_report(report: RebuildReport) -> None:
+    phases = ", ".join(f"{name.replace('_', ' ')} {s:.1f} s" for name, s in report.phases.items())
+    rate = report.events / report.seconds if report.seconds else 0.0
+    console.print(
+        f"[green]rebuilt {report.schema}[/]: {report.events:,} events, "
+        f"{report.participants:,} participants, {report.rejections:,} rejections, "
+        f"{report.dead_letters:,} dead letters; {report.caught_up:,} events caught up; "
+        f"{rate:,.0f} events/s overall"
+    )
+    console.print(f"phases: {phases}; live offsets locked {report.locked_seconds * 1000:.0f} ms")
