@@ -9,10 +9,11 @@ the log even while partners keep publishing. Nothing here touches PostgreSQL.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from refnet.events.errors import RefNetError
 from refnet.events.kafka_client import client_config
@@ -21,6 +22,8 @@ from refnet.events.settings import Settings
 log = logging.getLogger(__name__)
 
 BATCH = 10_000  # messages per poll: large enough that librdkafka's per-call cost vanishes
+POLL_SECONDS = 0.05
+T = TypeVar("T")
 
 
 class LogUnreadable(RefNetError):
@@ -49,7 +52,7 @@ def _consumer(settings: Settings) -> Consumer:
         "enable.partition.eof": False,
         "fetch.max.bytes": 64 * 1024 * 1024,
         "max.partition.fetch.bytes": 16 * 1024 * 1024,
-        "queued.max.messages.kbytes": 256 * 1024,
+        "queued.max.messages.kbytes": 64 * 1024,  # read-ahead: bounds the reader's memory
     }
     return Consumer(config, logger=log)
 
@@ -90,68 +93,78 @@ def read_log(
     topic: str | None = None,
     on_progress: Progress | None = None,
     timeout: float = 30.0,
+    starts: Mapping[int, int] | None = None,
 ) -> Iterator[LogRecord]:
-    """Every record of `topic` from offset 0 up to `ends` (exclusive), partition by partition
-    interleaved as the broker delivers them; offsets rise within each partition.
+    """Every record of `topic` from `starts` (default: offset 0) up to `ends` (exclusive),
+    partitions interleaved as the broker delivers them, offsets rising in each.
 
     `ends` defaults to the high watermarks when the read starts. Raises
     LogUnreadable if the log stops answering for `timeout` seconds before the
-    ends are reached, or if records below an end are gone (retention is unlimited
-    by contract, so a missing record is a finding, not an optimisation).
+    ends are reached, or if an offset below an end is missing (retention is
+    unlimited by contract, so a hole is a finding, not an optimisation).
     """
     name = topic or settings.topic_events
     stop = dict(ends) if ends is not None else log_ends(settings, name)
-    remaining = {p: end for p, end in stop.items() if end > 0}
+    begin = starts or {}
+    expected = {p: begin.get(p, 0) for p, end in stop.items() if end > begin.get(p, 0)}
+    remaining = {p: stop[p] for p in expected}
     if not remaining:
         return
     consumer = _consumer(settings)
     try:
-        consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in sorted(remaining)])
-        expected = dict.fromkeys(remaining, 0)
+        consumer.assign([TopicPartition(name, p, o) for p, o in sorted(expected.items())])
         quiet = 0.0
         while remaining:
-            messages = consumer.consume(BATCH, timeout=1.0)
-            if not messages:
-                quiet += 1.0
-                if quiet >= timeout:
-                    raise LogUnreadable(
-                        f"{name}: no records for {timeout:.0f}s with "
-                        f"{sum(remaining.values()) - sum(expected[p] for p in remaining)} "
-                        "still to read"
-                    )
-                continue
-            quiet = 0.0
+            # consume() waits for a full batch until its timeout: keep that short, so the
+            # end of a small read is not a wait.
+            messages = consumer.consume(BATCH, timeout=POLL_SECONDS)
+            quiet = 0.0 if messages else quiet + POLL_SECONDS
+            if quiet >= timeout:
+                left = sum(remaining[p] - expected[p] for p in remaining)
+                raise LogUnreadable(f"{name}: no records for {timeout:.0f}s with {left} to read")
             delivered = 0
             for message in messages:
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        continue
-                    raise LogUnreadable(f"{name}: {error.str()}")
-                partition, offset = message.partition(), message.offset()
-                if partition is None or offset is None:
-                    continue  # only errors lack a position, and those were handled above
-                end = remaining.get(partition)
-                if end is None or offset >= end:
-                    continue  # past the snapshot's end
-                if offset != expected[partition] and expected[partition] == 0 and offset > 0:
-                    raise LogUnreadable(
-                        f"{name}[{partition}] starts at offset {offset}: "
-                        f"records 0..{offset - 1} are gone from the log"
-                    )
-                expected[partition] = offset + 1
-                kind, stamp = message.timestamp()
-                yield LogRecord(
-                    partition,
-                    offset,
-                    message.key(),
-                    message.value(),
-                    stamp if kind != 0 else None,  # 0: TIMESTAMP_NOT_AVAILABLE
-                )
-                delivered += 1
-                if offset + 1 >= end:
-                    del remaining[partition]
+                record = _next_record(name, message, expected, remaining)
+                if record is not None:
+                    delivered += 1
+                    yield record
             if on_progress is not None and delivered:
                 on_progress(delivered)
     finally:
         consumer.close()
+
+
+def _next_record(
+    topic: str, message: Message, expected: dict[int, int], remaining: dict[int, int]
+) -> LogRecord | None:
+    """The message as a record if it is the next one wanted; raises on errors and holes."""
+    error = message.error()
+    if error is not None:
+        raise LogUnreadable(f"{topic}: {error.str()}")
+    partition, offset = message.partition(), message.offset()
+    end = remaining.get(partition) if partition is not None else None
+    if partition is None or end is None or offset is None or offset >= end:
+        return None  # past this read's end
+    if offset != expected[partition]:
+        raise LogUnreadable(
+            f"{topic}[{partition}]: offsets {expected[partition]}..{offset - 1} are missing"
+        )
+    expected[partition] = offset + 1
+    if offset + 1 >= end:
+        del remaining[partition]
+    kind, stamp = message.timestamp()
+    return LogRecord(
+        partition, offset, message.key(), message.value(), stamp if kind else None
+    )  # kind 0: TIMESTAMP_NOT_AVAILABLE
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last one shorter)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

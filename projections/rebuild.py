@@ -27,18 +27,15 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import asyncpg
-from confluent_kafka import Consumer, Message, TopicPartition
 
-from refnet.events.kafka_client import client_config
 from refnet.events.settings import Settings
 from refnet.projections.database import Conn, StoreError, connect_pool, create_pool
-from refnet.projections.log_reader import BATCH, LogRecord, LogUnreadable, log_ends
+from refnet.projections.log_reader import chunked, log_ends, read_log
 from refnet.projections.migrate import migrate
 from refnet.projections.projector import Record, classify
 from refnet.projections.replay import Replay, replay_log
@@ -60,8 +57,7 @@ SWITCH_ATTEMPTS = 3  # the last one catches up under the lock, so the switch alw
 LOCK_TIMEOUT = "5s"  # how long the switch waits for the live offsets (a worker's batch)
 DROP_LOCK_TIMEOUT = "200ms"  # a reader of the retired tables is never kept waiting longer
 DROP_PATIENCE_SECONDS = 30.0
-WRITE_CHUNK = 5_000
-POLL_SECONDS = 0.05  # participants derived and copied at a time
+WRITE_CHUNK = 5_000  # participants derived and copied at a time
 _LOCK_CLASS = 0x5EF_0E8  # advisory lock class of rebuilds; the key is the schema's hash
 _TABLES = (
     "participant_state", "participants", "referrals", "trainings", "partner_links",
@@ -74,7 +70,6 @@ _OFFSETS = 'SELECT partition, next_offset FROM "{schema}".projection_offsets ' +
 Note = Callable[[str], None]
 FoldProgress = Callable[[int, int], None]  # (records folded since the last call, total)
 Hook = Callable[[], Awaitable[None]]
-T = TypeVar("T")
 
 
 class RebuildError(StoreError):
@@ -262,7 +257,7 @@ class Rebuild:
                     records=((pid, s.to_json()) for pid, s in replay.states.items()),
                     columns=["participant_id", "facts"],
                 )
-                for chunk in _chunks(replay.rows(), WRITE_CHUNK):
+                for chunk in chunked(replay.rows(), WRITE_CHUNK):
                     await _copy_derived(conn, chunk)
                 rejections = list({r.event_id: r for r in reversed(replay.rejections)}.values())
                 await copy_rows(conn, rejections[::-1])  # an event_id keeps its first row
@@ -312,10 +307,12 @@ class Rebuild:
         wanted = {p: end for p, end in stop.items() if end > starts.get(p, 0)}
         if not wanted:
             return 0
-        records = await asyncio.to_thread(lambda: list(read_range(self.settings, starts, wanted)))
+        records = await asyncio.to_thread(
+            lambda: list(read_log(self.settings, wanted, starts=starts))
+        )
         async with pool.acquire() as conn:
             keys = await KeyRing.load(conn)  # the worker may know keys registered since the fold
-        for chunk in _chunks(records, self.settings.batch_size):
+        for chunk in chunked(records, self.settings.batch_size):
             batch = [classify(Record(r.partition, r.offset, r.key, r.value), keys) for r in chunk]
             await store.apply_batch(batch)  # dead letters are parked, not sent again
         return len(records)
@@ -416,71 +413,3 @@ async def _copy_derived(conn: Conn, derived: list[ParticipantRows]) -> None:
         links.extend(rows.links)
     for table in (participants, referrals, trainings, links):
         await copy_rows(conn, table)
-
-
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    chunk: list[T] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def read_range(
-    settings: Settings,
-    starts: Mapping[int, int],
-    ends: Mapping[int, int],
-    timeout: float = 30.0,
-) -> Iterator[LogRecord]:
-    """The event log's records from `starts` (default 0) up to `ends` (exclusive), per partition
-    in offset order. Raises LogUnreadable on silence for `timeout` seconds or a hole."""
-    topic = settings.topic_events
-    expected = {p: starts.get(p, 0) for p, end in ends.items() if end > starts.get(p, 0)}
-    remaining = {p: ends[p] for p in expected}
-    if not remaining:
-        return
-    config = client_config(settings) | {
-        "group.id": f"{settings.consumer_group}-rebuild-reader",  # never joined nor committed
-        "enable.auto.commit": False,
-        "enable.partition.eof": False,
-    }
-    consumer = Consumer(config, logger=log)
-    try:
-        consumer.assign([TopicPartition(topic, p, o) for p, o in sorted(expected.items())])
-        quiet = 0.0
-        while remaining:
-            # A short wait: consume() holds out for a full batch, and a catch-up is small.
-            messages = consumer.consume(BATCH, timeout=POLL_SECONDS)
-            quiet = 0.0 if messages else quiet + POLL_SECONDS
-            if quiet >= timeout:
-                raise LogUnreadable(f"{topic}: no records for {timeout:.0f}s while catching up")
-            for message in messages:
-                record = _record(topic, message, expected, remaining)
-                if record is not None:
-                    yield record
-    finally:
-        consumer.close()
-
-
-def _record(
-    topic: str, message: Message, expected: dict[int, int], remaining: dict[int, int]
-) -> LogRecord | None:
-    """The message as a record if it is the next one wanted; raises on errors and holes."""
-    error = message.error()
-    if error is not None:
-        raise LogUnreadable(f"{topic}: {error.str()}")
-    partition, offset = message.partition(), message.offset()
-    end = remaining.get(partition) if partition is not None else None
-    if partition is None or end is None or offset is None or offset >= end:
-        return None
-    if offset != expected[partition]:
-        raise LogUnreadable(f"{topic}[{partition}]: offset {expected[partition]} is missing")
-    expected[partition] = offset + 1
-    if offset + 1 >= end:
-        del remaining[partition]
-    kind, stamp = message.timestamp()
-    # kind 0: TIMESTAMP_NOT_AVAILABLE
-    return LogRecord(partition, offset, message.key(), message.value(), stamp if kind else None)

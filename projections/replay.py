@@ -23,7 +23,7 @@ from typing import Any
 
 from refnet.events.settings import Settings
 from refnet.projections.fold import ParticipantState, Status, apply, derive
-from refnet.projections.log_reader import LogRecord, log_ends, read_log
+from refnet.projections.log_reader import LogRecord, chunked, log_ends, read_log
 from refnet.projections.projector import Record, classify
 from refnet.projections.rows import ParticipantRows, RejectionRow, rejection_row
 from refnet.projections.signatures import KeyRing
@@ -122,17 +122,9 @@ def default_workers() -> int:
     return cores if cores and cores > 1 else 0
 
 
-def _chunks(
-    records: Iterable[LogRecord],
-) -> Iterator[list[Raw]]:
-    chunk: list[Raw] = []
-    for r in records:
-        chunk.append((r.partition, r.offset, r.key, r.value))
-        if len(chunk) >= CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def _chunks(records: Iterable[LogRecord]) -> Iterator[list[Raw]]:
+    for chunk in chunked(records, CHUNK):
+        yield [(r.partition, r.offset, r.key, r.value) for r in chunk]
 
 
 def classified_chunks(
