@@ -15,16 +15,6 @@ from typing import Annotated
 import asyncpg
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.text import Text
 
 from refnet.services.archive import (
     ArchiveError,
@@ -43,6 +33,7 @@ from refnet.services.archive import (
     verify_archive,
 )
 from refnet.services.cli.console import console, err_console, fail, friendly, run
+from refnet.services.cli.progress import event_progress
 from refnet.services.cli.tokens import load_settings
 
 NOTES_SHOWN = 20
@@ -50,27 +41,9 @@ NOTES_SHOWN = 20
 ArchiveDir = Annotated[Path, typer.Argument(metavar="DIR", help="the archive's directory")]
 
 
-class RateColumn(ProgressColumn):
-    """Events per second while running (rich's recent figure), the average once done."""
-
-    def render(self, task: Task) -> Text:
-        # Once done, the whole run's average: the last few seconds' figure says little.
-        elapsed = task.elapsed
-        speed = task.completed / elapsed if task.finished and elapsed else task.speed
-        shown = f"{speed:,.0f} events/s" if speed else "- events/s"
-        return Text(shown, style="progress.data.speed")
-
-
 @contextmanager
 def _progress(label: str, total: int | None, show: bool = True) -> Iterator[Callable[[int], None]]:
-    columns = (
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, disable=not show) as progress:
+    with event_progress(console, transient=False, disable=not show) as progress:
         task = progress.add_task(label, total=total)
         yield lambda n: progress.advance(task, n)
 

@@ -10,12 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -29,6 +24,7 @@ from refnet.projections.timeline import Timeline, timeline
 from refnet.services.audit_keys import audit_keys, registered_documents
 from refnet.services.cli.console import console, err_console, fail, friendly, run
 from refnet.services.cli.demo import summary_table
+from refnet.services.cli.progress import event_progress
 
 KeysFile = Annotated[
     Path | None,
@@ -57,30 +53,15 @@ def parse_instant(text: str, name: str) -> datetime:
 
 
 def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    )
+    return event_progress(err_console)
 
 
 def replay_with_progress(settings: Settings, keys: KeyRing) -> Replay:
     """Fold the whole log with a progress bar on stderr (events/s and time left)."""
     ends = log_ends(settings)
     with _progress() as progress:
-        task = progress.add_task("replaying the log", total=sum(ends.values()), rate="")
-
-        def advance(count: int) -> None:
-            progress.advance(task, count)
-            speed = progress.tasks[0].speed
-            progress.update(task, rate=f"{speed:,.0f} events/s" if speed else "")
-
-        return replay_log(settings, keys, ends, on_progress=advance)
+        task = progress.add_task("replaying the log", total=sum(ends.values()))
+        return replay_log(settings, keys, ends, on_progress=lambda n: progress.advance(task, n))
 
 
 @friendly
@@ -189,7 +170,7 @@ def participant_timeline(settings: Settings, keys: KeyRing, participant_id: str)
     replay = Replay(keys)
     ends = log_ends(settings)
     with _progress() as progress:
-        task = progress.add_task("reading the log", total=sum(ends.values()), rate="")
+        task = progress.add_task("reading the log", total=sum(ends.values()))
         mine = [
             r
             for r in read_log(settings, ends, on_progress=lambda n: progress.advance(task, n))

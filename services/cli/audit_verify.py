@@ -13,16 +13,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.text import Text
 
 from refnet.events.errors import RefNetError
 from refnet.events.settings import Settings
@@ -39,16 +29,9 @@ from refnet.projections.integrity import (
 from refnet.projections.signatures import KeyRing
 from refnet.services.audit_keys import keys_from_file
 from refnet.services.cli.console import console, err_console, fail, run
+from refnet.services.cli.progress import event_progress
 
 INTACT, DISCREPANCIES, CANNOT_VERIFY = 0, 1, 2
-
-
-class RateColumn(ProgressColumn):
-    """Events read per second."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} events/s" if speed else "", style="progress.data.speed")
 
 
 def verify_command(
@@ -105,14 +88,7 @@ def _run(
 ) -> IntegrityReport:
     if not show_progress:
         return run(verify(settings, keys, wait, with_model))
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    with event_progress(err_console) as progress:
         task = progress.add_task("reading the log", total=None)
         return run(
             verify(

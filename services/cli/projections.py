@@ -9,13 +9,9 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    ProgressColumn,
-    Task,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
-from rich.text import Text
 
 from refnet.events.settings import Settings
 from refnet.projections.catchup import wait_caught_up
@@ -24,6 +20,7 @@ from refnet.projections.migrate import migrate
 from refnet.projections.rebuild import Rebuild, RebuildReport
 from refnet.projections.store import PROJECTION
 from refnet.services.cli.console import console, fail, friendly, run
+from refnet.services.cli.progress import event_progress
 
 projections_app = typer.Typer(help="Run and manage the projection worker.", no_args_is_help=True)
 
@@ -119,7 +116,7 @@ def rebuild_command(
             f"Rebuild read model {settings.read_model_schema} from the log and replace it?",
             abort=True,
         )
-    with Progress(*_REBUILD_COLUMNS, console=console, transient=True) as progress:
+    with event_progress(console) as progress:
         task = progress.add_task("folding the log", total=None)
 
         def show(count: int, total: int) -> None:
@@ -131,23 +128,6 @@ def rebuild_command(
         except KeyboardInterrupt:
             fail(_interrupted(rebuild.report), code=130)
     _print_report(report)
-
-
-class _RateColumn(ProgressColumn):
-    """Events per second, as rich measures the task's speed."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{speed:,.0f} events/s", style="progress.data.speed")
-
-
-_REBUILD_COLUMNS = (
-    TextColumn("{task.description}"),
-    BarColumn(),
-    MofNCompleteColumn(),
-    _RateColumn(),
-    TimeRemainingColumn(),
-)
 
 
 _DOING = {

@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import collections
 import json
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,9 +40,8 @@ from schemathesis.specs.openapi.checks import (
 
 from refnet.events.settings import Settings
 from refnet.services.api.app import create_app
-from refnet.services.stack_process import settings_env
 from refnet.services.tokens import issue_token
-from tests.integration.world import World, enrolled, run_sync
+from tests.integration.world import World, enrolled, run_sync, served_api
 
 pytestmark = pytest.mark.integration
 
@@ -78,13 +73,6 @@ class Server:
         return httpx.Client(base_url=self.base_url, timeout=60)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def issue_tokens(world: World) -> dict[str, str]:
     async with world.connection() as proxy:
         conn = cast(asyncpg.Connection, proxy)
@@ -95,52 +83,17 @@ async def issue_tokens(world: World) -> dict[str, str]:
         }
 
 
-def wait_until_serving(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    """Block until the server answers its schema; raise with its log if it exits or never does."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"refnet serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/openapi.json", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"refnet serve did not answer within 60s:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def server(infrastructure: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`refnet serve` on a free port with a world of its own; stopped even if a test fails."""
     log_dir = tmp_path_factory.mktemp("hostile")
     world = World.create(log_dir, ingest_max_bytes=MAX_BYTES)
-    process: subprocess.Popen[bytes] | None = None
     try:
         tokens = run_sync(issue_tokens(world))
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
         log = log_dir / "api.log"
-        argv = [sys.executable, "-m", "refnet.services.cli.main", "serve"]
-        argv += ["--host", "127.0.0.1", "--port", str(port)]
-        env = settings_env(world.settings) | {"PYTHONUNBUFFERED": "1"}
-        with log.open("ab") as out:
-            process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
-        wait_until_serving(process, base_url, log)
-        yield Server(base_url, world, tokens, log)
+        with served_api(world, log) as base_url:
+            yield Server(base_url, world, tokens, log)
     finally:
-        if process is not None:
-            stop(process)
         world.stop_all()
         world.drop()
         run_sync(world.drop_schema())

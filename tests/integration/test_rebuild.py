@@ -9,7 +9,6 @@ nothing published during or after the rebuild may be lost.
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import threading
@@ -29,7 +28,15 @@ from refnet.projections.database import create_pool
 from refnet.projections.rebuild import Rebuild
 from refnet.services.stack_process import settings_env
 from refnet.services.tokens import issue_token
-from tests.integration.world import World, enrolled, history, new_pid, placed, run_sync
+from tests.integration.world import (
+    World,
+    enrolled,
+    history,
+    new_pid,
+    placed,
+    run_sync,
+    served_api,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -91,13 +98,6 @@ def assert_worker_alive(world: World) -> None:
 # ----------------------------------------------------------------------------- the API
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class Api:
     base_url: str
@@ -112,43 +112,13 @@ class Api:
 def api(projected: World) -> Iterator[Api]:
     """`refnet serve` in a process of its own, on the projected world, with a coordinator token."""
     token = run_sync(_coordinator_token(projected))
-    port = free_port()
-    log = projected.log_dir / "api.log"
-    argv = [sys.executable, "-m", "refnet.services.cli.main", "serve"]
-    argv += ["--host", "127.0.0.1", "--port", str(port)]
-    env = settings_env(projected.settings) | {"PYTHONUNBUFFERED": "1"}
-    with log.open("ab") as out:
-        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_until_serving(process, base_url, log)
+    with served_api(projected, projected.log_dir / "api.log") as base_url:
         yield Api(base_url, token)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def _coordinator_token(world: World) -> str:
     async with world.connection() as conn:
         return (await issue_token(cast(asyncpg.Connection, conn), "coordinator")).token
-
-
-def _wait_until_serving(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"refnet serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/openapi.json", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)  # polling for the server to come up, not a timed assertion
-    raise RuntimeError(f"refnet serve did not answer within 60s:\n{log.read_text()}")
 
 
 @dataclass

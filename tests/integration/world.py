@@ -11,17 +11,19 @@ import asyncio
 import datetime as dt
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
@@ -344,3 +346,55 @@ def history(participants: int, prefix: str) -> list[EventModel]:
             if n % 30 == 0:
                 events.append(retracted(placement, T0 + dt.timedelta(days=31, minutes=n)))
     return events
+
+
+# ------------------------------------------------------------------ a served API
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served_api(world: World, log: Path) -> Iterator[str]:
+    """A real `refnet serve` process on a free port for `world`; yields its base URL.
+
+    Its output goes to `log`, which is quoted if it exits or never answers; it is
+    stopped on exit, also when the body fails.
+    """
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "refnet.services.cli.main", "serve"]
+    argv += ["--host", "127.0.0.1", "--port", str(port)]
+    env = settings_env(world.settings) | {"PYTHONUNBUFFERED": "1"}
+    with log.open("ab") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_serving(process, base_url, log)
+        yield base_url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+    """Block until the server answers its schema; raise with its log if it exits or never does."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"refnet serve exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/openapi.json", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)  # polling for the server to come up
+    raise RuntimeError(f"refnet serve did not answer within 60s:\n{log.read_text()}")
