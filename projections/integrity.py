@@ -39,7 +39,7 @@ from refnet.projections.projector import Record
 from refnet.projections.replay import Replay, classified_chunks
 from refnet.projections.signatures import KeyRing
 from refnet.projections.snapshot import DERIVED, snapshot
-from refnet.projections.store import DeadLetter, Incoming
+from refnet.projections.store import TIME_COLUMNS, DeadLetter, Incoming
 
 # Kinds of findings, in the order a report lists them.
 RECORD_KINDS = ("undecodable", "invalid", "unsigned", "forged", "bad signature", "retired key")
@@ -72,14 +72,6 @@ KINDS = (
     AHEAD,
     *(f"table {t}" for t in TABLE_KEYS),
 )
-
-# Columns the store writes as timestamptz; the fold keeps them as canonical UTC strings.
-TIME_COLUMNS = frozenset(
-    {
-        "first_enrolled_at", "placed_at", "exited_at", "sent_at", "answered_at", "withdrawn_at",
-        "started_at", "ended_at", "since", "occurred_at", "recorded_at",
-    }
-)  # fmt: skip
 
 GAP_NOTE = (
     "a gap can also come from a publisher that crashed after reserving numbers "

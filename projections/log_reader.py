@@ -18,6 +18,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from refnet.events.errors import RefNetError
 from refnet.events.kafka_client import client_config
 from refnet.events.settings import Settings
+from refnet.projections.lag import end_offsets
 
 log = logging.getLogger(__name__)
 
@@ -63,28 +64,14 @@ def log_ends(settings: Settings, topic: str | None = None, timeout: float = 10.0
     Raises LogUnreadable when the broker does not answer or the topic is missing.
     """
     name = topic or settings.topic_events
-    consumer = _consumer(settings)
     try:
-        try:
-            meta = consumer.list_topics(name, timeout=timeout)
-        except KafkaException as exc:
-            where = client_config(settings)["bootstrap.servers"]
-            raise LogUnreadable(f"cannot reach Kafka at {where}: {exc}") from exc
-        found = meta.topics.get(name)
-        if found is None or found.error is not None:
-            raise LogUnreadable(f"topic {name} does not exist")
-        ends: dict[int, int] = {}
-        for partition in sorted(found.partitions):
-            try:
-                _low, high = consumer.get_watermark_offsets(
-                    TopicPartition(name, partition), timeout=timeout, cached=False
-                )
-            except KafkaException as exc:
-                raise LogUnreadable(f"cannot read the end of {name}[{partition}]: {exc}") from exc
-            ends[partition] = high
-        return ends
-    finally:
-        consumer.close()
+        ends = end_offsets(settings, name, timeout, log)
+    except KafkaException as exc:
+        where = client_config(settings)["bootstrap.servers"]
+        raise LogUnreadable(f"cannot read the end of {name} at {where}: {exc}") from exc
+    if not ends:
+        raise LogUnreadable(f"topic {name} does not exist")
+    return ends
 
 
 def read_log(

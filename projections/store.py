@@ -79,7 +79,7 @@ SELECT * FROM unnest(
 ON CONFLICT DO NOTHING
 """
 
-_TIME_COLUMNS = {
+TIME_COLUMNS = {  # written as timestamptz; the fold keeps canonical UTC strings
     "first_enrolled_at", "placed_at", "exited_at", "sent_at", "answered_at", "withdrawn_at",
     "started_at", "ended_at", "since", "occurred_at", "recorded_at",
 }  # fmt: skip
@@ -255,7 +255,7 @@ async def copy_rows(
     if not rows:
         return
     columns = rows[0].columns()
-    times = [n for n, c in enumerate(columns) if c in _TIME_COLUMNS]
+    times = [n for n, c in enumerate(columns) if c in TIME_COLUMNS]
     records = []
     for row in rows:
         values = list(row.values())

@@ -44,7 +44,7 @@ from refnet.events.signing import KeyUnusable, key_id_of, parse_public_key
 from refnet.projections.database import Conn, connect_pool
 from refnet.projections.log_reader import LogRecord, LogUnreadable, log_ends, read_log
 from refnet.projections.migrate import migrate
-from refnet.projections.signatures import KeyRing, key_documents
+from refnet.projections.signatures import KeyRing
 from refnet.services.stack_topics import ensure_topics, high_watermarks
 
 FORMAT = "refnet-archive/1"
@@ -737,17 +737,6 @@ def ends_until(settings: Settings, ends: Mapping[int, int], until: datetime) -> 
         end = ends[tp.partition] if tp.offset < 0 else tp.offset
         cut[tp.partition] = min(end, ends[tp.partition])
     return cut
-
-
-async def registered_key_documents(settings: Settings) -> list[dict[str, Any]]:
-    """The registry's keys in their portable form."""
-    pool = await connect_pool(settings, max_size=1)
-    try:
-        async with pool.acquire() as conn:
-            await migrate(conn, settings.read_model_schema, settings.registry_schema)
-            return await key_documents(conn)
-    finally:
-        await pool.close()
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from refnet.events.errors import RefNetError
 from refnet.events.settings import Settings
 from refnet.projections.database import connect_pool
+from refnet.projections.migrate import migrate
 from refnet.projections.signatures import KeyRing, key_documents
 
 
@@ -31,11 +33,12 @@ def keys_from_file(path: Path) -> KeyRing:
     return KeyRing.from_documents(documents)
 
 
-async def registered_documents(settings: Settings) -> list[dict[str, object]]:
-    """Every registered key, in the portable form."""
-    pool = await connect_pool(settings)
+async def registered_documents(settings: Settings) -> list[dict[str, Any]]:
+    """Every registered key, in the portable form (none yet on a fresh database)."""
+    pool = await connect_pool(settings, max_size=1)
     try:
         async with pool.acquire() as conn:
+            await migrate(conn, settings.read_model_schema, settings.registry_schema)
             return await key_documents(conn)
     finally:
         await pool.close()

@@ -28,10 +28,10 @@ from refnet.services.archive import (
     parse_until,
     plan_export,
     read_manifest,
-    registered_key_documents,
     restore_archive,
     verify_archive,
 )
+from refnet.services.audit_keys import registered_documents
 from refnet.services.cli.console import console, err_console, fail, friendly, run
 from refnet.services.cli.progress import event_progress
 from refnet.services.cli.tokens import load_settings
@@ -73,7 +73,7 @@ def export_command(
     cutoff = parse_until(until) if until is not None else None
     plan = plan_export(settings, cutoff)
     try:
-        keys = run(registered_key_documents(settings))
+        keys = run(registered_documents(settings))
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         fail(f"reading the registered keys failed: {exc}")
     try:

@@ -9,9 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    Progress,
-)
 from rich.table import Table
 
 from refnet.events.settings import Settings
@@ -52,14 +49,10 @@ def parse_instant(text: str, name: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _progress() -> Progress:
-    return event_progress(err_console)
-
-
 def replay_with_progress(settings: Settings, keys: KeyRing) -> Replay:
     """Fold the whole log with a progress bar on stderr (events/s and time left)."""
     ends = log_ends(settings)
-    with _progress() as progress:
+    with event_progress(err_console) as progress:
         task = progress.add_task("replaying the log", total=sum(ends.values()))
         return replay_log(settings, keys, ends, on_progress=lambda n: progress.advance(task, n))
 
@@ -169,7 +162,7 @@ def participant_timeline(settings: Settings, keys: KeyRing, participant_id: str)
     key = participant_id.encode()
     replay = Replay(keys)
     ends = log_ends(settings)
-    with _progress() as progress:
+    with event_progress(err_console) as progress:
         task = progress.add_task("reading the log", total=sum(ends.values()))
         mine = [
             r

@@ -44,7 +44,7 @@ from refnet.services.cli.tokens import tokens_app
 from refnet.services.demo import DEMO_PARTNERS
 from refnet.services.stack_process import settings_env
 from refnet.services.tokens import issue_token, revoke_token
-from tests.integration.world import T0, World, enrolled, placed, run_sync
+from tests.integration.world import T0, World, enrolled, placed, run_sync, show_in_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -444,17 +444,6 @@ async def send(
     return await client.request(endpoint.method, path, params=params, headers=caller.headers), None
 
 
-def print_matrix(request: pytest.FixtureRequest, title: str, report: str) -> None:
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is not None and capture is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line("")
-            reporter.write_line(title)
-            for line in report.splitlines():
-                reporter.write_line(line)
-
-
 async def test_every_endpoint_answers_every_caller_as_the_rules_say(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -499,7 +488,8 @@ async def test_every_endpoint_answers_every_caller_as_the_rules_say(
 
     report = matrix.markdown([e.label for e in table])
     (tmp_path / "authorization-matrix.md").write_text(report + "\n")
-    print_matrix(request, f"authorization matrix ({tmp_path / 'authorization-matrix.md'}):", report)
+    title = f"authorization matrix ({tmp_path / 'authorization-matrix.md'}):"
+    show_in_terminal(request, [title, *report.splitlines()])
     assert matrix.wrong == [], "\n".join(matrix.wrong[:40])
     # The gateway remembers exactly the events it published: one per partner, its own.
     recorded = await authz_world.fetch(

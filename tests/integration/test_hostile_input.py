@@ -41,7 +41,7 @@ from schemathesis.specs.openapi.checks import (
 from refnet.events.settings import Settings
 from refnet.services.api.app import create_app
 from refnet.services.tokens import issue_token
-from tests.integration.world import World, enrolled, run_sync, served_api
+from tests.integration.world import World, enrolled, run_sync, served_api, show_in_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -291,12 +291,7 @@ def tally(
         + (f" (in {', '.join(failing)})" if failing else "")
         + f"; figures in {path}"
     )
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is not None and capture is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line("")
-            reporter.write_line(line)
+    show_in_terminal(request, [line])
 
 
 def test_the_schema_served_is_the_one_the_tests_cover(schema: schemathesis.BaseSchema) -> None:

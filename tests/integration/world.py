@@ -398,3 +398,17 @@ def _wait_until_serving(process: subprocess.Popen[bytes], base_url: str, log: Pa
             pass
         time.sleep(0.1)  # polling for the server to come up
     raise RuntimeError(f"refnet serve did not answer within 60s:\n{log.read_text()}")
+
+
+# ------------------------------------------------------------------ reporting
+
+
+def show_in_terminal(request: Any, lines: Iterable[str]) -> None:
+    """Print `lines` to the terminal past pytest's capture (figures a run should show)."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line("")
+            for line in lines:
+                reporter.write_line(line)
