@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     ingest_publish_timeout: float = Field(
         10.0, gt=0, description="seconds the gateway waits for the log to confirm a batch"
     )
+    worker_stall_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="seconds a worker may fail to apply what it holds before health "
+        "reports it stuck",
+    )
     kafka_sasl_username: str | None = Field(
         None,
         description="when set, Kafka clients log in with SCRAM-SHA-512 on kafka_sasl_bootstrap",

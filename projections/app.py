@@ -4,10 +4,13 @@ One agent with concurrency 1 reads every assigned partition (faust-streaming
 #606: concurrency > 1 commits offsets past work still in flight). faust's
 Kafka commits are not trusted: on every assignment the consumer seeks to the
 offsets stored in PostgreSQL with the state, and `GapGuard` seeks back if faust
-jumps ahead. An agent that raises would still have its messages acked, so any
-unexpected error ends the process at once; the next start resumes from the
-stored offsets. No faust tables are used, so table recovery (#596) cannot
-stall commits.
+jumps ahead. The store checks every batch against the stored offsets inside
+its transaction; a batch it refuses (PostgreSQL lost commits in a crash, the
+read model was reset under the worker) makes the worker seek to the offsets it
+read from PostgreSQL, counted and reported by the heartbeat. An agent that
+raises would still have its messages acked, so any unexpected error ends the
+process at once; the next start resumes from the stored offsets. No faust
+tables are used, so table recovery (#596) cannot stall commits.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from refnet.projections.lag import end_offsets
 from refnet.projections.migrate import migrate
 from refnet.projections.projector import Projector, Record
 from refnet.projections.signatures import KeyRing
-from refnet.projections.store import DeadLetter, OutcomeStore
+from refnet.projections.store import DeadLetter, OffsetMismatch, OutcomeStore
+from refnet.projections.workers import HEARTBEAT_SECONDS, WorkerCounters
 
 log = logging.getLogger(__name__)
 EXIT_CRASHED = 70  # EX_SOFTWARE
@@ -46,6 +50,8 @@ class Runtime:
         self._projector: Projector | None = None
         self.store: OutcomeStore | None = None
         self.guard = GapGuard()
+        self.counters = WorkerCounters(settings.consumer_group)
+        self._heartbeat: asyncio.Task[None] | None = None
 
     async def ready(self) -> tuple[OutcomeStore, Projector]:
         async with self._lock:
@@ -56,8 +62,32 @@ class Runtime:
                     await migrate(conn, settings.read_model_schema, settings.registry_schema)
                 self.store = OutcomeStore(self._pool, self.settings.topic_events)
                 await self.store.ensure_partitions(self.settings.topic_partitions)
-                self._projector = Projector(self.store, self._send_dead_letter, self._load_keys)
+                self._projector = Projector(
+                    self.store,
+                    self._send_dead_letter,
+                    self._load_keys,
+                    on_unavailable=self.counters.failed,
+                )
+                self._heartbeat = asyncio.create_task(self._beat_forever())
             return self.store, self._projector
+
+    async def _beat_forever(self) -> None:
+        assert self._pool is not None
+        while True:
+            try:
+                async with self._pool.acquire(timeout=HEARTBEAT_SECONDS) as conn:
+                    await self.counters.beat(conn)
+            except Exception as exc:  # the database is down: the batch retry reports it
+                log.debug("heartbeat not written: %s", exc)
+            stuck = self.counters.stuck_seconds
+            if stuck > self.settings.worker_stall_seconds:
+                log.error(
+                    "no progress for %.0f s (refused batches: %d; last error: %s)",
+                    stuck,
+                    self.counters.refused_batches,
+                    self.counters.last_error or self.counters.last_refusal,
+                )
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _load_keys(self) -> KeyRing:
         assert self._pool is not None
@@ -130,6 +160,7 @@ def build_app(settings: Settings) -> faust.App:
             logging.shutdown()
             os._exit(EXIT_CRASHED)
         runtime.guard.reset({tp.partition: stored.get(tp.partition, 0) for tp in mine})
+        runtime.counters.partitions = sorted(tp.partition for tp in mine)
         await _seek(app, {tp: stored.get(tp.partition, 0) for tp in mine})
         log.info("assigned %s; resuming from stored offsets", sorted(tp.partition for tp in mine))
 
@@ -161,8 +192,20 @@ async def _project_batch(
         log.warning("partition %s jumped past stored offset %s; seeking back", partition, offset)
     if seek:
         await _seek(app, {TP(runtime.settings.topic_events, p): o for p, o in seek.items()})
-    if keep:
-        await projector.project(keep)
+    if not keep:
+        return
+    try:
+        result = await projector.project(keep)
+    except OffsetMismatch as refused:
+        # Nothing of the batch was applied; go back to what PostgreSQL holds.
+        log.warning("refused batch, seeking back to the stored offsets: %s", refused)
+        runtime.counters.refused(str(refused))
+        owned = {p: o for p, o in refused.stored.items() if p in runtime.counters.partitions}
+        runtime.guard.rewind(owned)
+        topic = runtime.settings.topic_events
+        await _seek(app, {TP(topic, p): o for p, o in owned.items()})
+        return
+    runtime.counters.progressed(result.applied)
 
 
 async def _seek(app: faust.App, offsets: dict[TP, int]) -> None:

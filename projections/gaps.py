@@ -40,6 +40,10 @@ class GapGuard:
         """Start from the offsets stored with the read model (on every assignment)."""
         self.expected = dict(offsets)
 
+    def rewind(self, offsets: dict[int, int]) -> None:
+        """Expect these partitions from the given offsets again (after a refused batch)."""
+        self.expected.update(offsets)
+
     def check(self, records: Sequence[R]) -> tuple[list[R], dict[int, int]]:
         """Split `records` into those to apply and the partitions to seek back (to offset)."""
         keep: list[R] = []

@@ -10,6 +10,7 @@ import asyncio
 import logging
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from refnet.events.kafka_client import client_config
 from refnet.events.settings import Settings
@@ -73,3 +74,14 @@ async def partition_lag(conn: Conn, settings: Settings) -> list[PartitionLag]:
         )
         for p, end in sorted(ends.items())
     ]
+
+
+def group_members(settings: Settings, timeout: float = 10.0) -> list[str]:
+    """`client_id@host` of each live member of the projection's consumer group.
+
+    Blocking: run it in a thread. Raises KafkaException when the broker does not answer.
+    """
+    admin = AdminClient(client_config(settings))
+    future = admin.describe_consumer_groups([settings.consumer_group], request_timeout=timeout)
+    group = future[settings.consumer_group].result()
+    return [f"{m.client_id}@{m.host.lstrip('/')}" for m in group.members]

@@ -71,12 +71,14 @@ class Projector:
         dead_letters: DeadLetterSink,
         load_keys: KeyLoader,
         max_backoff: float = 30.0,
+        on_unavailable: Callable[[str], None] | None = None,
     ) -> None:
         self._store = store
         self._dead_letters = dead_letters
         self._load_keys = load_keys
         self._keys: KeyRing | None = None
         self._max_backoff = max_backoff
+        self._on_unavailable = on_unavailable
 
     async def project(self, records: Sequence[Record]) -> BatchResult:
         """Classify `records`, send dead letters, then apply the batch (retrying transients)."""
@@ -102,11 +104,16 @@ class Projector:
         return await self._apply_with_retry(batch)
 
     async def _apply_with_retry(self, batch: list[Incoming]) -> BatchResult:
+        # A retry after the database came back may meet offsets older than the
+        # batch (its last commits were lost): the store refuses it with
+        # OffsetMismatch, which is not retried here but passed up to seek back.
         delay = 0.2
         while True:
             try:
                 return await self._store.apply_batch(batch)
             except StoreUnavailable as exc:
                 log.warning("read model unavailable, retrying the batch in %.1fs: %s", delay, exc)
+                if self._on_unavailable is not None:
+                    self._on_unavailable(str(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)

@@ -1,10 +1,15 @@
 """The PostgreSQL store of the outcome projection: rows and offsets in one transaction.
 
 A batch is applied as: lock the offset rows of its partitions, drop every event
-below the stored offset (a redelivery: a no-op), load the touched participants'
+below the stored offset (a redelivery: a no-op), check that what is left starts
+exactly at the stored offset and has no hole, load the touched participants'
 states, fold (an event that breaks a rule becomes a row of `rejections`),
 rewrite their derived rows with COPY, park dead letters, and move the offsets
-forward, all in one transaction. The position only moves forward.
+forward, all in one transaction. The position only moves forward, and never
+past an offset that was not applied: a batch that starts beyond the stored
+offset (PostgreSQL lost its last commits, the read model was reset, the
+consumer skipped ahead) is refused whole with `OffsetMismatch`, which carries
+the stored offsets to seek back to.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from datetime import datetime
 
 import asyncpg
 
-from refnet.projections.database import Conn, StoreUnavailable, is_transient
+from refnet.projections.database import Conn, StoreError, StoreUnavailable, is_transient
 from refnet.projections.facts import Fact, Position
 from refnet.projections.fold import ParticipantState, Status, apply, derive
 from refnet.projections.rows import (
@@ -40,6 +45,11 @@ _LOCK_OFFSETS = """
 SELECT partition, next_offset FROM projection_offsets
 WHERE projection = $1 AND topic = $2 AND partition = ANY($3::int[])
 ORDER BY partition FOR UPDATE
+"""
+_ENSURE_SOME_OFFSETS = """
+INSERT INTO projection_offsets (projection, topic, partition)
+SELECT $1, $2, p FROM unnest($3::int[]) AS p
+ON CONFLICT DO NOTHING
 """
 _READ_OFFSETS = """
 SELECT partition, next_offset FROM projection_offsets WHERE projection = $1 AND topic = $2
@@ -83,6 +93,36 @@ TIME_COLUMNS = {  # written as timestamptz; the fold keeps canonical UTC strings
     "first_enrolled_at", "placed_at", "exited_at", "sent_at", "answered_at", "withdrawn_at",
     "started_at", "ended_at", "since", "occurred_at", "recorded_at",
 }  # fmt: skip
+
+
+class OffsetMismatch(StoreError):
+    """A batch does not continue the stored offsets; nothing of it was applied.
+
+    `stored` holds the next offset to apply for every partition of the batch, as
+    read under lock in the refused transaction: the consumer seeks there.
+    """
+
+    def __init__(self, stored: dict[int, int], holes: dict[int, int]) -> None:
+        where = ", ".join(
+            f"partition {p} offset {holes[p]} where {stored[p]} is next" for p in sorted(holes)
+        )
+        super().__init__(f"batch does not continue the stored offsets: {where}")
+        self.stored = stored
+        self.holes = holes
+
+
+def first_hole(offsets: Sequence[int], next_offset: int) -> int | None:
+    """The first offset of `offsets` (ascending, none below `next_offset`) that breaks the run.
+
+    The log's offsets are contiguous (no compaction, no transactions), so a
+    batch's records of one partition must be exactly next_offset, +1, +2, ...
+    """
+    expected = next_offset
+    for offset in offsets:
+        if offset != expected:
+            return offset
+        expected += 1
+    return None
 
 
 @dataclass(frozen=True)
@@ -132,7 +172,11 @@ class OutcomeStore:
         return {r["partition"]: r["next_offset"] for r in rows}
 
     async def apply_batch(self, batch: Sequence[Incoming]) -> BatchResult:
-        """Apply `batch` exactly once; raises StoreUnavailable on transient failures."""
+        """Apply `batch` exactly once, or nothing of it.
+
+        Raises StoreUnavailable on transient failures (retry the same batch) and
+        OffsetMismatch when the batch skips an offset not yet applied (seek back).
+        """
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 return await self._apply(conn, batch)
@@ -144,8 +188,12 @@ class OutcomeStore:
     async def _apply(self, conn: Conn, batch: Sequence[Incoming]) -> BatchResult:
         partitions = sorted({i.position.partition for i in batch})
         locked = await conn.fetch(_LOCK_OFFSETS, self._projection, self._topic, partitions)
+        if len(locked) < len(partitions):
+            # Rows removed by hand (or never made): without them the offsets would never move.
+            await conn.execute(_ENSURE_SOME_OFFSETS, self._projection, self._topic, partitions)
+            locked = await conn.fetch(_LOCK_OFFSETS, self._projection, self._topic, partitions)
         next_offset = {r["partition"]: r["next_offset"] for r in locked}
-        fresh = [i for i in batch if i.position.offset >= next_offset.get(i.position.partition, 0)]
+        fresh = continuing(batch, next_offset)
         facts = [i for i in fresh if isinstance(i.item, Fact)]
         letters = [i.item for i in fresh if isinstance(i.item, DeadLetter)]
         applied, rejected = await self._fold(conn, facts)
@@ -226,6 +274,26 @@ class OutcomeStore:
             [d.reason for d in letters],
             [d.payload for d in letters],
         )
+
+
+def continuing(batch: Sequence[Incoming], next_offset: dict[int, int]) -> list[Incoming]:
+    """The records at or past the stored offsets, once each; OffsetMismatch if any skip one."""
+    fresh: dict[tuple[int, int], Incoming] = {}
+    for i in batch:
+        at = (i.position.partition, i.position.offset)
+        if i.position.offset >= next_offset[i.position.partition]:
+            fresh.setdefault(at, i)  # a redelivery inside one batch is the same record
+    by_partition: dict[int, list[int]] = {}
+    for partition, offset in sorted(fresh):
+        by_partition.setdefault(partition, []).append(offset)
+    holes = {
+        p: hole
+        for p, offsets in by_partition.items()
+        if (hole := first_hole(offsets, next_offset[p])) is not None
+    }
+    if holes:
+        raise OffsetMismatch({p: next_offset[p] for p in next_offset}, holes)
+    return list(fresh.values())
 
 
 async def _reject(conn: Conn, rows: list[RejectionRow]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from refnet.events.settings import Settings
 from refnet.projections.store import PROJECTION
+from refnet.projections.workers import WorkerStatus, projection_verdict
 from refnet.services.kafka_access import ServiceAccess, ensure_service_access
 from refnet.services.stack_errors import (
     BrokerUnavailable,
@@ -36,6 +37,7 @@ from refnet.services.stack_kafka import (
 from refnet.services.stack_postgres import (
     ensure_postgres,
     projection_offsets,
+    projection_workers,
     read_state,
     safe_address,
     server_version,
@@ -123,17 +125,30 @@ class StackStatus:
     topic: str
     projection: str
     lag: list[PartitionLag]
+    workers: list[WorkerStatus] = field(default_factory=list)
 
     @property
     def total_lag(self) -> int:
         return sum(entry.lag for entry in self.lag)
+
+    @property
+    def projection_verdict(self) -> tuple[bool | None, str]:
+        """(up, detail) as /v1/health judges it: stuck workers, or events waiting for none."""
+        return projection_verdict(self.workers, self.total_lag if self.lag else None)
 
     def component(self, name: str) -> ComponentStatus:
         return next(part for part in self.components if part.name == name)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (`status --json`)."""
-        return {**asdict(self), "total_lag": self.total_lag}
+        up, detail = self.projection_verdict
+        return {
+            **asdict(self),
+            "workers": [w.model_dump() for w in self.workers],
+            "total_lag": self.total_lag,
+            "projection_up": up,
+            "projection_detail": detail,
+        }
 
 
 async def up(
@@ -238,7 +253,8 @@ async def status(settings: Settings) -> StackStatus:
         _process_status(API, settings, api_address),
     ]
     lag = await _lag(settings, kafka_up, pg_version is not None)
-    return StackStatus(parts, settings.topic_events, PROJECTION, lag)
+    workers = await projection_workers(settings) if pg_version is not None else []
+    return StackStatus(parts, settings.topic_events, PROJECTION, lag, workers)
 
 
 def _process_status(name: str, settings: Settings, address: str) -> ComponentStatus:

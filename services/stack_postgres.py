@@ -18,6 +18,7 @@ import asyncpg
 
 from refnet.events.settings import Settings
 from refnet.projections.lag import stored_offsets
+from refnet.projections.workers import WorkerStatus, worker_statuses
 from refnet.services.stack_errors import DatabaseUnavailable
 from refnet.services.stack_process import data_dir, deploy_dir
 
@@ -121,6 +122,26 @@ async def projection_offsets(settings: Settings) -> dict[int, int]:
         return await stored_offsets(connection, settings.topic_events)
     except asyncpg.UndefinedTableError:
         return {}  # the worker has not created its tables yet: it has read nothing
+    finally:
+        await connection.close()
+
+
+async def projection_workers(settings: Settings) -> list[WorkerStatus]:
+    """The projection workers' last reports ([] before any worker ran, or PostgreSQL is down)."""
+    try:
+        connection = await asyncpg.connect(
+            settings.database_url,
+            timeout=CONNECT_TIMEOUT,
+            server_settings={"search_path": f"{settings.registry_schema},public"},
+        )
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return []
+    try:
+        return await worker_statuses(
+            connection, settings.consumer_group, settings.worker_stall_seconds
+        )
+    except asyncpg.UndefinedTableError:
+        return []  # no worker has migrated the registry yet
     finally:
         await connection.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import typer
+from confluent_kafka import KafkaException
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,6 +17,7 @@ from rich.progress import (
 from refnet.events.settings import Settings
 from refnet.projections.catchup import wait_caught_up
 from refnet.projections.database import connect_pool
+from refnet.projections.lag import group_members
 from refnet.projections.migrate import migrate
 from refnet.projections.rebuild import Rebuild, RebuildReport
 from refnet.projections.store import PROJECTION
@@ -28,6 +30,7 @@ _EMPTY_TABLES = """
 TRUNCATE participant_state, participants, referrals, trainings, partner_links, rejections,
   dead_letters
 """
+_LOCK_OFFSETS = "SELECT 1 FROM projection_offsets WHERE projection = $1 FOR UPDATE"
 _REWIND = """
 UPDATE projection_offsets SET next_offset = 0, updated_at = now() WHERE projection = $1
 """
@@ -51,15 +54,37 @@ def run_command(
 @friendly
 def reset_command(
     yes: bool = typer.Option(False, "--yes", help="confirm: empties the read model"),
+    force: bool = typer.Option(
+        False, "--force", help="reset even while workers of the group are running"
+    ),
 ) -> None:
     """Empty the read model and its offsets, so a worker rebuilds it from offset 0.
 
-    Stop the workers first; the API shows empty counts until they have caught up.
+    Refused while workers of the consumer group are running (stop them first,
+    or use `projections rebuild`, which needs no downtime). With --force the
+    running workers heal it themselves: their next batch no longer continues
+    the stored offsets, so they seek back to 0 and fold the log again. The API
+    shows empty counts until they have caught up.
     """
+    settings = Settings()
+    if not force:
+        try:
+            members = group_members(settings)
+        except KafkaException as exc:
+            fail(f"cannot tell whether workers are running (the broker does not answer: {exc}); "
+                 "stop them and try again with --force")  # fmt: skip
+        if members:
+            fail(
+                f"{len(members)} worker(s) of group {settings.consumer_group} are running "
+                f"({', '.join(members)}): stop them first, or use --force"
+            )
     if not yes:
         typer.confirm("Empty the read model and rebuild it from the log?", abort=True)
-    run(_reset(Settings()))
-    console.print("read model emptied; start `refnet projections run` to rebuild it")
+    run(_reset(settings))
+    if force:
+        console.print("read model emptied; running workers start again from offset 0")
+    else:
+        console.print("read model emptied; start `refnet projections run` to rebuild it")
 
 
 async def _reset(settings: Settings) -> None:
@@ -68,6 +93,8 @@ async def _reset(settings: Settings) -> None:
         async with pool.acquire() as conn:
             await migrate(conn, settings.read_model_schema, settings.registry_schema)
             async with conn.transaction():
+                # The offsets first, as a worker's batch takes them: no deadlock with one.
+                await conn.execute(_LOCK_OFFSETS, PROJECTION)
                 await conn.execute(_EMPTY_TABLES)
                 await conn.execute(_REWIND, PROJECTION)
     finally:

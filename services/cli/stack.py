@@ -117,6 +117,7 @@ def status_command(
         owner += f" (pid {part.pid})" if part.pid else ""
         parts.add_row(part.name, state, part.version or "", part.address, owner)
     console.print(parts)
+    _print_workers(report)
     if not report.lag:
         console.print("[dim]no lag to show: the broker or PostgreSQL is down, or no event topic[/]")
         return
@@ -129,6 +130,30 @@ def status_command(
     lag.add_section()
     lag.add_row("total", "", "", str(report.total_lag))
     console.print(lag)
+
+
+def _print_workers(report: stack.StackStatus) -> None:
+    up, detail = report.projection_verdict
+    colour = "green" if up else "red" if up is False else "dim"
+    console.print(f"[{colour}]projection: {detail}[/]")
+    if not report.workers:
+        return
+    table = Table(title="Projection workers", title_justify="left")
+    for column in ("worker", "state", "host / pid", "partitions", "batches", "refused", "note"):
+        table.add_column(column)
+    for w in report.workers:
+        state = {"ok": "[green]ok[/]", "stuck": "[red]stuck[/]"}.get(w.state, "[dim]gone[/]")
+        note = w.last_error or w.last_refusal or ""
+        table.add_row(
+            w.worker_id,
+            state,
+            f"{w.host} / {w.pid}",
+            ",".join(map(str, w.partitions)),
+            f"{w.batches:,}",
+            f"{w.refused_batches:,}",
+            note[:60],
+        )
+    console.print(table)
 
 
 class _Steps:

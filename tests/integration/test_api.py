@@ -474,7 +474,7 @@ async def test_health_reports_database_broker_and_lag(
     response = await client.get("/v1/health", headers=bearer(tokens.partner))
 
     body = response.json()
-    assert set(body) == {"status", "broker", "database", "lag"}
+    assert set(body) == {"status", "broker", "database", "lag", "projection"}
     assert body["database"]["up"] is True
     assert isinstance(body["broker"]["up"], bool) and body["broker"]["detail"]
     assert response.status_code == (200 if body["status"] == "ok" else 503)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from refnet.events.settings import Settings
 from refnet.projections.lag import partition_lag
 from refnet.projections.views import PartitionLag
+from refnet.projections.workers import WorkerStatus, projection_verdict, worker_statuses
 from refnet.services.api.deps import AppSettings, BearerToken, Pool, pooled, unauthenticated
 from refnet.services.api.errors import ERROR_RESPONSES
 from refnet.services.tokens import authenticate
@@ -35,16 +36,29 @@ class Lag(BaseModel):
     partitions: list[PartitionLag]
 
 
+class Projection(Component):
+    refused_batches: int = Field(
+        description="batches the running workers refused for skipping offsets not yet applied "
+        "(after a database crash or a reset); each was followed by a seek back"
+    )
+    workers: list[WorkerStatus]
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"] = Field(
-        description="`ok` only if both answer and the event log's lag is known"
+        description="`ok` only if both answer, the event log's lag is known and no worker is "
+        "stuck (or missing while events wait)"
     )
     broker: Component
     database: Component
     lag: Lag
+    projection: Projection
 
 
 _UNKNOWN_LAG = Lag(total=None, partitions=[])
+_UNKNOWN_PROJECTION = Projection(
+    up=None, detail="not checked: the database is down", refused_batches=0, workers=[]
+)
 router = APIRouter(prefix="/v1", tags=["operations"], responses={401: ERROR_RESPONSES[401]})
 
 
@@ -101,9 +115,27 @@ async def read_health(
 ) -> Health:
     """Database and broker state and the projection's lag; HTTP 503 when something is down."""
     broker, lag = Component(up=None, detail="not checked: the database is down"), _UNKNOWN_LAG
+    projection = _UNKNOWN_PROJECTION
     if database.up:
         broker, database, lag = await _broker(pool, settings, database)
-    healthy = database.up and broker.up and lag.total is not None
+    if database.up:
+        projection = await _projection(pool, settings, lag)
+    healthy = database.up and broker.up and lag.total is not None and projection.up is not False
     status: Literal["ok", "degraded"] = "ok" if healthy else "degraded"
     response.status_code = 200 if status == "ok" else 503
-    return Health(status=status, broker=broker, database=database, lag=lag)
+    return Health(status=status, broker=broker, database=database, lag=lag, projection=projection)
+
+
+async def _projection(pool: asyncpg.Pool, settings: Settings, lag: Lag) -> Projection:
+    """The workers' own reports: a worker that is up but stuck is not healthy."""
+    try:
+        async with pooled(pool) as conn:
+            workers = await worker_statuses(
+                conn, settings.consumer_group, settings.worker_stall_seconds
+            )
+    except _DATABASE_ERRORS as exc:
+        log.warning("health: database failed during the worker probe: %r", exc)
+        return _UNKNOWN_PROJECTION
+    up, detail = projection_verdict(workers, lag.total)
+    refused = sum(w.refused_batches for w in workers if w.state != "gone")
+    return Projection(up=up, detail=detail, refused_batches=refused, workers=workers)
