@@ -1,0 +1,39 @@
+"""The fault suite runs on the project's own local stack: it kills and restarts its parts.
+
+The infrastructure and `world` fixtures are the integration tests' own; the
+table of every case's verdict is printed at the end of the run and written to
+`fault-table.md` in pytest's base temporary directory.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faults.harness import RESULTS, TABLE_HEAD
+from tests.integration.conftest import _unavailable, infrastructure, world
+
+__all__ = ["infrastructure", "world"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`--long N` repeats every case N times."""
+    if "repetition" in metafunc.fixturenames:
+        times = int(metafunc.config.getoption("--long"))
+        metafunc.parametrize("repetition", range(times), ids=[f"run{n}" for n in range(times)])
+
+
+@pytest.fixture(autouse=True)
+def _local_stack_only(infrastructure: str) -> None:
+    if infrastructure != "local-stack":
+        _unavailable("the fault suite breaks the local stack's own processes; none runs here")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not RESULTS:
+        return
+    lines = [TABLE_HEAD, *(verdict.row() for verdict in RESULTS)]
+    terminalreporter.write_sep("-", "fault suite")
+    for line in lines:
+        terminalreporter.write_line(line)
+    base = terminalreporter.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    (base / "fault-table.md").write_text("\n".join(lines) + "\n")

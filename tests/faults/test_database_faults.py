@@ -1,0 +1,91 @@
+"""PostgreSQL crashing under the worker and going away under the API: nothing lost.
+
+The projection commits without waiting for the WAL flush, so a crash loses
+its last transactions, rows and offsets together. The worker must notice
+that the stored offsets went back and apply that range again.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from tests.faults.harness import (
+    Background,
+    RetryingClient,
+    ServedApi,
+    applied_events,
+    assert_nothing_lost,
+    conclude,
+    eventually,
+    flat,
+    histories,
+    issue_partner_token,
+    postgres,
+)
+from tests.integration.world import World, run_sync
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+
+
+def test_postgres_crashes_while_the_worker_projects(world: World, repetition: int) -> None:
+    people = histories(12_000, f"pgcrash{repetition}")
+    events = flat(people)
+    world.start_worker()
+    assert world.publish(events) == len(events)
+    # Three crashes at random points of the catch-up, each once the worker has
+    # applied that share of the log and is committing batch after batch.
+    for share in sorted(random.uniform(0.1, 0.8) for _ in range(3)):
+        eventually(lambda s=share: applied_events(world) >= s * len(events), 180, f"{share:.0%}")
+        postgres(world.settings, "restart")
+
+    verdict = conclude(
+        world, "PostgreSQL `-m immediate` restart ×3 while projecting", events, events
+    )
+
+    assert_nothing_lost(verdict)
+    assert world.workers[0].poll() is None, "the worker must ride out the crashes"
+
+
+def test_postgres_down_for_half_a_minute_while_the_api_ingests(
+    world: World, repetition: int
+) -> None:
+    world.start_worker()
+    api = ServedApi(world)
+    api.start()
+    client = RetryingClient(api, issue_partner_token(world))
+    people = histories(20_000, f"pgdown{repetition}")
+    outage = {"over": False}
+
+    def ingest() -> None:
+        deadline = time.monotonic() + 240
+        # Five participants' whole histories per request, until the outage is
+        # over and the client has posted for a while after it.
+        for n in range(0, len(people), 5):
+            client.post_until_accepted(flat(people[n : n + 5]), deadline)
+            if outage["over"] and client.attempts > outage.get("after", 0) + 50:
+                break
+
+    publishing = Background(ingest)
+    publishing.start()
+    eventually(lambda: len(client.acknowledged) >= 100, 60, "the first accepted posts")
+    postgres(world.settings, "stop")
+    time.sleep(30)  # the fault itself: half a minute without PostgreSQL
+    postgres(world.settings, "start")
+    outage["after"] = client.attempts
+    outage["over"] = True
+    publishing.result(timeout=240)
+    api.stop()
+
+    sent = client.acknowledged  # every post was retried until accepted
+    verdict = conclude(
+        world, "PostgreSQL down 30 s while the API ingests", sent, sent, client.refused
+    )
+
+    assert client.statuses.get(503, 0) > 0, client.statuses
+    assert_nothing_lost(verdict)
+    # Nothing half-recorded: every event the gateway's ledger remembers is in the log.
+    remembered = {r[0] for r in run_sync(world.fetch("SELECT event_id::text FROM ingested_events"))}
+    assert remembered <= {str(e.event_id) for e in world.read_log()}
