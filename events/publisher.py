@@ -4,13 +4,16 @@ Every event is validated (it is a model), encoded canonically, keyed by its
 participant pseudonym so that one participant's events stay in order, and
 sent with idempotence and `acks=all`. A publish returns only once the broker
 has confirmed every event, or raises `PublishFailed` naming those it did not.
-Given a way to find each partner's `Signer`, every event is signed on the way.
+Given a way to find each partner's `Signer`, every event is signed on the way,
+and a reservation is closed in the signer's journal only once its numbers are
+confirmed or reported unused to the ledger.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +27,9 @@ from refnet.events.errors import PublishFailed
 from refnet.events.kafka_client import client_config
 from refnet.events.settings import Settings
 from refnet.events.signing import Signer
+from refnet.events.unused_numbers import ABANDONED_BY_CLIENT, UnusedLedger
+
+log = logging.getLogger(__name__)
 
 SignerFor = Callable[[str], Signer]
 """Finds the signer for a partner id (e.g. `LocalKeys.signer`)."""
@@ -57,40 +63,68 @@ def encoded(event: EventModel) -> tuple[bytes, bytes]:
     return event.participant_id.encode(), encode(event)
 
 
-def signed_records(
+@dataclass(frozen=True)
+class Reservation:
+    """Numbers one signer reserved for one publish."""
+
+    signer: Signer
+    first: int
+    count: int
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.first, self.first + self.count - 1
+
+
+def signed_batch(
     events: Iterable[EventModel], signer_for: SignerFor
-) -> list[tuple[bytes, bytes]]:
-    """(key, value) pairs of `events`, each signed by its partner's signer.
+) -> tuple[list[tuple[bytes, bytes]], list[Reservation]]:
+    """(key, value) pairs of `events`, each signed by its partner's signer, and the reservations.
 
     Sequence numbers are reserved per signer for the whole batch up front, so a
-    failure part-way leaves a gap in a publisher's sequence, never a repeat.
+    failure part-way leaves unused numbers in a publisher's sequence, never a repeat.
     """
     batch = list(events)
     counts: dict[str, int] = {}
     for event in batch:
         counts[event.partner_id] = counts.get(event.partner_id, 0) + 1
-    next_number = {p: signer_for(p).reserve(n) for p, n in counts.items()}
+    reserved = [Reservation(signer_for(p), signer_for(p).reserve(n), n) for p, n in counts.items()]
+    next_number = {r.signer.publisher_id: r.first for r in reserved}
     records = []
     for event in batch:
-        number = next_number[event.partner_id]
-        next_number[event.partner_id] = number + 1
-        value = signer_for(event.partner_id).encode_at(event, number)
-        records.append((event.participant_id.encode(), value))
-    return records
+        signer = signer_for(event.partner_id)
+        number = next_number[signer.publisher_id]
+        next_number[signer.publisher_id] = number + 1
+        records.append((event.participant_id.encode(), signer.encode_at(event, number)))
+    return records, reserved
+
+
+def signed_records(
+    events: Iterable[EventModel], signer_for: SignerFor
+) -> list[tuple[bytes, bytes]]:
+    """`signed_batch`'s records, for callers that publish them on their own."""
+    return signed_batch(events, signer_for)[0]
 
 
 class Publisher:
-    """A synchronous publisher for scripts, the CLI and the demo."""
+    """A synchronous publisher for scripts, the CLI and the demo.
+
+    Given a `ledger`, it reports the numbers of a publish the broker did not
+    confirm, and, once per signer, the open reservations a gone process left.
+    """
 
     def __init__(
         self,
         settings: Settings,
         producer: Producer | None = None,
         signer_for: SignerFor | None = None,
+        ledger: UnusedLedger | None = None,
     ) -> None:
         self._topic = settings.topic_events
         self._producer = producer or Producer(producer_config(settings))
         self._signer_for = signer_for
+        self._ledger = ledger
+        self._swept: set[str] = set()  # publisher ids whose left-behind numbers were reported
 
     def publish(
         self,
@@ -99,10 +133,43 @@ class Publisher:
         timeout: float = 60.0,
     ) -> DeliveryReport:
         """Send `events` (signed, if this publisher signs) and wait for every confirmation."""
-        if self._signer_for is not None:
-            records = signed_records(events, self._signer_for)
-            return self.publish_encoded(records, on_delivered, timeout)
-        return self.publish_encoded((encoded(e) for e in events), on_delivered, timeout)
+        if self._signer_for is None:
+            return self.publish_encoded((encoded(e) for e in events), on_delivered, timeout)
+        records, reserved = signed_batch(events, self._signer_for)
+        self._report_left_behind(reserved)
+        try:
+            report = self.publish_encoded(records, on_delivered, timeout)
+        except PublishFailed as exc:
+            # Some may be on the log after all: verify counts a number it finds as used.
+            for reservation in reserved:
+                self._report(
+                    reservation.signer, [reservation.span], f"publish not confirmed: {exc}"
+                )
+            raise
+        for reservation in reserved:
+            reservation.signer.settle(reservation.first)
+        return report
+
+    def _report_left_behind(self, reserved: Iterable[Reservation]) -> None:
+        if self._ledger is None:
+            return
+        for reservation in reserved:
+            signer = reservation.signer
+            if signer.publisher_id not in self._swept:
+                self._swept.add(signer.publisher_id)
+                self._report(signer, signer.left_behind(), ABANDONED_BY_CLIENT)
+
+    def _report(self, signer: Signer, spans: list[tuple[int, int]], reason: str) -> None:
+        """Report `spans` unused and close their reservations; without a ledger they stay open."""
+        if self._ledger is None or not spans:
+            return
+        try:
+            self._ledger.record_unused(signer.publisher_id, spans, reason)
+        except Exception as exc:  # left open: the next process with a ledger reports them
+            log.warning("unused numbers of %s not recorded: %s", signer.publisher_id, exc)
+            return
+        for first, _last in spans:
+            signer.settle(first)
 
     def publish_encoded(
         self,

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -138,6 +140,14 @@ class SequenceSource(Protocol):
         """Reserve `count` consecutive numbers; return the first."""
         ...
 
+    def settle(self, first: int) -> None:
+        """The reservation starting at `first` is accounted for: on the log, or reported unused."""
+        ...
+
+    def left_behind(self) -> list[tuple[int, int]]:
+        """Open reservations of processes that are gone, as inclusive (first, last) spans."""
+        ...
+
 
 class CounterSequence:
     """Sequence numbers kept in memory, for tests and short-lived publishers."""
@@ -149,28 +159,90 @@ class CounterSequence:
         first, self._next = self._next, self._next + count
         return first
 
+    def settle(self, first: int) -> None:
+        """Nothing is journalled in memory."""
+
+    def left_behind(self) -> list[tuple[int, int]]:
+        return []
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
 
 class FileSequence:
-    """Sequence numbers kept in a small file beside the key, written before use.
+    """Sequence numbers kept in a small file beside the key, with a journal of reservations.
 
-    A number is reserved (and the file replaced atomically) before any event
-    carries it, so a crash leaves a gap, never a repeat.
+    A reservation is written (the file replaced atomically, under a lock) as
+    open before any event carries its numbers, and closed once they are
+    accounted for; a crash or an unreported failure leaves it open, so a later
+    process can report the numbers unused. A crash leaves a gap, never a repeat.
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
+        self._holder = f"{os.getpid()}-{os.urandom(4).hex()}"
 
     def reserve(self, count: int) -> int:
-        first = 0
-        if self._path.exists():
-            try:
-                first = int(json.loads(self._path.read_text())["next"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise KeyUnusable(f"{self._path}: unreadable sequence file ({exc})") from exc
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"next": first + count}))
-        tmp.replace(self._path)
+        with self._locked() as state:
+            first = int(state["next"])
+            state["next"] = first + count
+            entry = {"first": first, "end": first + count, "pid": os.getpid()}
+            state["open"].append(entry | {"holder": self._holder})
         return first
+
+    def settle(self, first: int) -> None:
+        with self._locked() as state:
+            state["open"] = [e for e in state["open"] if e["first"] != first]
+
+    def left_behind(self) -> list[tuple[int, int]]:
+        if not self._path.exists():
+            return []
+        with self._locked() as state:
+            return [
+                (e["first"], e["end"] - 1)
+                for e in state["open"]
+                if e["holder"] != self._holder and _process_gone(e["pid"])
+            ]
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        """The file's state, written back atomically; an flock keeps processes apart."""
+        lock_path = self._path.with_suffix(".lock")
+        with lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = self._read()
+            before = json.dumps(state, sort_keys=True)
+            yield state
+            if json.dumps(state, sort_keys=True) != before:
+                tmp = self._path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(state))
+                tmp.replace(self._path)
+
+    def _read(self) -> dict[str, Any]:
+        if not self._path.exists():
+            return {"next": 0, "open": []}
+        try:
+            state = json.loads(self._path.read_text())
+            # A file written before reservations were journalled has no "open".
+            return {"next": int(state["next"]), "open": [_entry(e) for e in state.get("open", [])]}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise KeyUnusable(f"{self._path}: unreadable sequence file ({exc})") from exc
+
+
+def _entry(raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "first": int(raw["first"]),
+        "end": int(raw["end"]),
+        "pid": int(raw["pid"]),
+        "holder": str(raw["holder"]),
+    }
 
 
 class Signer:
@@ -188,6 +260,15 @@ class Signer:
         if self._sequence is None:
             raise KeyUnusable(f"publisher {self.publisher_id} reserves its numbers elsewhere")
         return self._sequence.reserve(count)
+
+    def settle(self, first: int) -> None:
+        """The reservation starting at `first` is on the log or reported unused."""
+        if self._sequence is not None:
+            self._sequence.settle(first)
+
+    def left_behind(self) -> list[tuple[int, int]]:
+        """Reservations a gone process left open (never published, or never confirmed)."""
+        return [] if self._sequence is None else self._sequence.left_behind()
 
     def encode_at(self, event: EventModel, sequence: int) -> bytes:
         """The canonical bytes of `event`, stamped with `sequence` and signed."""

@@ -79,13 +79,10 @@ async def create_pool(
     }
     if relaxed_commit:
         settings["synchronous_commit"] = "off"
-    # TLS to a socket on this machine only costs CPU; None keeps asyncpg's default.
-    local = "sslmode" not in dsn and urlparse(dsn).hostname in _LOOPBACK
-    ssl: bool | None = False if local else None
     try:
         pool = await asyncpg.create_pool(
             dsn,
-            ssl=ssl,
+            ssl=_ssl(dsn),
             min_size=min_size,
             max_size=max_size,
             server_settings=settings,
@@ -95,6 +92,27 @@ async def create_pool(
         raise StoreUnavailable(f"cannot reach PostgreSQL: {exc}") from exc
     assert pool is not None
     return pool
+
+
+def _ssl(dsn: str) -> bool | None:
+    # TLS to a socket on this machine only costs CPU; None keeps asyncpg's default.
+    local = "sslmode" not in dsn and urlparse(dsn).hostname in _LOOPBACK
+    return False if local else None
+
+
+async def connect_session(
+    settings: Settings, application_name: str
+) -> asyncpg.Connection[asyncpg.Record]:
+    """One connection named `application_name`, kept by a process to show the server it lives."""
+    try:
+        return await asyncpg.connect(
+            settings.database_url,
+            ssl=_ssl(settings.database_url),
+            server_settings={"application_name": application_name},
+            command_timeout=60,
+        )
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreUnavailable(f"cannot reach PostgreSQL: {exc}") from exc
 
 
 async def connect_pool(settings: Settings, **options: Any) -> asyncpg.Pool:

@@ -5,7 +5,9 @@ Three checks, each a list of findings (an empty list is the proof):
 - every record decodes, is valid and carries a signature a registered key
   vouches for (the projection's own `classify`);
 - each publisher's sequence numbers run from 0 without a gap, without a number
-  used twice, and rising within each partition;
+  used twice, and rising within each partition; an absent number the registry
+  accounts for (recorded unused, or in a block a crashed gateway abandoned) is
+  reported apart, as unused, and is no discrepancy;
 - the live read model equals a replay of the log up to the offsets the model
   has applied, table by table.
 
@@ -37,6 +39,8 @@ from refnet.projections.lag import stored_offsets
 from refnet.projections.log_reader import LogRecord, log_ends
 from refnet.projections.projector import Record
 from refnet.projections.replay import Replay, classified_chunks
+from refnet.projections.sequence_accounting import Explained, SequenceLedger, account, count
+from refnet.projections.sequence_ledger import read_ledger
 from refnet.projections.signatures import KeyRing
 from refnet.projections.snapshot import DERIVED, snapshot
 from refnet.projections.store import TIME_COLUMNS, DeadLetter, Incoming
@@ -49,6 +53,7 @@ GAP, REPEAT, RESEND, REORDERING = (
     "sequence re-send",
     "sequence reordering",
 )
+UNUSED = "sequence unused"  # accounted for by the registry: reported, not a discrepancy
 LAG = "read model behind"
 AHEAD = "read model ahead"
 
@@ -65,6 +70,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
 KINDS = (
     *RECORD_KINDS,
     GAP,
+    UNUSED,
     REPEAT,
     RESEND,
     REORDERING,
@@ -74,9 +80,10 @@ KINDS = (
 )
 
 GAP_NOTE = (
-    "a gap can also come from a publisher that crashed after reserving numbers "
-    "(the gateway reserves them in blocks): it is still reported, for the auditor to ask about"
+    "numbers a publisher gave up (a publish the broker refused, a crash after reserving) "
+    "are accounted as unused when the registry records them; a gap is a number nothing explains"
 )
+LEDGER_NOTE = "unused numbers were not read (--keys with --log-only): every absent number is a gap"
 SEQUENCE_NOTE = "sequence numbers are checked only on events whose signature holds"
 
 _DEAD_LETTERS = """
@@ -182,15 +189,22 @@ def numbered(record: LogRecord | Record) -> Numbered | None:
 # ------------------------------------------------------ publisher sequences
 
 
-def check_sequences(entries: Iterable[Numbered]) -> list[Finding]:
-    """Gaps, repeats and reorderings in each publisher's numbers, publishers in name order."""
+def check_sequences(
+    entries: Iterable[Numbered], ledger: SequenceLedger | None = None
+) -> list[Finding]:
+    """Gaps, repeats and reorderings in each publisher's numbers, publishers in name order.
+
+    With the registry's `ledger`, absent numbers it explains are UNUSED findings
+    (not discrepancies) instead of gaps.
+    """
+    ledger = ledger or SequenceLedger()
     by_publisher: dict[str, list[Numbered]] = defaultdict(list)
     for entry in entries:
         by_publisher[entry.publisher_id].append(entry)
     findings: list[Finding] = []
     for publisher in sorted(by_publisher):
         mine = sorted(by_publisher[publisher], key=lambda e: (e.sequence, e.partition, e.offset))
-        findings.extend(_gaps(publisher, mine))
+        findings.extend(_gaps(publisher, mine, ledger.explanations(publisher)))
         findings.extend(_repeats(publisher, mine))
         findings.extend(_reorderings(publisher, mine))
     return findings
@@ -211,20 +225,31 @@ def _span(first: int, last: int) -> str:
     return str(first) if first == last else f"{first}..{last}"
 
 
-def _gaps(publisher: str, entries: list[Numbered]) -> list[Finding]:
-    ranges = missing_ranges(e.sequence for e in entries)
-    if not ranges:
-        return []
-    count = sum(last - first + 1 for first, last in ranges)
-    noun = "number" if count == 1 else "numbers"
-    spans = ", ".join(_span(first, last) for first, last in ranges)
-    return [
-        Finding(
-            GAP,
-            f"publisher {publisher}: {count} missing ({noun} {spans})",
-            detail={"publisher_id": publisher, "missing": count, "ranges": ranges},
+def _gaps(publisher: str, entries: list[Numbered], explained: list[Explained]) -> list[Finding]:
+    missing, accounted = account(missing_ranges(e.sequence for e in entries), explained)
+    findings: list[Finding] = []
+    if missing:
+        total = count(missing)
+        noun = "number" if total == 1 else "numbers"
+        spans = ", ".join(_span(first, last) for first, last in missing)
+        findings.append(
+            Finding(
+                GAP,
+                f"publisher {publisher}: {total} missing ({noun} {spans})",
+                detail={"publisher_id": publisher, "missing": total, "ranges": missing},
+            )
         )
-    ]
+    by_reason: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for first, last, reason in accounted:
+        by_reason[reason].append((first, last))
+    for reason, ranges in by_reason.items():
+        total = count(ranges)
+        noun = "number" if total == 1 else "numbers"
+        spans = ", ".join(_span(first, last) for first, last in ranges)
+        detail = {"publisher_id": publisher, "unused": total, "ranges": ranges, "reason": reason}
+        message = f"publisher {publisher}: {total} unused ({noun} {spans}): {reason}"
+        findings.append(Finding(UNUSED, message, detail=detail))
+    return findings
 
 
 def _where(entry: Numbered) -> str:
@@ -503,6 +528,7 @@ class IntegrityReport:
     findings: list[Finding]
     seconds: float
     notes: list[str]
+    accounted: list[Finding] = field(default_factory=list)  # UNUSED: explained, not discrepancies
 
     @property
     def intact(self) -> bool:
@@ -531,6 +557,8 @@ class IntegrityReport:
             "read_model": model,
             "discrepancies": [f.as_json() for f in self.findings],
             "counts": {kind: len(found) for kind, found in grouped(self.findings).items()},
+            "unused": [f.as_json() for f in self.accounted],
+            "unused_numbers": sum(f.detail["unused"] for f in self.accounted),
             "notes": self.notes,
             "seconds": round(self.seconds, 3),
         }
@@ -634,6 +662,22 @@ async def keys_and_model(
         await pool.close()
 
 
+async def unused_ledger(settings: Settings) -> SequenceLedger:
+    """The registry's record of unused numbers and abandoned blocks."""
+    pool = await connect_pool(settings, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            return await read_ledger(conn)
+    except asyncpg.UndefinedTableError:
+        return SequenceLedger()  # a registry older than the record: nothing is accounted
+    except asyncpg.PostgresError as exc:
+        raise CannotVerify(f"reading the unused sequence numbers failed: {exc}") from exc
+    except (OSError, asyncpg.InterfaceError) as exc:
+        raise CannotVerify(f"lost the connection to PostgreSQL: {exc}") from exc
+    finally:
+        await pool.close()
+
+
 def model_findings(model: ModelSnapshot, ends: Mapping[int, int]) -> list[Finding]:
     """Lag after the wait, and offsets beyond the log's end (a recreated topic)."""
     findings: list[Finding] = []
@@ -682,7 +726,10 @@ async def verify(
     if model is not None:
         replay_to = {p: min(model.offsets.get(p, 0), end) for p, end in ends.items()}
     scan = await asyncio.to_thread(scan_log, settings, ring, ends, replay_to, on_progress)
-    findings = list(scan.findings) + check_sequences(scan.numbered)
+    # Read after the log: a number given up while the log was read is then explained.
+    ledger = await unused_ledger(settings) if keys is None or with_model else None
+    sequences = check_sequences(scan.numbered, ledger)
+    findings = list(scan.findings) + [f for f in sequences if f.kind != UNUSED]
     comparisons: list[TableComparison] = []
     if model is not None and scan.replay is not None:
         findings += model_findings(model, ends)
@@ -703,7 +750,8 @@ async def verify(
         comparisons=comparisons,
         findings=list(_ordered(findings)),
         seconds=time.perf_counter() - started,
-        notes=[SEQUENCE_NOTE, GAP_NOTE],
+        notes=[SEQUENCE_NOTE, GAP_NOTE] + ([] if ledger is not None else [LEDGER_NOTE]),
+        accounted=[f for f in sequences if f.kind == UNUSED],
     )
 
 

@@ -6,12 +6,14 @@ A batch is published whole or not at all. Its steps, in order:
 2. every event must name the caller's partner, or 403 naming the events;
 3. event ids already accepted are answered as duplicates and not published
    again (409 if the id was accepted with another body);
-4. sequence numbers are reserved for the gateway's publisher id, and each
-   event is signed with the gateway key, attesting the authenticated partner;
+4. sequence numbers are reserved for the gateway's publisher id
+   (`sequence_blocks`), and each event is signed with the gateway key,
+   attesting the authenticated partner;
 5. the events are published with `acks=all`; only once the broker confirmed
    every one are they recorded as accepted and the caller told so. A broker
-   that cannot confirm becomes 503 with a retry hint, and nothing is recorded,
-   so a retry publishes again (the projections count an event_id once).
+   that cannot confirm becomes 503 with a retry hint: the request's numbers
+   are recorded unused first, no event is recorded accepted, so a retry
+   publishes again (the projections count an event_id once).
 
     RefNetError          (refnet.events.errors)
     └── IngestRefused    the request is refused with an HTTP status and the problems
@@ -19,7 +21,6 @@ A batch is published whole or not at all. Its steps, in order:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -35,6 +36,7 @@ from refnet.events.errors import EventInvalid, RefNetError
 from refnet.events.publisher import AsyncPublisher
 from refnet.events.signing import INTEGRITY_FIELDS, Signer
 from refnet.projections.database import Conn
+from refnet.services.sequence_blocks import HolderSession, SequenceBlock
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +46,6 @@ INSERT INTO ingested_events (event_id, partner_id, body_sha256)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[])
 ON CONFLICT (event_id) DO NOTHING
 """
-_RESERVE = """
-INSERT INTO publisher_sequences AS s (publisher_id, next_sequence) VALUES ($1, $2)
-ON CONFLICT (publisher_id) DO UPDATE SET next_sequence = s.next_sequence + $2
-RETURNING next_sequence - $2
-"""
-# On a clean stop, unused numbers go back, unless someone reserved after us.
-_GIVE_BACK = """
-UPDATE publisher_sequences SET next_sequence = $2 WHERE publisher_id = $1 AND next_sequence = $3
-"""
-SEQUENCE_BLOCK = 1000
 
 
 @dataclass(frozen=True)
@@ -172,53 +164,21 @@ def check_partner(events: Sequence[EventModel], partner_id: str) -> None:
         )
 
 
-class SequenceBlock:
-    """The gateway's sequence numbers, reserved durably in blocks, handed out in memory.
-
-    Reserving a block is one committed write per SEQUENCE_BLOCK events instead
-    of one per request. A crash leaves the rest of a block unused (a gap in the
-    publisher's sequence, never a repeat); a clean stop gives it back.
-    """
-
-    def __init__(self, publisher_id: str, block: int = SEQUENCE_BLOCK) -> None:
-        self._publisher_id = publisher_id
-        self._block = block
-        self._next = self._end = 0
-        self._lock = asyncio.Lock()
-
-    async def take(self, conn: Conn, count: int) -> list[int]:
-        """`count` rising numbers: what is left of the block, then from new blocks."""
-        async with self._lock:
-            numbers: list[int] = []
-            while len(numbers) < count:
-                if self._next == self._end:
-                    size = max(count - len(numbers), self._block)
-                    first = await conn.fetchval(_RESERVE, self._publisher_id, size)
-                    assert isinstance(first, int)
-                    self._next, self._end = first, first + size
-                used = min(count - len(numbers), self._end - self._next)
-                numbers.extend(range(self._next, self._next + used))
-                self._next += used
-            return numbers
-
-    async def _give_back(self, conn: Conn) -> None:
-        if self._next < self._end:
-            await conn.execute(_GIVE_BACK, self._publisher_id, self._next, self._end)
-
-    async def close(self, conn: Conn) -> None:
-        async with self._lock:
-            await self._give_back(conn)
-            self._next = self._end
-
-
 class Gateway:
     """Publishes partners' events to the log, signed with the gateway's key."""
 
-    def __init__(self, signer: Signer, publisher: AsyncPublisher, retry_after: int = 5) -> None:
+    def __init__(
+        self,
+        signer: Signer,
+        publisher: AsyncPublisher,
+        session: HolderSession,
+        retry_after: int = 5,
+    ) -> None:
         self._signer = signer
         self._publisher = publisher
+        self._session = session
         self._retry_after = retry_after
-        self._sequence = SequenceBlock(signer.publisher_id)
+        self._sequence = SequenceBlock(signer.publisher_id, session)
 
     async def ingest(self, conn: Conn, partner_id: str, items: Sequence[Any]) -> IngestResult:
         events = validate_items(items)
@@ -280,6 +240,7 @@ class Gateway:
         try:
             await self._publisher.publish_encoded(records)
         except Exception as exc:  # any failure to confirm is a 503, never a silent loss
+            await self._give_up(conn, numbers, exc)
             raise IngestRefused(
                 503,
                 "log_unavailable",
@@ -287,12 +248,22 @@ class Gateway:
                 f"send the same request again later ({exc})",
                 retry_after=self._retry_after,
             ) from exc
+        await self._sequence.settle(conn, numbers)
+
+    async def _give_up(self, conn: Conn, numbers: list[int], exc: Exception) -> None:
+        """Record a refused request's numbers unused before the caller hears of the refusal."""
+        try:
+            await self._sequence.record_unused(conn, numbers, f"publish not confirmed: {exc}")
+        except Exception as failed:  # its block stays open: once we are gone, it is abandoned
+            log.warning("unused numbers %s..%s not recorded: %s", numbers[0], numbers[-1], failed)
 
     async def close(self, pool: asyncpg.Pool) -> None:
-        """Flush the producer, then give unused sequence numbers back if the database answers."""
+        """Flush the producer, then give unused numbers back and close the block if we can."""
         await self._publisher.close()
         try:
             async with pool.acquire(timeout=5) as conn:
                 await self._sequence.close(conn)
-        except Exception as exc:  # the numbers stay reserved: a gap, never a repeat
+        except Exception as exc:  # the block stays open: the next gateway marks it abandoned
             log.warning("unused sequence numbers not given back: %s", exc)
+        finally:
+            await self._session.close()

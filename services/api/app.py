@@ -22,6 +22,7 @@ from refnet.services.api.errors import install_error_handlers
 from refnet.services.api.routes import audit, events, health, network, partners
 from refnet.services.ingest import Gateway
 from refnet.services.keys import ensure_gateway_key
+from refnet.services.sequence_blocks import HolderSession
 
 DESCRIPTION = """
 A RefNet referral network: partners publish events (`POST /v1/events`) and read
@@ -67,7 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
             signer = Signer(key, settings.gateway_publisher_id)
             timeout_ms = int(settings.ingest_publish_timeout * 1000)
             publisher = AsyncPublisher(settings, **{"message.timeout.ms": timeout_ms})
-            gateway = Gateway(signer, publisher)
+            gateway = Gateway(signer, publisher, HolderSession(settings))
             app.state.pool = pool
             app.state.gateway = gateway
             yield

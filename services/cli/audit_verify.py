@@ -19,8 +19,10 @@ from refnet.events.settings import Settings
 from refnet.projections.integrity import (
     GAP,
     GAP_NOTE,
+    LEDGER_NOTE,
     RECORD_KINDS,
     SEQUENCE_NOTE,
+    UNUSED,
     Finding,
     IntegrityReport,
     grouped,
@@ -61,7 +63,8 @@ def verify_command(
     """Prove the log and the read model intact.
 
     Reads the whole event log from offset 0 and checks every event's signature;
-    checks each publisher's sequence numbers for gaps, repeats and reorderings;
+    checks each publisher's sequence numbers for gaps, repeats and reorderings
+    (numbers the registry records as unused are listed apart, and are no gap);
     waits for the projection to catch up, then compares the read model, table by
     table, with a replay of the log up to the offsets the model has applied.
 
@@ -121,6 +124,7 @@ def show(report: IntegrityReport) -> None:
         tables = ", ".join(f"{c.table} {c.live_rows:,}" for c in report.comparisons)
         console.print(f"rows compared: {tables}")
     groups = grouped(report.findings)
+    _show_unused(report)
     for kind, findings in groups.items():
         console.print()
         console.print(f"[bold red]{escape(kind)}[/] ({len(findings)})")
@@ -128,19 +132,36 @@ def show(report: IntegrityReport) -> None:
             console.print(f"  {_where(finding)}{escape(finding.message)}")
         if kind == GAP:
             console.print(f"  [dim]note: {escape(GAP_NOTE)}[/]")
+            if LEDGER_NOTE in report.notes:
+                console.print(f"  [dim]note: {escape(LEDGER_NOTE)}[/]")
         if kind.startswith("sequence") and any(k in groups for k in RECORD_KINDS):
             console.print(f"  [dim]note: {escape(SEQUENCE_NOTE)}[/]")
     console.print()
+    unused = sum(f.detail["unused"] for f in report.accounted)
+    noun = "number" if unused == 1 else "numbers"
+    accounted = f" ({unused:,} unused {noun} accounted for)" if unused else ""
     if report.intact:
         console.print(
             "[bold green]INTACT[/]: every signature holds, no publisher's sequence has a gap, "
-            "repeat or reordering"
+            f"repeat or reordering{accounted}"
             + (", and the read model equals the replay of the log" if model is not None else "")
         )
     else:
         console.print(
             f"[bold red]NOT INTACT[/]: {len(report.findings)} discrepancies ({_counts(groups)})"
         )
+
+
+def _show_unused(report: IntegrityReport) -> None:
+    """Absent numbers the registry explains: listed with their reason, never counted as wrong."""
+    if not report.accounted:
+        return
+    console.print()
+    console.print(
+        f"[bold]{escape(UNUSED)}[/] ({len(report.accounted)}, accounted for, not missing)"
+    )
+    for finding in report.accounted:
+        console.print(f"  {escape(finding.message)}")
 
 
 def _where(finding: Finding) -> str:

@@ -14,6 +14,7 @@ from refnet.events.settings import Settings
 from refnet.services.cli.console import console, err_console, fail, friendly
 from refnet.services.jsonl import read_events
 from refnet.services.local_keys import local_keys
+from refnet.services.unused_ledger import PostgresUnusedLedger
 
 MAX_ERRORS_SHOWN = 50
 
@@ -48,7 +49,9 @@ def publish_with_progress(settings: Settings, events: list[EventModel], label: s
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(label, total=len(events))
-        report = Publisher(settings, signer_for=keys.signer).publish(
-            events, on_delivered=lambda n: progress.advance(task, n)
+        # Numbers of a publish the broker refuses, or left open by a crash, go to the registry.
+        publisher = Publisher(
+            settings, signer_for=keys.signer, ledger=PostgresUnusedLedger(settings)
         )
+        report = publisher.publish(events, on_delivered=lambda n: progress.advance(task, n))
     return report.delivered

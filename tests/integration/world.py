@@ -365,6 +365,13 @@ def served_api(world: World, log: Path) -> Iterator[str]:
     Its output goes to `log`, which is quoted if it exits or never answers; it is
     stopped on exit, also when the body fails.
     """
+    with served_api_process(world, log) as (base_url, _process):
+        yield base_url
+
+
+@contextmanager
+def served_api_process(world: World, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As `served_api`, also yielding the process, for tests that kill it."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "refnet.services.cli.main", "serve"]
@@ -374,7 +381,7 @@ def served_api(world: World, log: Path) -> Iterator[str]:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_until_serving(process, base_url, log)
-        yield base_url
+        yield base_url, process
     finally:
         if process.poll() is None:
             process.terminate()

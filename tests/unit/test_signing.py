@@ -107,7 +107,11 @@ def test_file_sequence_never_repeats_across_instances(tmp_path: Path) -> None:
     path = tmp_path / "awo-en.sequence"
     assert FileSequence(path).reserve(3) == 0
     assert FileSequence(path).reserve(2) == 3  # a new process continues, never repeats
-    assert json.loads(path.read_text()) == {"next": 5}
+    state = json.loads(path.read_text())
+    assert state["next"] == 5
+    assert [(e["first"], e["end"]) for e in state["open"]] == [(0, 3), (3, 5)]
+    path.write_text(json.dumps({"next": 7}))  # a file from before the journal
+    assert FileSequence(path).reserve(1) == 7
     path.write_text("garbage")
     with pytest.raises(KeyUnusable, match="unreadable sequence file"):
         FileSequence(path).reserve(1)
