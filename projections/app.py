@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import asyncpg
@@ -52,6 +53,10 @@ class Runtime:
         self.guard = GapGuard()
         self.counters = WorkerCounters(settings.consumer_group)
         self._heartbeat: asyncio.Task[None] | None = None
+        # The next offset per owned partition as of this worker's last commit:
+        # stored offsets below it mean PostgreSQL lost commits or was reset.
+        self.committed: dict[int, int] = {}
+        self.seek: Callable[[dict[int, int]], Awaitable[None]] | None = None
 
     async def ready(self) -> tuple[OutcomeStore, Projector]:
         async with self._lock:
@@ -77,6 +82,7 @@ class Runtime:
             try:
                 async with self._pool.acquire(timeout=HEARTBEAT_SECONDS) as conn:
                     await self.counters.beat(conn)
+                await self._check_offsets()
             except Exception as exc:  # the database is down: the batch retry reports it
                 log.debug("heartbeat not written: %s", exc)
             stuck = self.counters.stuck_seconds
@@ -88,6 +94,35 @@ class Runtime:
                     self.counters.last_error or self.counters.last_refusal,
                 )
             await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    async def _check_offsets(self) -> None:
+        """Seek back where the stored offsets went below this worker's last commit.
+
+        A batch would be refused there anyway, but a partition that receives
+        nothing new sends no batch: a reset or a crash must not leave it unread.
+        """
+        assert self.store is not None
+        before = dict(self.committed)  # taken before the read: a commit meanwhile only raises it
+        stored = await self.store.offsets()
+        back = {p: stored.get(p, 0) for p, o in before.items() if stored.get(p, 0) < o}
+        if back:
+            where = ", ".join(f"partition {p} at {back[p]}, not {before[p]}" for p in sorted(back))
+            await self.rewind(back, f"stored offsets went back (a reset, or commits lost): {where}")
+
+    async def rewind(self, stored: dict[int, int], reason: str) -> None:
+        """Expect and read the owned partitions of `stored` from those offsets again."""
+        log.warning("seeking back to the stored offsets: %s", reason)
+        self.counters.refused(reason)
+        owned = {p: o for p, o in stored.items() if p in self.counters.partitions}
+        self.guard.rewind(owned)
+        self.committed.update(owned)
+        assert self.seek is not None
+        await self.seek(owned)
+
+    def applied(self, records: Sequence[Record]) -> None:
+        """`records` were committed (or were redeliveries): raise the committed offsets."""
+        for r in records:
+            self.committed[r.partition] = max(self.committed.get(r.partition, 0), r.offset + 1)
 
     async def _load_keys(self) -> KeyRing:
         assert self._pool is not None
@@ -139,6 +174,11 @@ def build_app(settings: Settings) -> faust.App:
     dead = app.topic(settings.topic_dead_letter, key_type=bytes, value_type=bytes, internal=False)
     runtime = Runtime(settings, dead)
 
+    async def seek(offsets: dict[int, int]) -> None:
+        await _seek(app, {TP(settings.topic_events, p): o for p, o in offsets.items()})
+
+    runtime.seek = seek
+
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub is sync-only
     async def seek_to_stored(sender: Any, assigned: set[TP], **_: Any) -> None:
         mine = [tp for tp in assigned if tp.topic == settings.topic_events]
@@ -161,6 +201,7 @@ def build_app(settings: Settings) -> faust.App:
             os._exit(EXIT_CRASHED)
         runtime.guard.reset({tp.partition: stored.get(tp.partition, 0) for tp in mine})
         runtime.counters.partitions = sorted(tp.partition for tp in mine)
+        runtime.committed = {tp.partition: stored.get(tp.partition, 0) for tp in mine}
         await _seek(app, {tp: stored.get(tp.partition, 0) for tp in mine})
         log.info("assigned %s; resuming from stored offsets", sorted(tp.partition for tp in mine))
 
@@ -198,13 +239,9 @@ async def _project_batch(
         result = await projector.project(keep)
     except OffsetMismatch as refused:
         # Nothing of the batch was applied; go back to what PostgreSQL holds.
-        log.warning("refused batch, seeking back to the stored offsets: %s", refused)
-        runtime.counters.refused(str(refused))
-        owned = {p: o for p, o in refused.stored.items() if p in runtime.counters.partitions}
-        runtime.guard.rewind(owned)
-        topic = runtime.settings.topic_events
-        await _seek(app, {TP(topic, p): o for p, o in owned.items()})
+        await runtime.rewind(refused.stored, f"refused batch: {refused}")
         return
+    runtime.applied(keep)
     runtime.counters.progressed(result.applied)
 
 

@@ -37,15 +37,18 @@ RESULTS: list[Verdict] = []
 # ------------------------------------------------------------------ workload
 
 
-def histories(participants: int, prefix: str) -> list[list[EventModel]]:
-    """Each participant's events in order: enrolled, and every third one placed a month later."""
+def histories(participants: int, prefix: str, placer: str = "bobeq") -> list[list[EventModel]]:
+    """Each participant's events in order: enrolled, and every third one placed a month later.
+
+    Through the API one token publishes for one partner: then pass it as `placer`.
+    """
     people = []
     for n in range(participants):
         pid = f"{prefix}-{n:06d}"
         at = T0 + dt.timedelta(minutes=n)
         events: list[EventModel] = [enrolled(pid, at=at)]
         if n % 3 == 0:
-            events.append(placed(pid, at=at + dt.timedelta(days=30)))
+            events.append(placed(pid, partner=placer, at=at + dt.timedelta(days=30)))
         people.append(events)
     return people
 
@@ -278,9 +281,11 @@ class Verdict:
         return (
             f"| {self.fault} | {self.sent:,} | {self.acknowledged:,} ({self.refused:,} refused "
             f"attempts) | {self.in_log:,} ({self.log_records:,} records) | {counted} "
-            f"(expected {expected}) | {self.refused_batches} | {verdict}"
-            f"{f', {self.unused_numbers} unused numbers accounted' if self.unused_numbers else ''} |"
+            f"(expected {expected}) | {self.refused_batches} | {verdict}{self._unused()} |"
         )
+
+    def _unused(self) -> str:
+        return f", {self.unused_numbers} unused numbers accounted" if self.unused_numbers else ""
 
 
 TABLE_HEAD = (

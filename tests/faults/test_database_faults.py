@@ -56,7 +56,7 @@ def test_postgres_down_for_half_a_minute_while_the_api_ingests(
     api = ServedApi(world)
     api.start()
     client = RetryingClient(api, issue_partner_token(world))
-    people = histories(20_000, f"pgdown{repetition}")
+    people = histories(20_000, f"pgdown{repetition}", placer="awo-en")
     outage = {"over": False}
 
     def ingest() -> None:

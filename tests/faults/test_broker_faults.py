@@ -1,0 +1,89 @@
+"""The broker SIGKILLed and restarted while the API and the Python client publish.
+
+Each publisher retries what was not confirmed; the worker projects all the
+while. Numbers a refused publish reserved are accounted for, so verify stays
+intact, and every acknowledged event is in the log and counted once.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from refnet.events.errors import PublishFailed
+from tests.faults.harness import (
+    Background,
+    RetryingClient,
+    ServedApi,
+    assert_nothing_lost,
+    conclude,
+    eventually,
+    flat,
+    histories,
+    issue_partner_token,
+    kill_broker,
+    start_broker,
+)
+from tests.integration.world import World
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+
+
+def test_broker_killed_while_the_api_takes_single_posts(world: World, repetition: int) -> None:
+    world.start_worker()
+    api = ServedApi(world)
+    api.start()
+    client = RetryingClient(api, issue_partner_token(world))
+    events = flat(histories(1_125, f"brokerapi{repetition}", placer="awo-en"))  # 1,500 events
+
+    def post_one_by_one() -> None:
+        for event in events:
+            client.post_until_accepted([event], deadline=float("inf"))
+
+    publishing = Background(post_one_by_one)
+    publishing.start()
+    eventually(lambda: client.attempts >= 500, 120, "the 500th post")
+    kill_broker(world.settings)
+    start_broker(world.settings)
+    publishing.result(timeout=300)
+    api.stop()
+
+    verdict = conclude(
+        world, "broker SIGKILL at the 500th of 1,500 API posts", events, client.acknowledged,
+        client.refused,
+    )  # fmt: skip
+
+    assert_nothing_lost(verdict)
+    assert verdict.log_records >= verdict.acknowledged
+
+
+def test_broker_killed_while_the_python_client_publishes(world: World, repetition: int) -> None:
+    world.start_worker()
+    people = histories(9_000, f"brokerclient{repetition}")
+    batches = [flat(people[n : n + 300]) for n in range(0, len(people), 300)]
+    acknowledged: list = []
+    refused = [0]
+
+    def publish_batches() -> None:
+        for batch in batches:
+            while True:
+                try:
+                    world.publish(batch)
+                except PublishFailed:
+                    refused[0] += 1  # the client's retry: the same events, new numbers
+                    continue
+                acknowledged.extend(batch)
+                break
+
+    publishing = Background(publish_batches)
+    publishing.start()
+    eventually(lambda: len(acknowledged) >= 4_000, 120, "4,000 confirmed events")
+    kill_broker(world.settings)
+    start_broker(world.settings)
+    publishing.result(timeout=300)
+
+    verdict = conclude(
+        world, "broker SIGKILL while the Python client publishes (batches of ~400)",
+        flat(batches), acknowledged, refused[0],
+    )  # fmt: skip
+
+    assert_nothing_lost(verdict)

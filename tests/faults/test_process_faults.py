@@ -1,0 +1,124 @@
+"""RefNet's own processes killed: the API mid-batch, a worker mid-rebalance, a reset under a worker.
+
+Each ends with the read model equal to a replay of the log and the counts
+equal to an independent fold of what was acknowledged.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from refnet.services.stack_process import settings_env
+from tests.faults.harness import (
+    RetryingClient,
+    ServedApi,
+    applied_events,
+    as_body,
+    assert_nothing_lost,
+    conclude,
+    eventually,
+    flat,
+    histories,
+    issue_partner_token,
+)
+from tests.integration.world import World
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+
+
+def test_api_killed_in_the_middle_of_a_1000_event_batch(world: World, repetition: int) -> None:
+    world.start_worker()
+    api = ServedApi(world)
+    api.start()
+    token = issue_partner_token(world)
+    warmup = flat(histories(750, f"apiwarm{repetition}", placer="awo-en"))
+    batch = flat(histories(750, f"apikill{repetition}", placer="awo-en"))  # 1,000 events
+    assert len(batch) == 1_000
+    client = RetryingClient(api, token)
+    started = time.monotonic()
+    client.post_until_accepted(warmup, deadline=started + 60)
+    takes = time.monotonic() - started  # how long one such request lasts here
+    first: dict[str, object] = {}
+
+    def post() -> None:
+        try:
+            first["answer"] = httpx.post(
+                f"{api.url}/v1/events",
+                json=as_body(batch),
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            ).status_code
+        except httpx.TransportError as exc:
+            first["answer"] = type(exc).__name__
+
+    sender = threading.Thread(target=post)
+    sender.start()
+    time.sleep(random.uniform(0.1, 0.9) * takes)  # the fault's moment: inside the request
+    api.kill()
+    sender.join(timeout=60)
+    reached = world.log_size() - len(warmup)
+    api.start()  # the client's retry goes to the restarted API
+    client.post_until_accepted(batch, deadline=time.monotonic() + 120)
+    api.stop()
+
+    verdict = conclude(
+        world,
+        f"API SIGKILL inside a 1,000-event batch (client saw {first['answer']!s}; {reached} "
+        "of it in the log), then the client's retry",
+        warmup + batch, client.acknowledged, client.refused + 1,
+    )  # fmt: skip
+
+    assert_nothing_lost(verdict)
+
+
+def test_worker_killed_during_a_rebalance_of_two(world: World, repetition: int) -> None:
+    events = flat(histories(12_000, f"rebalance{repetition}"))
+    first = world.start_worker()
+    assert world.publish(events) == len(events)
+    eventually(lambda: applied_events(world) >= len(events) // 5, 120, "a fifth applied")
+    world.start_worker()  # joining makes the group rebalance
+    time.sleep(random.uniform(0.5, 3.0))  # the fault's moment: while the group rebalances
+    world.kill(first)
+    world.start_worker()  # a replacement joins: another rebalance
+
+    verdict = conclude(world, "worker SIGKILL during a rebalance of two workers", events, events)
+
+    assert_nothing_lost(verdict)
+
+
+def reset(world: World, *flags: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "refnet.services.cli.main", "projections", "reset", "--yes"]
+    return subprocess.run(
+        [*argv, *flags],
+        env=settings_env(world.settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_projections_reset_with_a_worker_running(world: World, repetition: int) -> None:
+    events = flat(histories(9_000, f"reset{repetition}"))
+    world.start_worker()
+    assert world.publish(events) == len(events)
+    eventually(lambda: applied_events(world) >= len(events) // 3, 120, "a third applied")
+
+    refused = reset(world)
+    assert refused.returncode == 1, refused
+    assert "are running" in refused.stderr and "--force" in refused.stderr
+    assert applied_events(world) > 0  # nothing was emptied
+
+    forced = reset(world, "--force")
+    assert forced.returncode == 0, forced.stderr
+    verdict = conclude(world, "`projections reset --force` under a running worker", events, events)
+
+    assert_nothing_lost(verdict)
+    assert verdict.refused_batches >= 1  # the worker saw offsets go back and sought to them
