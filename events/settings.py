@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     ingest_publish_timeout: float = Field(
         10.0, gt=0, description="seconds the gateway waits for the log to confirm a batch"
     )
+    projection_synchronous_commit: bool = Field(
+        True,
+        description="the worker waits for each batch's WAL flush; off is safe too (a crash "
+        "loses rows and offsets together, and the worker reads that range again) but no faster",
+    )
     worker_stall_seconds: float = Field(
         60.0,
         gt=0,

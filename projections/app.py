@@ -62,7 +62,8 @@ class Runtime:
         async with self._lock:
             if self.store is None or self._projector is None:
                 settings = self.settings
-                self._pool = await connect_pool(settings, relaxed_commit=True)
+                relaxed = not settings.projection_synchronous_commit
+                self._pool = await connect_pool(settings, relaxed_commit=relaxed)
                 async with self._pool.acquire() as conn:
                     await migrate(conn, settings.read_model_schema, settings.registry_schema)
                 self.store = OutcomeStore(self._pool, self.settings.topic_events)
@@ -111,8 +112,12 @@ class Runtime:
 
     async def rewind(self, stored: dict[int, int], reason: str) -> None:
         """Expect and read the owned partitions of `stored` from those offsets again."""
-        log.warning("seeking back to the stored offsets: %s", reason)
         self.counters.refused(reason)
+        log.warning(
+            "seeking back to the stored offsets (%d so far): %s",
+            self.counters.refused_batches,
+            reason,
+        )
         owned = {p: o for p, o in stored.items() if p in self.counters.partitions}
         self.guard.rewind(owned)
         self.committed.update(owned)

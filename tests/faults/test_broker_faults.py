@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import pytest
 
+from refnet.events.catalogue import EventModel
 from refnet.events.errors import PublishFailed
 from tests.faults.harness import (
     Background,
     RetryingClient,
     ServedApi,
+    applied_events,
     assert_nothing_lost,
     conclude,
     eventually,
@@ -60,7 +62,7 @@ def test_broker_killed_while_the_python_client_publishes(world: World, repetitio
     world.start_worker()
     people = histories(9_000, f"brokerclient{repetition}")
     batches = [flat(people[n : n + 300]) for n in range(0, len(people), 300)]
-    acknowledged: list = []
+    acknowledged: list[EventModel] = []
     refused = [0]
 
     def publish_batches() -> None:
@@ -74,6 +76,11 @@ def test_broker_killed_while_the_python_client_publishes(world: World, repetitio
                 acknowledged.extend(batch)
                 break
 
+    everything = flat(batches)
+    world.publish(batches[0])
+    acknowledged.extend(batches.pop(0))
+    # The worker is projecting (not still starting) when the broker goes.
+    eventually(lambda: applied_events(world) > 0, 120, "the worker's first batch")
     publishing = Background(publish_batches)
     publishing.start()
     eventually(lambda: len(acknowledged) >= 4_000, 120, "4,000 confirmed events")
@@ -83,7 +90,7 @@ def test_broker_killed_while_the_python_client_publishes(world: World, repetitio
 
     verdict = conclude(
         world, "broker SIGKILL while the Python client publishes (batches of ~400)",
-        flat(batches), acknowledged, refused[0],
+        everything, acknowledged, refused[0],
     )  # fmt: skip
 
     assert_nothing_lost(verdict)

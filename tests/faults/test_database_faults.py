@@ -1,8 +1,9 @@
 """PostgreSQL crashing under the worker and going away under the API: nothing lost.
 
-The projection commits without waiting for the WAL flush, so a crash loses
-its last transactions, rows and offsets together. The worker must notice
-that the stored offsets went back and apply that range again.
+With `synchronous_commit=off` a crash loses the worker's last transactions,
+rows and offsets together: the worker must notice that the stored offsets
+went back and apply that range again. With flushed commits a crash only
+aborts the batch in flight, which the worker retries.
 """
 
 from __future__ import annotations
@@ -30,9 +31,16 @@ from tests.integration.world import World, run_sync
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 
-def test_postgres_crashes_while_the_worker_projects(world: World, repetition: int) -> None:
-    people = histories(12_000, f"pgcrash{repetition}")
+@pytest.mark.parametrize("synchronous", [False, True], ids=["commit-unflushed", "commit-flushed"])
+def test_postgres_crashes_while_the_worker_projects(
+    world: World, repetition: int, synchronous: bool
+) -> None:
+    people = histories(12_000, f"pgcrash{synchronous:d}{repetition}")
     events = flat(people)
+    # Unflushed commits are what a crash loses: the harder case for the worker.
+    world.settings = world.settings.model_copy(
+        update={"projection_synchronous_commit": synchronous}
+    )
     world.start_worker()
     assert world.publish(events) == len(events)
     # Three crashes at random points of the catch-up, each once the worker has
@@ -41,9 +49,9 @@ def test_postgres_crashes_while_the_worker_projects(world: World, repetition: in
         eventually(lambda s=share: applied_events(world) >= s * len(events), 180, f"{share:.0%}")
         postgres(world.settings, "restart")
 
-    verdict = conclude(
-        world, "PostgreSQL `-m immediate` restart ×3 while projecting", events, events
-    )
+    mode = "synchronous_commit on" if synchronous else "synchronous_commit off"
+    fault = f"PostgreSQL `-m immediate` restart ×3 while projecting ({mode})"
+    verdict = conclude(world, fault, events, events)
 
     assert_nothing_lost(verdict)
     assert world.workers[0].poll() is None, "the worker must ride out the crashes"

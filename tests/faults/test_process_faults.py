@@ -11,10 +11,12 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
 
+from refnet.services.api.app import create_app
 from refnet.services.stack_process import settings_env
 from tests.faults.harness import (
     RetryingClient,
@@ -28,7 +30,7 @@ from tests.faults.harness import (
     histories,
     issue_partner_token,
 )
-from tests.integration.world import World
+from tests.integration.world import World, run_sync
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
@@ -122,3 +124,21 @@ def test_projections_reset_with_a_worker_running(world: World, repetition: int) 
 
     assert_nothing_lost(verdict)
     assert verdict.refused_batches >= 1  # the worker saw offsets go back and sought to them
+    health = run_sync(read_health(world))
+    assert health["status"] == "ok", health
+    assert health["projection"]["up"] is True
+    assert health["projection"]["refused_batches"] == verdict.refused_batches
+    [worker] = health["projection"]["workers"]
+    assert worker["state"] == "ok" and worker["pid"] == world.workers[0].pid
+
+
+async def read_health(world: World) -> dict[str, Any]:
+    """`GET /v1/health` of an in-process API on the world's settings, as a partner."""
+    token = issue_partner_token(world)
+    application = create_app(world.settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://refnet.test") as http:
+            answer = await http.get("/v1/health", headers={"Authorization": f"Bearer {token}"})
+    body: dict[str, Any] = answer.json()
+    return body
