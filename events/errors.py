@@ -3,7 +3,8 @@
 RefNetError            base of everything RefNet raises on purpose
 ├── EventInvalid       an event failed validation; `problems` names each field
 ├── EventUndecodable   bytes that are not JSON, or JSON that is not an object
-└── PublishFailed      the broker did not confirm one or more events
+├── PublishFailed      the broker did not confirm one or more events
+└── UnusedNotRecorded  a ledger did not record unused numbers (unreachable, or it refused them)
 """
 
 from __future__ import annotations
@@ -40,3 +41,7 @@ class EventUndecodable(RefNetError):
 
 class PublishFailed(RefNetError):
     """The broker did not confirm delivery of some events."""
+
+
+class UnusedNotRecorded(RefNetError):
+    """A ledger did not record a report of unused numbers; the reservation stays open."""

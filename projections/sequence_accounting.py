@@ -108,3 +108,14 @@ def _merge(accounted: list[Explained], item: Explained) -> None:
 def count(spans: Iterable[tuple[int, int] | Explained]) -> int:
     """How many numbers the inclusive spans hold."""
     return sum(span[1] - span[0] + 1 for span in spans)
+
+
+def distinct_numbers(spans: Iterable[Span]) -> int:
+    """How many numbers the inclusive `spans` cover, each counted once where they overlap."""
+    total, covered = 0, -1  # covered: the highest number counted so far
+    for first, last in sorted(spans):
+        start = max(first, covered + 1)
+        if start <= last:
+            total += last - start + 1
+            covered = last
+    return total

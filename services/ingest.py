@@ -97,18 +97,23 @@ class IngestResult:
         return sum(1 for o in self.outcomes if o.status == "duplicate")
 
 
-def parse_body(raw: bytes, max_events: int) -> list[Any]:
-    """The items of a request body: one event object, or an array of them."""
+def decode_json(raw: bytes) -> Any:
+    """A request body as JSON: 400 unless it is UTF-8 JSON, nested no deeper than Python reads."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise IngestRefused(400, "bad_encoding", f"the body is not UTF-8: {exc}") from exc
     try:
-        body = json.loads(text)
+        return json.loads(text)
     except RecursionError as exc:
         raise IngestRefused(400, "too_deep", "the body is nested too deeply") from exc
     except ValueError as exc:
         raise IngestRefused(400, "bad_json", f"the body is not JSON: {exc}") from exc
+
+
+def parse_body(raw: bytes, max_events: int) -> list[Any]:
+    """The items of a request body: one event object, or an array of them."""
+    body = decode_json(raw)
     items = body if isinstance(body, list) else [body]
     if not items:
         problem = EventProblem(None, "body", "must hold at least one event")

@@ -19,7 +19,7 @@ from refnet.projections.database import connect_pool
 from refnet.projections.migrate import migrate
 from refnet.services.api.deps import pooled
 from refnet.services.api.errors import install_error_handlers
-from refnet.services.api.routes import audit, events, health, network, partners
+from refnet.services.api.routes import audit, events, health, network, partners, sequences
 from refnet.services.ingest import Gateway
 from refnet.services.keys import ensure_gateway_key
 from refnet.services.sequence_blocks import HolderSession
@@ -35,7 +35,8 @@ token the answer is 401.
 **Access.** The coordinator reads everything. Auditors read the network's
 aggregated views but not partners' person-level lists. A partner token reads
 only `/v1/partners/{its own id}/...` and publishes only events naming its own
-partner id. Anything else is 403.
+partner id, and records unused sequence numbers (`POST /v1/sequences/unused`) only
+for its own publisher id. Anything else is 403.
 
 **Periods.** `from` is inclusive and `to` exclusive; both are ISO 8601 dates or
 date-times, and a value without an offset is taken as UTC.
@@ -88,6 +89,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (events, network, partners, audit, health):
+    for module in (events, sequences, network, partners, audit, health):
         app.include_router(module.router)
     return app

@@ -7,6 +7,11 @@ Every 401 and 403 of the API is decided here. The access rules:
     auditor      read              403 (person-level records)   read            read
     partner      403               read, only its own id        403             read
 
+    role         POST /v1/events             POST /v1/sequences/unused
+    coordinator  403                         403
+    auditor      403                         403
+    partner      only events naming itself   only for publisher_id = its own id
+
 No token, or an unknown, expired or revoked one: 401 with `WWW-Authenticate: Bearer`.
 """
 
@@ -21,9 +26,11 @@ import asyncpg
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from refnet.events.errors import Problem
 from refnet.events.fields import Slug
 from refnet.events.settings import Settings
 from refnet.projections.database import StoreUnavailable, is_transient
+from refnet.services.api.errors import Refused
 from refnet.services.tokens import Principal, authenticate
 
 ACQUIRE_TIMEOUT_SECONDS = 5.0
@@ -144,6 +151,31 @@ def partner_scope(
 
 
 PartnerScope = Annotated[str, Depends(partner_scope)]
+
+
+def partner_caller(principal: CurrentPrincipal) -> str:
+    """The partner id of a partner token; other roles act for no publisher of their own."""
+    if principal.role != "partner" or principal.partner_id is None:
+        raise forbidden("only partner tokens report their unused sequence numbers")
+    return principal.partner_id
+
+
+PartnerCaller = Annotated[str, Depends(partner_caller)]
+
+
+def own_publisher(partner_id: str, publisher_id: str, gateway_id: str) -> str:
+    """`publisher_id` once it is the calling partner's own; else 403 naming `publisher_id`.
+
+    The gateway's numbers are accounted by the gateway itself (its blocks), so
+    no token may report them, whatever partner id it holds.
+    """
+    if publisher_id == gateway_id:
+        reason = "the gateway's numbers are accounted by the gateway, not by a partner"
+    elif publisher_id != partner_id:
+        reason = f"a partner token reports only its own publisher id ({partner_id!r})"
+    else:
+        return publisher_id
+    raise Refused(403, "forbidden", reason, [Problem("publisher_id", reason)])
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from refnet.events.errors import EventInvalid, EventUndecodable, RefNetError
+from refnet.events.errors import EventInvalid, EventUndecodable, Problem, RefNetError
 from refnet.projections.database import StoreUnavailable
 from refnet.services.ingest import IngestRefused
 
@@ -71,6 +71,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     )
 }
 """OpenAPI `responses` for routes: the errors every authenticated read may answer."""
+
+
+class Refused(RefNetError):
+    """A request refused with `status` and `code`, naming the inputs at fault in `problems`."""
+
+    def __init__(
+        self, status: int, code: str, message: str, problems: Sequence[Problem] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.problems = list(problems)
 
 
 class ErrorJSONResponse(JSONResponse):
@@ -148,6 +161,12 @@ async def _ingest_refused(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, fields, headers)
 
 
+async def _refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refused)
+    fields = [FieldProblem(field=p.field, reason=p.reason) for p in exc.problems]
+    return error_response(exc.status, exc.code, exc.message, fields)
+
+
 async def _refnet_error(_: Request, exc: Exception) -> JSONResponse:
     # A deliberate error no handler above claims is still a bug here: log it,
     # and tell the client nothing about the internals.
@@ -172,5 +191,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(EventInvalid, _event_invalid)
     app.add_exception_handler(EventUndecodable, _event_undecodable)
     app.add_exception_handler(IngestRefused, _ingest_refused)
+    app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(RefNetError, _refnet_error)
     app.add_exception_handler(Exception, _crash)

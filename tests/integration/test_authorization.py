@@ -55,6 +55,8 @@ SEEDED = re.compile(rf"az{RUN}-[a-z]+-\d")
 PUBLIC = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}
 """Routes without data, open to anyone: the API's description and its documentation page."""
 INVALID = ("no token", "revoked", "expired", "malformed")
+UNUSED_REASON = f"authorization matrix {RUN}"
+"""The reason of every report of unused numbers the matrix posts, to find what was recorded."""
 
 
 # ------------------------------------------------------------------------------- the world
@@ -311,6 +313,8 @@ def rule(endpoint: Endpoint) -> str | None:
         return "coordinator or the partner"
     if method == "POST" and path == "/v1/events":
         return "the partner of the event"
+    if method == "POST" and path == "/v1/sequences/unused":
+        return "the partner's own publisher id"
     if method == "GET" and path.startswith("/v1/audit/"):
         return "auditor"
     return None
@@ -331,6 +335,8 @@ def expected_status(endpoint: Endpoint, caller: Caller, partner: str | None) -> 
         return 200 if caller.role == "coordinator" or caller.partner == partner else 403
     if which == "the partner of the event":
         return 202 if caller.role == "partner" and caller.partner == partner else 403
+    if which == "the partner's own publisher id":
+        return 201 if caller.role == "partner" and caller.partner == partner else 403
     if which == "auditor":
         return 200 if caller.role == "auditor" else 403
     raise AssertionError(f"no rule for {endpoint.label}")
@@ -347,6 +353,7 @@ def test_every_route_falls_under_an_access_rule() -> None:
         "GET /v1/network/outcomes",
         "GET /v1/health",
         "POST /v1/events",
+        "POST /v1/sequences/unused",
         "GET /v1/partners/{partner_id}/caseload",
         "GET /v1/partners/{partner_id}/referrals?direction=inbox",
         "GET /v1/partners/{partner_id}/referrals?direction=outbox",
@@ -432,9 +439,15 @@ def check_answer(
 async def send(
     client: httpx.AsyncClient, endpoint: Endpoint, caller: Caller, partner: str | None
 ) -> tuple[httpx.Response, str | None]:
-    """The answer, and for a post the id of the valid event it carried (naming `partner`)."""
+    """The answer, and for a post of events the id of the valid event it carried (naming
+    `partner`); a report of unused numbers names `partner` as its publisher."""
     path = endpoint.path.replace("{partner_id}", partner or "")
     path = path.replace("{participant_id}", person("enrolled", 0))
+    if endpoint.path == "/v1/sequences/unused":
+        number = secrets.randbelow(2**40)
+        ranges = [{"first": number, "last": number}]
+        report = {"publisher_id": partner or "", "ranges": ranges, "reason": UNUSED_REASON}
+        return await client.post(path, json=report, headers=caller.headers), None
     if endpoint.method == "POST":
         event = enrolled(f"az{RUN}-posted-{uuid.uuid4().hex[:10]}", partner=partner or "")
         body = event.model_dump(mode="json", exclude_none=True)
@@ -468,23 +481,33 @@ async def test_every_endpoint_answers_every_caller_as_the_rules_say(
         where = f"{endpoint.label} as {caller.name} for {partner}"
         matrix.wrong += [f"{where}: {problem}" for problem in problems]
 
+    async def written() -> tuple[int, list[str]]:
+        """The log's size, and the publishers of the unused numbers the matrix reported."""
+        reported = await authz_world.fetch(
+            "SELECT publisher_id FROM unused_sequences WHERE reason = $1", UNUSED_REASON
+        )
+        return await asyncio.to_thread(authz_world.log_size), sorted(r[0] for r in reported)
+
     for endpoint in table:
         scoped = endpoint.partner_scoped or endpoint.method == "POST"
         partners: list[str | None] = list(DEMO_PARTNERS) if scoped else [None]
         cases = [(caller, partner) for caller in callers for partner in partners]
         allowed = [(c, p) for c, p in cases if expected_status(endpoint, c, p) < 300]
         if endpoint.method == "POST":
-            size = await asyncio.to_thread(authz_world.log_size)
+            size, reported = await written()
         for caller, partner in cases:
             if (caller, partner) not in allowed:
                 await probe(endpoint, caller, partner)
         if endpoint.method == "POST":
-            # Every refusal came first: the log must not have grown by one record.
-            assert await asyncio.to_thread(authz_world.log_size) == size
+            # Every refusal came first: neither the log nor the registry may have grown.
+            assert await written() == (size, reported)
         for caller, partner in allowed:
             await probe(endpoint, caller, partner)
-        if endpoint.method == "POST":
-            assert await asyncio.to_thread(authz_world.log_size) == size + len(allowed)
+        if endpoint.label == "POST /v1/events":
+            assert await written() == (size + len(allowed), reported)
+        elif endpoint.method == "POST":
+            # Each partner's own report, once: nothing reaches the log.
+            assert await written() == (size, sorted(reported + [p for _, p in allowed if p]))
 
     report = matrix.markdown([e.label for e in table])
     (tmp_path / "authorization-matrix.md").write_text(report + "\n")

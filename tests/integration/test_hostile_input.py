@@ -89,6 +89,9 @@ def server(infrastructure: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     log_dir = tmp_path_factory.mktemp("hostile")
     world = World.create(log_dir, ingest_max_bytes=MAX_BYTES)
     try:
+        # A worker projects what the tests post, so the health it reports is ok.
+        world.start_worker()
+        run_sync(world.wait_for_heartbeat())
         tokens = run_sync(issue_tokens(world))
         log = log_dir / "api.log"
         with served_api(world, log) as base_url:

@@ -248,6 +248,15 @@ class World:
         async with self.connection() as conn:
             await wait_caught_up(conn, self.settings, timeout=timeout)
 
+    async def wait_for_heartbeat(self, timeout: float = 60.0) -> None:
+        """Until a worker of this world has written its first heartbeat."""
+        deadline = time.monotonic() + timeout
+        beat = "SELECT count(*) FROM projection_workers WHERE consumer_group = $1"
+        while not (await self.fetch(beat, self.settings.consumer_group))[0][0]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no worker heartbeat within {timeout:.0f}s")
+            await asyncio.sleep(0.1)  # polling for the worker's first row
+
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         async with self.connection() as conn:
             return [tuple(r) for r in await conn.fetch(sql, *args)]
