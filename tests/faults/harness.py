@@ -77,8 +77,8 @@ def as_body(events: Iterable[EventModel]) -> list[dict[str, Any]]:
 
 
 def _postgres_cluster(settings: Settings) -> tuple[str, str]:
-    state = read_state(settings)
-    if state is None or not state.started_by_stack:
+    state = read_state(settings)  # set by `stack up`, whether it started the cluster or found it
+    if state is None:
         raise RuntimeError("the fault suite needs the PostgreSQL cluster of `refnet stack up`")
     version, _, name = state.cluster.partition("/")
     return version, name
