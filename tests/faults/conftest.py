@@ -7,10 +7,13 @@ table of every case's verdict is printed at the end of the run and written to
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from tests.faults.harness import RESULTS, TABLE_HEAD
+from tests.faults.harness import RESULTS, TABLE_HEAD, ServedApi
 from tests.integration.conftest import _unavailable, infrastructure, world
+from tests.integration.world import World
 
 __all__ = ["infrastructure", "world"]
 
@@ -26,6 +29,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def _local_stack_only(infrastructure: str) -> None:
     if infrastructure != "local-stack":
         _unavailable("the fault suite breaks the local stack's own processes; none runs here")
+
+
+@pytest.fixture
+def api(world: World) -> Iterator[ServedApi]:
+    """A `refnet serve` of the world, not yet started; stopped after the test, pass or fail."""
+    served = ServedApi(world)
+    yield served
+    served.stop()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

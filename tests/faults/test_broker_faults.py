@@ -30,9 +30,10 @@ from tests.integration.world import World
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 
-def test_broker_killed_while_the_api_takes_single_posts(world: World, repetition: int) -> None:
+def test_broker_killed_while_the_api_takes_single_posts(
+    world: World, api: ServedApi, repetition: int
+) -> None:
     world.start_worker()
-    api = ServedApi(world)
     api.start()
     client = RetryingClient(api, issue_partner_token(world))
     events = flat(histories(1_125, f"brokerapi{repetition}", placer="awo-en"))  # 1,500 events

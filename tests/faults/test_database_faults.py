@@ -58,10 +58,9 @@ def test_postgres_crashes_while_the_worker_projects(
 
 
 def test_postgres_down_for_half_a_minute_while_the_api_ingests(
-    world: World, repetition: int
+    world: World, api: ServedApi, repetition: int
 ) -> None:
     world.start_worker()
-    api = ServedApi(world)
     api.start()
     client = RetryingClient(api, issue_partner_token(world))
     people = histories(20_000, f"pgdown{repetition}", placer="awo-en")

@@ -35,9 +35,10 @@ from tests.integration.world import World, run_sync
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 
-def test_api_killed_in_the_middle_of_a_1000_event_batch(world: World, repetition: int) -> None:
+def test_api_killed_in_the_middle_of_a_1000_event_batch(
+    world: World, api: ServedApi, repetition: int
+) -> None:
     world.start_worker()
-    api = ServedApi(world)
     api.start()
     token = issue_partner_token(world)
     warmup = flat(histories(750, f"apiwarm{repetition}", placer="awo-en"))
