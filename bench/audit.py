@@ -37,14 +37,14 @@ from bench.throughput import RESULTS, Run, cleanup
 from bench.worker import Worker
 from bench.workload import PARTNERS, history
 from refnet.events.settings import Settings
-from refnet.projections.database import connect_pool
-from refnet.projections.log_reader import log_ends
-from refnet.projections.rebuild import Rebuild, SchemaNames
-from refnet.projections.replay import default_workers, replay_log
-from refnet.projections.signatures import KeyRing
-from refnet.services.local_keys import provision_keys
-from refnet.services.stack_process import settings_env
-from refnet.services.stack_topics import ensure_topics
+from refnet.projections.audit.log_reader import log_ends
+from refnet.projections.audit.rebuild import Rebuild, SchemaNames
+from refnet.projections.audit.replay import default_workers, replay_log
+from refnet.projections.store.database import connect_pool
+from refnet.projections.worker.signatures import KeyRing
+from refnet.services.kafka.topics import ensure_topics
+from refnet.services.localstack.process import settings_env
+from refnet.services.registry.local_keys import provision_keys
 
 MB = 2**20
 

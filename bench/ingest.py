@@ -38,11 +38,11 @@ from bench.kafka_io import build, delete_topics
 from bench.pg import drop_schemas
 from bench.workload import enrolment, pseudonym
 from refnet.events.settings import Settings
-from refnet.projections.database import connect_pool
-from refnet.projections.migrate import migrate
-from refnet.services.stack_process import settings_env
-from refnet.services.stack_topics import ensure_topics, high_watermarks
-from refnet.services.tokens import issue_token
+from refnet.projections.store.database import connect_pool
+from refnet.projections.store.migrate import migrate
+from refnet.services.kafka.topics import ensure_topics, high_watermarks
+from refnet.services.localstack.process import settings_env
+from refnet.services.registry.tokens import issue_token
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTNER = "awo-en"

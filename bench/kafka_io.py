@@ -13,7 +13,7 @@ from refnet.events.catalogue import EVENT_TYPES, EventModel
 from refnet.events.keystore import LocalKeys
 from refnet.events.publisher import Publisher, producer_config
 from refnet.events.settings import Settings
-from refnet.services.stack_topics import TOPIC_CONFIG
+from refnet.services.kafka.topics import TOPIC_CONFIG
 
 
 def build(raw: Raw) -> EventModel:

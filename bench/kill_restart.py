@@ -24,12 +24,12 @@ from bench.kafka_io import delete_groups, delete_topics, validated_publish
 from bench.pg import connect, drop_schemas
 from bench.workload import PARTNERS, history
 from refnet.events.settings import Settings
-from refnet.projections.catchup import wait_caught_up
-from refnet.projections.migrate import migrate
-from refnet.projections.snapshot import DERIVED, snapshot
-from refnet.services.local_keys import provision_keys
-from refnet.services.stack_process import settings_env
-from refnet.services.stack_topics import ensure_topics
+from refnet.projections.audit.snapshot import DERIVED, snapshot
+from refnet.projections.store.migrate import migrate
+from refnet.projections.worker.catchup import wait_caught_up
+from refnet.services.kafka.topics import ensure_topics
+from refnet.services.localstack.process import settings_env
+from refnet.services.registry.local_keys import provision_keys
 
 WORKER = [sys.executable, "-m", "refnet.services.cli.main", "projections", "run"]
 

@@ -23,10 +23,10 @@ from bench.pg import drop_schemas
 from bench.workload import PARTNERS, history
 from refnet.events.settings import Settings
 from refnet.events.signing import CounterSequence, Signer, SigningKey, load_public
-from refnet.projections.migrate import migrate
-from refnet.projections.projector import Record, classify
-from refnet.projections.signatures import KeyRing, RegisteredKey
-from refnet.projections.store import OutcomeStore
+from refnet.projections.store.migrate import migrate
+from refnet.projections.store.outcomes import OutcomeStore
+from refnet.projections.worker.projector import Record, classify
+from refnet.projections.worker.signatures import KeyRing, RegisteredKey
 
 WAITS: defaultdict[str, float] = defaultdict(float)  # seconds per statement
 

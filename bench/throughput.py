@@ -31,8 +31,8 @@ from bench.worker import CatchUp, Worker
 from bench.workload import PARTNERS, history
 from refnet.events.publisher import encoded
 from refnet.events.settings import Settings
-from refnet.services.local_keys import provision_keys
-from refnet.services.stack_topics import ensure_topics
+from refnet.services.kafka.topics import ensure_topics
+from refnet.services.registry.local_keys import provision_keys
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -16,8 +16,8 @@ import psutil
 
 from bench.pg import connect
 from refnet.events.settings import Settings
-from refnet.projections.catchup import wait_caught_up
-from refnet.services.stack_process import settings_env
+from refnet.projections.worker.catchup import wait_caught_up
+from refnet.services.localstack.process import settings_env
 
 WORKER = ["-m", "refnet.services.cli.main", "projections", "run"]
 SAMPLE_EVERY = 0.2

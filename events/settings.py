@@ -88,3 +88,7 @@ class Settings(BaseSettings):
         description="when set, Kafka clients log in with SCRAM-SHA-512 on kafka_sasl_bootstrap",
     )
     kafka_sasl_password: str | None = Field(None, description="the SCRAM password of that user")
+
+    def data_path(self) -> Path:
+        """`data_dir` as an absolute path (the setting may be relative or start with ~)."""
+        return self.data_dir.expanduser().resolve()

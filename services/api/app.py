@@ -15,14 +15,14 @@ from fastapi import FastAPI
 from refnet.events.publisher import AsyncPublisher
 from refnet.events.settings import Settings
 from refnet.events.signing import Signer
-from refnet.projections.database import connect_pool
-from refnet.projections.migrate import migrate
+from refnet.projections.store.database import connect_pool
+from refnet.projections.store.migrate import migrate
 from refnet.services.api.deps import pooled
 from refnet.services.api.errors import install_error_handlers
 from refnet.services.api.routes import audit, events, health, network, partners, sequences
-from refnet.services.ingest import Gateway
-from refnet.services.keys import ensure_gateway_key
-from refnet.services.sequence_blocks import HolderSession
+from refnet.services.gateway.ingest import Gateway
+from refnet.services.gateway.sequence_blocks import HolderSession
+from refnet.services.registry.keys import ensure_gateway_key
 
 DESCRIPTION = """
 A RefNet referral network: partners publish events (`POST /v1/events`) and read

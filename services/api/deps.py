@@ -29,9 +29,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from refnet.events.errors import Problem
 from refnet.events.fields import Slug
 from refnet.events.settings import Settings
-from refnet.projections.database import StoreUnavailable, is_transient
+from refnet.projections.store.database import StoreUnavailable, is_transient
 from refnet.services.api.errors import Refused
-from refnet.services.tokens import Principal, authenticate
+from refnet.services.registry.tokens import Principal, authenticate
 
 ACQUIRE_TIMEOUT_SECONDS = 5.0
 MAX_PAGE = 1000

@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from refnet.events.errors import EventInvalid, EventUndecodable, Problem, RefNetError
-from refnet.projections.database import StoreUnavailable
-from refnet.services.ingest import IngestRefused
+from refnet.projections.store.database import StoreUnavailable
+from refnet.services.gateway.ingest import IngestRefused
 
 log = logging.getLogger(__name__)
 

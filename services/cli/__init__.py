@@ -1,1 +1,1 @@
-"""RefNet."""
+"""`refnet`: thin Typer commands over the same functions as the API."""

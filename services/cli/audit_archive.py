@@ -1,6 +1,6 @@
 """`refnet audit export | verify-archive | restore`: the log kept as files, and back.
 
-Thin commands over `refnet.services.archive`, with progress bars; what goes
+Thin commands over `refnet.services.archive.archive`, with progress bars; what goes
 wrong is one red line (and, for a damaged archive, every problem found).
 """
 
@@ -16,7 +16,7 @@ import asyncpg
 import typer
 from rich.markup import escape
 
-from refnet.services.archive import (
+from refnet.services.archive.archive import (
     ArchiveError,
     Finding,
     Manifest,
@@ -31,10 +31,10 @@ from refnet.services.archive import (
     restore_archive,
     verify_archive,
 )
-from refnet.services.audit_keys import registered_documents
 from refnet.services.cli.console import console, err_console, fail, friendly, run
 from refnet.services.cli.progress import event_progress
 from refnet.services.cli.tokens import load_settings
+from refnet.services.registry.audit_keys import registered_documents
 
 NOTES_SHOWN = 20
 

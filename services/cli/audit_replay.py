@@ -12,16 +12,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from refnet.events.settings import Settings
-from refnet.projections.asof import TimeBasis, outcomes_as_of
-from refnet.projections.fold import ParticipantState
-from refnet.projections.log_reader import log_ends, read_log
-from refnet.projections.replay import Replay, replay_log
-from refnet.projections.signatures import KeyRing
-from refnet.projections.timeline import Timeline, timeline
-from refnet.services.audit_keys import audit_keys, registered_documents
+from refnet.projections.audit.asof import TimeBasis, outcomes_as_of
+from refnet.projections.audit.log_reader import log_ends, read_log
+from refnet.projections.audit.replay import Replay, replay_log
+from refnet.projections.audit.timeline import Timeline, timeline
+from refnet.projections.fold.rules import ParticipantState
+from refnet.projections.worker.signatures import KeyRing
 from refnet.services.cli.console import console, err_console, fail, friendly, run
 from refnet.services.cli.demo import summary_table
 from refnet.services.cli.progress import event_progress
+from refnet.services.registry.audit_keys import audit_keys, registered_documents
 
 KeysFile = Annotated[
     Path | None,

@@ -1,7 +1,7 @@
 """`refnet audit verify`: proof that no event was altered or removed, and that the read
 model is what the log says.
 
-The checks live in `refnet.projections.integrity`; this module reads the options,
+The checks live in `refnet.projections.audit.integrity`; this module reads the options,
 shows progress and prints the verdict.
 """
 
@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from refnet.events.errors import RefNetError
 from refnet.events.settings import Settings
-from refnet.projections.integrity import (
+from refnet.projections.audit.integrity import (
     GAP,
     GAP_NOTE,
     LEDGER_NOTE,
@@ -28,10 +28,10 @@ from refnet.projections.integrity import (
     grouped,
     verify,
 )
-from refnet.projections.signatures import KeyRing
-from refnet.services.audit_keys import keys_from_file
+from refnet.projections.worker.signatures import KeyRing
 from refnet.services.cli.console import console, err_console, fail, run
 from refnet.services.cli.progress import event_progress
+from refnet.services.registry.audit_keys import keys_from_file
 
 INTACT, DISCREPANCIES, CANNOT_VERIFY = 0, 1, 2
 

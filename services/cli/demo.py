@@ -10,14 +10,14 @@ import typer
 from rich.table import Table
 
 from refnet.events.settings import Settings
-from refnet.projections.database import connect_pool
-from refnet.projections.queries import network_outcomes
-from refnet.projections.views import NetworkOutcomes, Period
+from refnet.projections.store.database import connect_pool
+from refnet.projections.store.queries import network_outcomes
+from refnet.projections.store.views import NetworkOutcomes, Period
 from refnet.services.cli.console import console, friendly, run
 from refnet.services.cli.projections import wait_until_caught_up
 from refnet.services.cli.publish import publish_with_progress
-from refnet.services.demo import demo_history
-from refnet.services.local_keys import provision_keys
+from refnet.services.demo.generator import demo_history
+from refnet.services.registry.local_keys import provision_keys
 
 
 @friendly

@@ -15,7 +15,7 @@ from refnet.events.fields import Slug
 from refnet.events.settings import Settings
 from refnet.services.cli.console import console, err_console, fail, friendly
 from refnet.services.cli.publish import MAX_ERRORS_SHOWN, publish_with_progress
-from refnet.services.csv_import import CsvImport, read_csv
+from refnet.services.imports.csv_import import CsvImport, read_csv
 
 _PARTNER_ID: TypeAdapter[str] = TypeAdapter(Slug)
 

@@ -21,8 +21,8 @@ from refnet.events.fields import SLUG_RULE, is_slug
 from refnet.events.signing import b64url, parse_public_key
 from refnet.services.cli.console import console, err_console, fail, friendly
 from refnet.services.cli.tokens import load_settings, with_connection
-from refnet.services.keys import KeyInfo, list_keys, register_key, retire_key
-from refnet.services.local_keys import local_keys
+from refnet.services.registry.keys import KeyInfo, list_keys, register_key, retire_key
+from refnet.services.registry.local_keys import local_keys
 
 keys_app = typer.Typer(
     name="keys",

@@ -2,7 +2,7 @@
 
 `add` creates the partner's principal on the broker's SASL/SCRAM listener: credentials
 and ACLs that let it write to the event log and read nothing (see
-`refnet.services.kafka_access`). An expected failure is one red line and exit 1.
+`refnet.services.kafka.access`). An expected failure is one red line and exit 1.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from refnet.events.settings import Settings
 from refnet.services.cli.console import console, err_console, fail, friendly
 from refnet.services.cli.partner_keys import keys_app
 from refnet.services.cli.tokens import load_settings
-from refnet.services.kafka_access import (
+from refnet.services.kafka.access import (
     AclEntry,
     KafkaAccessError,
     check_partner_id,

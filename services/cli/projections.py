@@ -15,12 +15,12 @@ from rich.progress import (
 )
 
 from refnet.events.settings import Settings
-from refnet.projections.catchup import wait_caught_up
-from refnet.projections.database import connect_pool
-from refnet.projections.lag import group_members
-from refnet.projections.migrate import migrate
-from refnet.projections.rebuild import Rebuild, RebuildReport
-from refnet.projections.store import PROJECTION
+from refnet.projections.audit.rebuild import Rebuild, RebuildReport
+from refnet.projections.store.database import connect_pool
+from refnet.projections.store.migrate import migrate
+from refnet.projections.store.outcomes import PROJECTION
+from refnet.projections.worker.catchup import wait_caught_up
+from refnet.projections.worker.lag import group_members
 from refnet.services.cli.console import console, fail, friendly, run
 from refnet.services.cli.progress import event_progress
 
@@ -42,7 +42,7 @@ def run_command(
     loglevel: str = typer.Option("info", help="faust/worker log level"),
 ) -> None:
     """Run the projection worker (joins the consumer group; stop with Ctrl-C)."""
-    from refnet.projections.app import run_worker
+    from refnet.projections.worker.app import run_worker
 
     logging.basicConfig(
         level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -12,9 +12,9 @@ from refnet.events.catalogue import EventModel
 from refnet.events.publisher import Publisher
 from refnet.events.settings import Settings
 from refnet.services.cli.console import console, err_console, fail, friendly
-from refnet.services.jsonl import read_events
-from refnet.services.local_keys import local_keys
-from refnet.services.unused_ledger import PostgresUnusedLedger
+from refnet.services.imports.jsonl import read_events
+from refnet.services.registry.local_keys import local_keys
+from refnet.services.registry.unused_ledger import PostgresUnusedLedger
 
 MAX_ERRORS_SHOWN = 50
 

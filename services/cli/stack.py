@@ -1,6 +1,6 @@
 """`refnet stack ...`: start, stop and inspect the local stack (Kafka, PostgreSQL, worker, API).
 
-Thin commands over `refnet.services.stack`; expected failures print one red line, exit 1.
+Thin commands over `refnet.services.localstack.stack`; expected failures print one red line, exit 1.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from rich.status import Status
 from rich.table import Table
 
 from refnet.events.settings import Settings
-from refnet.services import stack
 from refnet.services.cli.console import console, friendly, run
-from refnet.services.stack_process import data_dir
+from refnet.services.localstack import stack
+from refnet.services.localstack.process import data_dir
 
 stack_app = typer.Typer(
     help="Start, stop and inspect the local stack: Kafka broker, PostgreSQL, worker and API.",

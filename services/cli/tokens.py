@@ -1,6 +1,6 @@
 """`refnet tokens ...`: issue, revoke and list the HTTP API's bearer tokens.
 
-Thin commands over `refnet.services.tokens`; each builds the settings once and
+Thin commands over `refnet.services.registry.tokens`; each builds the settings once and
 opens one database connection. An expected failure is one red line and exit 1.
 """
 
@@ -21,10 +21,10 @@ from rich.text import Text
 
 from refnet.events.errors import RefNetError
 from refnet.events.settings import Settings
-from refnet.projections.database import connect_pool
-from refnet.projections.migrate import migrate
+from refnet.projections.store.database import connect_pool
+from refnet.projections.store.migrate import migrate
 from refnet.services.cli.console import console, err_console, fail, friendly, run
-from refnet.services.tokens import TokenInfo, issue_token, list_tokens, revoke_token
+from refnet.services.registry.tokens import TokenInfo, issue_token, list_tokens, revoke_token
 
 T = TypeVar("T")
 

@@ -25,9 +25,9 @@ import psutil
 
 from refnet.events.catalogue import EventModel
 from refnet.events.settings import Settings
-from refnet.services.stack_kafka import KAFKA, start_kafka
-from refnet.services.stack_postgres import read_state
-from refnet.services.stack_process import running_pid, settings_env
+from refnet.services.localstack.kafka import KAFKA, start_kafka
+from refnet.services.localstack.postgres import read_state
+from refnet.services.localstack.process import running_pid, settings_env
 from tests.integration.world import T0, World, enrolled, placed, run_sync
 
 RESULTS: list[Verdict] = []
@@ -230,7 +230,7 @@ class RetryingClient:
 
 
 def issue_partner_token(world: World, partner: str = "awo-en") -> str:
-    from refnet.services.tokens import issue_token
+    from refnet.services.registry.tokens import issue_token
 
     async def issue() -> str:
         async with world.connection() as conn:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from refnet.services.api.app import create_app
-from refnet.services.stack_process import settings_env
+from refnet.services.localstack.process import settings_env
 from tests.faults.harness import (
     RetryingClient,
     ServedApi,

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from refnet.events.settings import Settings
-from refnet.services import stack
-from refnet.services.stack_kafka import broker_answers
+from refnet.services.localstack import stack
+from refnet.services.localstack.kafka import broker_answers
 from tests.integration.world import World
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -25,7 +25,7 @@ from refnet.events.settings import Settings
 from refnet.services.api.app import create_app
 from refnet.services.api.deps import pooled
 from refnet.services.cli.tokens import tokens_app
-from refnet.services.tokens import issue_token, revoke_token
+from refnet.services.registry.tokens import issue_token, revoke_token
 
 pytestmark = pytest.mark.integration
 

@@ -23,10 +23,10 @@ from refnet.events.catalogue import EventModel
 from refnet.events.codec import decode
 from refnet.events.publisher import producer_config, signed_records
 from refnet.events.settings import Settings
-from refnet.projections.log_reader import read_log
+from refnet.projections.audit.log_reader import read_log
 from refnet.services.cli.main import app
-from refnet.services.stack_process import settings_env
-from refnet.services.stack_topics import high_watermarks
+from refnet.services.kafka.topics import high_watermarks
+from refnet.services.localstack.process import settings_env
 from tests.integration.world import T0, World, enrolled, history, new_pid, placed, run_sync
 
 pytestmark = pytest.mark.integration

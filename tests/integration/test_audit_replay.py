@@ -18,15 +18,15 @@ from typer.testing import CliRunner
 
 from refnet.events import catalogue as c
 from refnet.events.catalogue import EventModel
-from refnet.projections.asof import TimeBasis
-from refnet.projections.audit_reads import stored_outcomes_as_of, stored_timeline
-from refnet.projections.queries import network_outcomes
-from refnet.projections.views import NetworkOutcomes, Period
+from refnet.projections.audit.asof import TimeBasis
+from refnet.projections.audit.reads import stored_outcomes_as_of, stored_timeline
+from refnet.projections.store.queries import network_outcomes
+from refnet.projections.store.views import NetworkOutcomes, Period
 from refnet.services.api.app import create_app
 from refnet.services.cli.main import app
-from refnet.services.demo import demo_history
-from refnet.services.stack_process import settings_env
-from refnet.services.tokens import issue_token
+from refnet.services.demo.generator import demo_history
+from refnet.services.localstack.process import settings_env
+from refnet.services.registry.tokens import issue_token
 from tests.integration.world import World, enrolled, new_pid, placed, retracted, run_sync
 
 pytestmark = pytest.mark.integration

@@ -20,9 +20,9 @@ import pytest
 
 from refnet.events import catalogue as c
 from refnet.events.signing import CounterSequence, Signer
-from refnet.projections.log_reader import read_log
-from refnet.projections.signatures import key_documents
-from refnet.services.stack_process import settings_env
+from refnet.projections.audit.log_reader import read_log
+from refnet.projections.worker.signatures import key_documents
+from refnet.services.localstack.process import settings_env
 from tests.integration.world import T0, World, enrolled, envelope, new_pid, placed, retracted
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from refnet.services.cli.import_csv import import_file
 from refnet.services.cli.main import app
-from refnet.services.stack_process import settings_env
-from refnet.services.stack_topics import high_watermarks
+from refnet.services.kafka.topics import high_watermarks
+from refnet.services.localstack.process import settings_env
 from tests.integration.world import World
 
 pytestmark = pytest.mark.integration

@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 
 from refnet.events.settings import Settings
 from refnet.services.api.app import create_app
-from refnet.services.tokens import issue_token
+from refnet.services.registry.tokens import issue_token
 from tests.integration.world import World, enrolled, run_sync, served_api, show_in_terminal
 
 pytestmark = pytest.mark.integration

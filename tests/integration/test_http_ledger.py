@@ -25,7 +25,7 @@ from refnet.events.http_ledger import HttpUnusedLedger
 from refnet.events.publisher import Publisher, producer_config
 from refnet.events.unused_numbers import ABANDONED_BY_CLIENT
 from refnet.services.api.app import create_app
-from refnet.services.tokens import issue_token
+from refnet.services.registry.tokens import issue_token
 from tests.integration.test_unused_sequences import verify, verify_json
 from tests.integration.world import World, enrolled, new_pid, served_api
 

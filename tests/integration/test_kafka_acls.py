@@ -22,7 +22,7 @@ from refnet.events.errors import PublishFailed
 from refnet.events.publisher import Publisher, producer_config
 from refnet.events.settings import Settings
 from refnet.services.cli.main import app
-from refnet.services.kafka_access import (
+from refnet.services.kafka.access import (
     authorizer_enabled,
     grant_partner,
     grant_projections,
@@ -32,9 +32,9 @@ from refnet.services.kafka_access import (
     revoke_principal,
     sasl_client_config,
 )
-from refnet.services.stack_kafka import admin_client, port_open, quiet_logger
-from refnet.services.stack_process import settings_env
-from refnet.services.stack_topics import high_watermarks
+from refnet.services.kafka.topics import high_watermarks
+from refnet.services.localstack.kafka import admin_client, port_open, quiet_logger
+from refnet.services.localstack.process import settings_env
 from tests.integration.conftest import IN_CI
 from tests.integration.world import World, enrolled
 

@@ -15,8 +15,8 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from refnet.services.api.app import create_app
-from refnet.services.demo import demo_history, expected_summary
-from refnet.services.tokens import issue_token
+from refnet.services.demo.generator import demo_history, expected_summary
+from refnet.services.registry.tokens import issue_token
 from tests.integration.world import T0, World, enrolled, history, new_pid, placed, retracted
 
 pytestmark = pytest.mark.integration
@@ -223,7 +223,7 @@ async def test_worker_refuses_a_log_shorter_than_its_read_model(running: World) 
 
 
 def recreate_topics(world: World) -> None:
-    from refnet.services.stack_topics import ensure_topics
+    from refnet.services.kafka.topics import ensure_topics
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from refnet.events.codec import to_canonical_dict
 from refnet.events.publisher import AsyncPublisher
 from refnet.services.cli.main import app
-from refnet.services.stack_process import settings_env
-from refnet.services.stack_topics import high_watermarks
+from refnet.services.kafka.topics import high_watermarks
+from refnet.services.localstack.process import settings_env
 from tests.integration.world import World, enrolled, placed
 
 pytestmark = pytest.mark.integration

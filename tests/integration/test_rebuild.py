@@ -23,11 +23,11 @@ import httpx
 import pytest
 
 from refnet.events.catalogue import EventModel
-from refnet.projections import rebuild as rebuild_module
-from refnet.projections.database import create_pool
-from refnet.projections.rebuild import Rebuild
-from refnet.services.stack_process import settings_env
-from refnet.services.tokens import issue_token
+from refnet.projections.audit import rebuild as rebuild_module
+from refnet.projections.audit.rebuild import Rebuild
+from refnet.projections.store.database import create_pool
+from refnet.services.localstack.process import settings_env
+from refnet.services.registry.tokens import issue_token
 from tests.integration.world import (
     World,
     enrolled,

@@ -26,7 +26,7 @@ from refnet.events.catalogue import EventModel
 from refnet.events.settings import Settings
 from refnet.services.api.app import create_app
 from refnet.services.api.deps import pooled
-from refnet.services.tokens import issue_token
+from refnet.services.registry.tokens import issue_token
 from tests.integration.world import World, enrolled, envelope
 
 pytestmark = pytest.mark.integration

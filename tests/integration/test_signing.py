@@ -14,7 +14,7 @@ import pytest
 
 from refnet.events.codec import encode
 from refnet.events.signing import CounterSequence, Signer, SigningKey
-from refnet.services.keys import register_key, retire_key
+from refnet.services.registry.keys import register_key, retire_key
 from tests.integration.world import T0, World, enrolled, new_pid, placed
 
 pytestmark = pytest.mark.integration
@@ -114,7 +114,7 @@ def test_partner_keys_commands_register_list_and_retire(world: World) -> None:
     from typer.testing import CliRunner
 
     from refnet.services.cli.partner_keys import keys_app
-    from refnet.services.stack_process import settings_env
+    from refnet.services.localstack.process import settings_env
 
     runner = CliRunner()
     env = settings_env(world.settings) | {"COLUMNS": "200"}

@@ -19,8 +19,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from refnet.events.settings import Settings
-from refnet.services import stack
-from refnet.services.stack_process import pid_file
+from refnet.services.localstack import stack
+from refnet.services.localstack.process import pid_file
 
 pytestmark = pytest.mark.integration
 

@@ -23,10 +23,10 @@ from refnet.events.catalogue import EventModel
 from refnet.events.errors import PublishFailed
 from refnet.events.publisher import Publisher, producer_config
 from refnet.events.unused_numbers import ABANDONED_BY_CLIENT
-from refnet.projections.sequence_accounting import ABANDONED_BY_GATEWAY
-from refnet.services.stack_process import settings_env
-from refnet.services.tokens import issue_token
-from refnet.services.unused_ledger import PostgresUnusedLedger
+from refnet.projections.audit.sequence_accounting import ABANDONED_BY_GATEWAY
+from refnet.services.localstack.process import settings_env
+from refnet.services.registry.tokens import issue_token
+from refnet.services.registry.unused_ledger import PostgresUnusedLedger
 from tests.integration.world import World, enrolled, new_pid, served_api, served_api_process
 
 pytestmark = pytest.mark.integration

@@ -33,17 +33,17 @@ from refnet.events.codec import decode
 from refnet.events.keystore import LocalKeys
 from refnet.events.publisher import Publisher
 from refnet.events.settings import Settings
-from refnet.projections.catchup import wait_caught_up
-from refnet.projections.database import Conn, connect_pool, create_pool
-from refnet.projections.migrate import migrate
-from refnet.projections.queries import network_outcomes
-from refnet.projections.snapshot import snapshot
-from refnet.projections.views import NetworkOutcomes, Period
-from refnet.services.demo import DEMO_PARTNERS
-from refnet.services.local_keys import provision_keys
-from refnet.services.stack_errors import StackError
-from refnet.services.stack_process import settings_env
-from refnet.services.stack_topics import ensure_topics, high_watermarks
+from refnet.projections.audit.snapshot import snapshot
+from refnet.projections.store.database import Conn, connect_pool, create_pool
+from refnet.projections.store.migrate import migrate
+from refnet.projections.store.queries import network_outcomes
+from refnet.projections.store.views import NetworkOutcomes, Period
+from refnet.projections.worker.catchup import wait_caught_up
+from refnet.services.demo.generator import DEMO_PARTNERS
+from refnet.services.kafka.admin import BrokerUnavailable
+from refnet.services.kafka.topics import ensure_topics, high_watermarks
+from refnet.services.localstack.process import settings_env
+from refnet.services.registry.local_keys import provision_keys
 
 T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC)
 
@@ -124,7 +124,7 @@ class World:
             try:
                 high_watermarks(self.settings, self.settings.topic_events)
                 return
-            except StackError:
+            except BrokerUnavailable:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)

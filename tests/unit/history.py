@@ -21,9 +21,9 @@ from examples import PARTICIPANT, valid_example
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import validate
 from refnet.events.fields import format_utc
-from refnet.projections.facts import Fact, Position, fact_of
-from refnet.projections.fold import ParticipantState, apply, derive
-from refnet.projections.rows import ParticipantRows
+from refnet.projections.fold.facts import Fact, Position, fact_of
+from refnet.projections.fold.rows import ParticipantRows
+from refnet.projections.fold.rules import ParticipantState, apply, derive
 
 PID = PARTICIPANT
 EPOCH = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)

@@ -15,8 +15,8 @@ from examples import valid_example
 from refnet.events.codec import validate
 from refnet.events.fields import format_utc
 from refnet.events.signing import CounterSequence, Signer, SigningKey, b64url
-from refnet.projections.log_reader import LogRecord
-from refnet.services.archive import (
+from refnet.projections.audit.log_reader import LogRecord
+from refnet.services.archive.archive import (
     FORMAT,
     KEYS_NAME,
     MANIFEST_NAME,

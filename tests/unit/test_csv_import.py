@@ -16,8 +16,8 @@ from refnet.events.catalogue import EVENT_TYPES, ParticipantEnrolled
 from refnet.events.codec import to_canonical_dict
 from refnet.events.settings import Settings
 from refnet.services.cli.import_csv import import_file
-from refnet.services.csv_import import CsvImport, read_csv
-from refnet.services.csv_layout import (
+from refnet.services.imports.csv_import import CsvImport, read_csv
+from refnet.services.imports.csv_layout import (
     DATA_COLUMNS,
     ENVELOPE_COLUMNS,
     GERMAN_HEADERS,
@@ -101,7 +101,8 @@ def enrolment(**changes: str) -> dict[str, str]:
 def test_the_readme_documents_the_generated_layout() -> None:
     assert layout_markdown() in README.read_text(encoding="utf-8"), (
         "README.md's 'Spreadsheet import' table is stale; paste the output of "
-        "`python -c 'from refnet.services.csv_layout import layout_markdown as m; print(m())'`"
+        "`python -c 'from refnet.services.imports.csv_layout import layout_markdown as m; "
+        "print(m())'`"
     )
 
 

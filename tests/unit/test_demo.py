@@ -31,10 +31,10 @@ from refnet.events.catalogue import (
 from refnet.events.codec import decode, encode
 from refnet.events.fields import REFUSED
 from refnet.events.vocabulary import ResidenceStatus, Service
-from refnet.projections.facts import Position, fact_of
-from refnet.projections.fold import ParticipantState, Status, apply
-from refnet.projections.rows import ParticipantRows
-from refnet.services.demo import (
+from refnet.projections.fold.facts import Position, fact_of
+from refnet.projections.fold.rows import ParticipantRows
+from refnet.projections.fold.rules import ParticipantState, Status, apply
+from refnet.services.demo.generator import (
     DEMO_PARTICIPANTS,
     DEMO_PARTNERS,
     DEMO_PLACED,

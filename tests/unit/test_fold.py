@@ -17,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from refnet.events.catalogue import EventModel
-from refnet.projections.facts import Fact, Position, fact_of
-from refnet.projections.fold import (
+from refnet.projections.fold.facts import Fact, Position, fact_of
+from refnet.projections.fold.rows import ParticipantRows
+from refnet.projections.fold.rules import (
     APPLIED,
     DUPLICATE,
     ParticipantState,
@@ -29,7 +30,6 @@ from refnet.projections.fold import (
     live_facts,
     retracted_ids,
 )
-from refnet.projections.rows import ParticipantRows
 
 NOT_ENROLLED = f"participant {PID} is not enrolled"
 

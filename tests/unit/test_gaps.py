@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from refnet.projections.gaps import GapGuard
+from refnet.projections.worker.gaps import GapGuard
 
 
 class Rec(NamedTuple):

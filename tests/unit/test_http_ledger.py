@@ -22,7 +22,7 @@ from refnet.events.unused_numbers import (
     one_line_reason,
     within_limits,
 )
-from refnet.projections.sequence_accounting import distinct_numbers
+from refnet.projections.audit.sequence_accounting import distinct_numbers
 from refnet.services.api.deps import own_publisher
 from refnet.services.api.errors import Refused
 from refnet.services.api.routes.sequences import UnusedReport

@@ -13,7 +13,7 @@ from examples import valid_example
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import validate
 from refnet.events.signing import CounterSequence, Signer, SigningKey, load_public
-from refnet.projections.integrity import (
+from refnet.projections.audit.integrity import (
     GAP,
     REORDERING,
     REPEAT,
@@ -29,9 +29,9 @@ from refnet.projections.integrity import (
     record_finding,
     replay_tables,
 )
-from refnet.projections.projector import Record
-from refnet.projections.replay import Replay
-from refnet.projections.signatures import KeyRing, RegisteredKey
+from refnet.projections.audit.replay import Replay
+from refnet.projections.worker.projector import Record
+from refnet.projections.worker.signatures import KeyRing, RegisteredKey
 
 
 def entry(

@@ -6,9 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refnet.projections.facts import Position
-from refnet.projections.gaps import GapGuard
-from refnet.projections.store import DeadLetter, Incoming, OffsetMismatch, continuing, first_hole
+from refnet.projections.fold.facts import Position
+from refnet.projections.store.outcomes import (
+    DeadLetter,
+    Incoming,
+    OffsetMismatch,
+    continuing,
+    first_hole,
+)
+from refnet.projections.worker.gaps import GapGuard
 
 
 def record(partition: int, offset: int) -> Incoming:

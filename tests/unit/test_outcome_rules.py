@@ -19,9 +19,9 @@ import pytest
 from history import PID, at_offsets, day, ev, fold, retract, stamp
 
 from refnet.events.catalogue import EventModel
-from refnet.projections.facts import Fact
-from refnet.projections.fold import APPLIED, ParticipantState, Status, Verdict, apply, derive
-from refnet.projections.rows import ParticipantRows, PartnerLinkRow
+from refnet.projections.fold.facts import Fact
+from refnet.projections.fold.rows import ParticipantRows, PartnerLinkRow
+from refnet.projections.fold.rules import APPLIED, ParticipantState, Status, Verdict, apply, derive
 
 # ------------------------------------------------------------------ helpers
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from refnet.projections.integrity import GAP, UNUSED, Numbered, check_sequences
-from refnet.projections.sequence_accounting import (
+from refnet.projections.audit.integrity import GAP, UNUSED, Numbered, check_sequences
+from refnet.projections.audit.sequence_accounting import (
     ABANDONED_BY_GATEWAY,
     Block,
     SequenceLedger,

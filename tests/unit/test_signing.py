@@ -25,7 +25,7 @@ from refnet.events.signing import (
     signing_bytes,
     verify,
 )
-from refnet.projections.signatures import KeyRing, RegisteredKey
+from refnet.projections.worker.signatures import KeyRing, RegisteredKey
 
 
 def enrolled_event() -> EventModel:

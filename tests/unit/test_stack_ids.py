@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from refnet.services.stack_kafka import new_cluster_id
+from refnet.services.localstack.kafka import new_cluster_id
 
 
 def test_cluster_ids_never_start_with_a_dash_and_decode_to_16_bytes() -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from refnet.projections.workers import GONE_AFTER, WorkerCounters, WorkerStatus, projection_verdict
+from refnet.projections.worker.heartbeat import (
+    GONE_AFTER,
+    WorkerCounters,
+    WorkerStatus,
+    projection_verdict,
+)
 
 
 def status(state: str = "ok", **changes: object) -> WorkerStatus:

@@ -15,10 +15,10 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from refnet.events.fields import Pseudonym
-from refnet.projections.asof import TimeBasis
-from refnet.projections.audit_reads import record_read, stored_outcomes_as_of, stored_timeline
-from refnet.projections.timeline import Timeline
-from refnet.projections.views import NetworkOutcomes
+from refnet.projections.audit.asof import TimeBasis
+from refnet.projections.audit.reads import record_read, stored_outcomes_as_of, stored_timeline
+from refnet.projections.audit.timeline import Timeline
+from refnet.projections.store.views import NetworkOutcomes
 from refnet.services.api.deps import AppSettings, Auditor, Conn
 from refnet.services.api.errors import ERROR_RESPONSES, ErrorBody
 from refnet.services.api.routes.network import BOUND_HELP, Bound, utc

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from refnet.services.api.deps import AppSettings, Conn, CurrentPrincipal, forbidden
 from refnet.services.api.errors import ERROR_RESPONSES, ErrorBody
-from refnet.services.ingest import Gateway, IngestRefused, parse_body
+from refnet.services.gateway.ingest import Gateway, IngestRefused, parse_body
 
 router = APIRouter(prefix="/v1", tags=["ingestion"])
 

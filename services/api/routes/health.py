@@ -14,12 +14,12 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from refnet.events.settings import Settings
-from refnet.projections.lag import partition_lag
-from refnet.projections.views import PartitionLag
-from refnet.projections.workers import WorkerStatus, projection_verdict, worker_statuses
+from refnet.projections.store.views import PartitionLag
+from refnet.projections.worker.heartbeat import WorkerStatus, projection_verdict, worker_statuses
+from refnet.projections.worker.lag import partition_lag
 from refnet.services.api.deps import AppSettings, BearerToken, Pool, pooled, unauthenticated
 from refnet.services.api.errors import ERROR_RESPONSES
-from refnet.services.tokens import authenticate
+from refnet.services.registry.tokens import authenticate
 
 log = logging.getLogger(__name__)
 # Every way the database can fail a probe: down, refusing, timing out, or broken.

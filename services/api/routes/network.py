@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 
-from refnet.projections.queries import network_outcomes
-from refnet.projections.views import NetworkOutcomes, Period
+from refnet.projections.store.queries import network_outcomes
+from refnet.projections.store.views import NetworkOutcomes, Period
 from refnet.services.api.deps import AppSettings, Conn, CoordinatorOrAuditor
 from refnet.services.api.errors import ERROR_RESPONSES
 

@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from refnet.projections.queries import caseload, inbox, outbox, referrals, rejections
-from refnet.projections.views import (
+from refnet.projections.store.queries import caseload, inbox, outbox, referrals, rejections
+from refnet.projections.store.views import (
     CaseloadEntry,
     InboxEntry,
     OutboxEntry,

@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from refnet.events.fields import ShortText, Slug
 from refnet.events.unused_numbers import MAX_RANGE_NUMBERS, MAX_RANGES, MAX_SEQUENCE
-from refnet.projections.sequence_accounting import distinct_numbers
-from refnet.projections.sequence_ledger import record_unused
+from refnet.projections.audit.sequence_accounting import distinct_numbers
+from refnet.projections.audit.sequence_ledger import record_unused
 from refnet.services.api.deps import AppSettings, Conn, PartnerCaller, own_publisher
 from refnet.services.api.errors import ERROR_RESPONSES, ErrorBody
 from refnet.services.api.routes.events import is_json, read_limited
-from refnet.services.ingest import IngestRefused, decode_json
+from refnet.services.gateway.ingest import IngestRefused, decode_json
 
 router = APIRouter(prefix="/v1/sequences", tags=["sequences"])
 

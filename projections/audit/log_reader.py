@@ -1,0 +1,157 @@
+"""Reading the event log from the start with confluent-kafka, without a consumer group.
+
+Audit replays, integrity checks, archives and rebuilds all read the log the
+same way: every partition from its first offset up to an end fixed when the
+read starts (by default the high watermarks then), so a read is a snapshot of
+the log even while partners keep publishing. Nothing here touches PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from refnet.events.errors import RefNetError
+from refnet.events.kafka_client import client_config
+from refnet.events.settings import Settings
+from refnet.projections.worker.lag import end_offsets
+
+log = logging.getLogger(__name__)
+
+BATCH = 10_000  # messages per poll: large enough that librdkafka's per-call cost vanishes
+POLL_SECONDS = 0.05
+T = TypeVar("T")
+
+
+class LogUnreadable(RefNetError):
+    """The log cannot be read to its end (broker down, topic missing, records lost)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One message as it sits in the log."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int | None  # the record's Kafka timestamp, if it has one
+
+
+Progress = Callable[[int], None]  # called with the number of records read since the last call
+
+
+def _consumer(settings: Settings) -> Consumer:
+    config: dict[str, object] = client_config(settings) | {
+        # A group id is required by the client; no offsets are ever committed under it.
+        "group.id": f"{settings.consumer_group}-audit-reader",
+        "enable.auto.commit": False,
+        "enable.partition.eof": False,
+        "fetch.max.bytes": 64 * 1024 * 1024,
+        "max.partition.fetch.bytes": 16 * 1024 * 1024,
+        "queued.max.messages.kbytes": 64 * 1024,  # read-ahead: bounds the reader's memory
+    }
+    return Consumer(config, logger=log)
+
+
+def log_ends(settings: Settings, topic: str | None = None, timeout: float = 10.0) -> dict[int, int]:
+    """The high watermark of each partition of `topic` (default: the event log).
+
+    Raises LogUnreadable when the broker does not answer or the topic is missing.
+    """
+    name = topic or settings.topic_events
+    try:
+        ends = end_offsets(settings, name, timeout, log)
+    except KafkaException as exc:
+        where = client_config(settings)["bootstrap.servers"]
+        raise LogUnreadable(f"cannot read the end of {name} at {where}: {exc}") from exc
+    if not ends:
+        raise LogUnreadable(f"topic {name} does not exist")
+    return ends
+
+
+def read_log(
+    settings: Settings,
+    ends: Mapping[int, int] | None = None,
+    topic: str | None = None,
+    on_progress: Progress | None = None,
+    timeout: float = 30.0,
+    starts: Mapping[int, int] | None = None,
+) -> Iterator[LogRecord]:
+    """Every record of `topic` from `starts` (default: offset 0) up to `ends` (exclusive),
+    partitions interleaved as the broker delivers them, offsets rising in each.
+
+    `ends` defaults to the high watermarks when the read starts. Raises
+    LogUnreadable if the log stops answering for `timeout` seconds before the
+    ends are reached, or if an offset below an end is missing (retention is
+    unlimited by contract, so a hole is a finding, not an optimisation).
+    """
+    name = topic or settings.topic_events
+    stop = dict(ends) if ends is not None else log_ends(settings, name)
+    begin = starts or {}
+    expected = {p: begin.get(p, 0) for p, end in stop.items() if end > begin.get(p, 0)}
+    remaining = {p: stop[p] for p in expected}
+    if not remaining:
+        return
+    consumer = _consumer(settings)
+    try:
+        consumer.assign([TopicPartition(name, p, o) for p, o in sorted(expected.items())])
+        quiet = 0.0
+        while remaining:
+            # consume() waits for a full batch until its timeout: keep that short, so the
+            # end of a small read is not a wait.
+            messages = consumer.consume(BATCH, timeout=POLL_SECONDS)
+            quiet = 0.0 if messages else quiet + POLL_SECONDS
+            if quiet >= timeout:
+                left = sum(remaining[p] - expected[p] for p in remaining)
+                raise LogUnreadable(f"{name}: no records for {timeout:.0f}s with {left} to read")
+            delivered = 0
+            for message in messages:
+                record = _next_record(name, message, expected, remaining)
+                if record is not None:
+                    delivered += 1
+                    yield record
+            if on_progress is not None and delivered:
+                on_progress(delivered)
+    finally:
+        consumer.close()
+
+
+def _next_record(
+    topic: str, message: Message, expected: dict[int, int], remaining: dict[int, int]
+) -> LogRecord | None:
+    """The message as a record if it is the next one wanted; raises on errors and holes."""
+    error = message.error()
+    if error is not None:
+        raise LogUnreadable(f"{topic}: {error.str()}")
+    partition, offset = message.partition(), message.offset()
+    end = remaining.get(partition) if partition is not None else None
+    if partition is None or end is None or offset is None or offset >= end:
+        return None  # past this read's end
+    if offset != expected[partition]:
+        raise LogUnreadable(
+            f"{topic}[{partition}]: offsets {expected[partition]}..{offset - 1} are missing"
+        )
+    expected[partition] = offset + 1
+    if offset + 1 >= end:
+        del remaining[partition]
+    kind, stamp = message.timestamp()
+    return LogRecord(
+        partition, offset, message.key(), message.value(), stamp if kind else None
+    )  # kind 0: TIMESTAMP_NOT_AVAILABLE
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last one shorter)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

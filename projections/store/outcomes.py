@@ -1,0 +1,334 @@
+"""The PostgreSQL store of the outcome projection: rows and offsets in one transaction.
+
+A batch is applied as: lock the offset rows of its partitions, drop every event
+below the stored offset (a redelivery: a no-op), check that what is left starts
+exactly at the stored offset and has no hole, load the touched participants'
+states, fold (an event that breaks a rule becomes a row of `rejections`),
+rewrite their derived rows with COPY, park dead letters, and move the offsets
+forward, all in one transaction. The position only moves forward, and never
+past an offset that was not applied: a batch that starts beyond the stored
+offset (PostgreSQL lost its last commits, the read model was reset, the
+consumer skipped ahead) is refused whole with `OffsetMismatch`, which carries
+the stored offsets to seek back to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from refnet.projections.fold.facts import Fact, Position
+from refnet.projections.fold.rows import (
+    ParticipantRow,
+    PartnerLinkRow,
+    ReferralRow,
+    RejectionRow,
+    TrainingRow,
+    rejection_row,
+)
+from refnet.projections.fold.rules import ParticipantState, Status, apply, derive
+from refnet.projections.store.database import Conn, StoreError, StoreUnavailable, is_transient
+
+PROJECTION = "outcomes"
+
+_ENSURE_OFFSETS = """
+INSERT INTO projection_offsets (projection, topic, partition)
+SELECT $1, $2, p FROM generate_series(0, $3 - 1) AS p
+ON CONFLICT DO NOTHING
+"""
+# FOR UPDATE: two workers briefly owning one partition during a rebalance must
+# not both fold the same participant; the second waits, then sees the new offset.
+_LOCK_OFFSETS = """
+SELECT partition, next_offset FROM projection_offsets
+WHERE projection = $1 AND topic = $2 AND partition = ANY($3::int[])
+ORDER BY partition FOR UPDATE
+"""
+_ENSURE_SOME_OFFSETS = """
+INSERT INTO projection_offsets (projection, topic, partition)
+SELECT $1, $2, p FROM unnest($3::int[]) AS p
+ON CONFLICT DO NOTHING
+"""
+_READ_OFFSETS = """
+SELECT partition, next_offset FROM projection_offsets WHERE projection = $1 AND topic = $2
+"""
+_MOVE_OFFSETS = """
+UPDATE projection_offsets AS o SET next_offset = GREATEST(o.next_offset, n.next), updated_at = now()
+FROM unnest($3::int[], $4::bigint[]) AS n(partition, next)
+WHERE o.projection = $1 AND o.topic = $2 AND o.partition = n.partition
+"""
+_LOAD_STATES = """
+SELECT participant_id, facts::text FROM participant_state WHERE participant_id = ANY($1::text[])
+"""
+# One round trip clears a batch's participants from every derived table.
+_DELETE_DERIVED = """
+WITH state AS (DELETE FROM participant_state WHERE participant_id = ANY($1::text[])),
+     people AS (DELETE FROM participants WHERE participant_id = ANY($1::text[])),
+     refs AS (DELETE FROM referrals WHERE participant_id = ANY($1::text[])),
+     courses AS (DELETE FROM trainings WHERE participant_id = ANY($1::text[]))
+DELETE FROM partner_links WHERE participant_id = ANY($1::text[])
+"""
+_PARK = """
+INSERT INTO dead_letters (topic, partition, "offset", event_id, reason, payload)
+SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])
+ON CONFLICT DO NOTHING
+"""
+
+# A rejection is recorded once: a redelivery is a duplicate in the fold, and
+# an event_id reused under another participant keeps the first row.
+_REJECT = """
+INSERT INTO rejections (
+  event_id, partner_id, participant_id, type, reason, occurred_at, recorded_at, partition, "offset"
+)
+SELECT * FROM unnest(
+  $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+  $7::timestamptz[], $8::int[], $9::bigint[]
+)
+ON CONFLICT DO NOTHING
+"""
+
+TIME_COLUMNS = {  # written as timestamptz; the fold keeps canonical UTC strings
+    "first_enrolled_at", "placed_at", "exited_at", "sent_at", "answered_at", "withdrawn_at",
+    "started_at", "ended_at", "since", "occurred_at", "recorded_at",
+}  # fmt: skip
+
+
+class OffsetMismatch(StoreError):
+    """A batch does not continue the stored offsets; nothing of it was applied.
+
+    `stored` holds the next offset to apply for every partition of the batch, as
+    read under lock in the refused transaction: the consumer seeks there.
+    """
+
+    def __init__(self, stored: dict[int, int], holes: dict[int, int]) -> None:
+        where = ", ".join(
+            f"partition {p} offset {holes[p]} where {stored[p]} is next" for p in sorted(holes)
+        )
+        super().__init__(f"batch does not continue the stored offsets: {where}")
+        self.stored = stored
+        self.holes = holes
+
+
+def first_hole(offsets: Sequence[int], next_offset: int) -> int | None:
+    """The first offset of `offsets` (ascending, none below `next_offset`) that breaks the run.
+
+    The log's offsets are contiguous (no compaction, no transactions), so a
+    batch's records of one partition must be exactly next_offset, +1, +2, ...
+    """
+    expected = next_offset
+    for offset in offsets:
+        if offset != expected:
+            return offset
+        expected += 1
+    return None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event that cannot be applied, and why."""
+
+    position: Position
+    payload: bytes
+    reason: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One record of a batch: its position and either a fact or a dead letter."""
+
+    position: Position
+    participant_id: str | None
+    item: Fact | DeadLetter
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    applied: int  # new facts folded in
+    duplicates: int  # redelivered positions or repeated event_ids
+    dead_lettered: int
+    rejected: int = 0  # events that broke a rule: recorded in `rejections`, not applied
+
+
+class OutcomeStore:
+    """Reads and writes the outcome read model through one asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool, topic: str, projection: str = PROJECTION) -> None:
+        self._pool = pool
+        self._topic = topic
+        self._projection = projection
+
+    async def ensure_partitions(self, partitions: int) -> None:
+        """Create offset rows (at 0) for partitions not seen before."""
+        async with self._pool.acquire() as conn:
+            await conn.execute(_ENSURE_OFFSETS, self._projection, self._topic, partitions)
+
+    async def offsets(self) -> dict[int, int]:
+        """The next offset to apply, per partition."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_READ_OFFSETS, self._projection, self._topic)
+        return {r["partition"]: r["next_offset"] for r in rows}
+
+    async def apply_batch(self, batch: Sequence[Incoming]) -> BatchResult:
+        """Apply `batch` exactly once, or nothing of it.
+
+        Raises StoreUnavailable on transient failures (retry the same batch) and
+        OffsetMismatch when the batch skips an offset not yet applied (seek back).
+        """
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await self._apply(conn, batch)
+        except Exception as exc:
+            if is_transient(exc):
+                raise StoreUnavailable(f"read model write failed: {exc}") from exc
+            raise
+
+    async def _apply(self, conn: Conn, batch: Sequence[Incoming]) -> BatchResult:
+        partitions = sorted({i.position.partition for i in batch})
+        locked = await conn.fetch(_LOCK_OFFSETS, self._projection, self._topic, partitions)
+        if len(locked) < len(partitions):
+            # Rows removed by hand (or never made): without them the offsets would never move.
+            await conn.execute(_ENSURE_SOME_OFFSETS, self._projection, self._topic, partitions)
+            locked = await conn.fetch(_LOCK_OFFSETS, self._projection, self._topic, partitions)
+        next_offset = {r["partition"]: r["next_offset"] for r in locked}
+        fresh = continuing(batch, next_offset)
+        facts = [i for i in fresh if isinstance(i.item, Fact)]
+        letters = [i.item for i in fresh if isinstance(i.item, DeadLetter)]
+        applied, rejected = await self._fold(conn, facts)
+        await self._park(conn, letters)
+        ends: dict[int, int] = {}
+        for i in fresh:
+            ends[i.position.partition] = max(
+                ends.get(i.position.partition, 0), i.position.offset + 1
+            )
+        if ends:
+            await conn.execute(
+                _MOVE_OFFSETS, self._projection, self._topic, list(ends), list(ends.values())
+            )
+        duplicates = len(batch) - len(letters) - applied - rejected
+        return BatchResult(applied, duplicates, len(letters), rejected)
+
+    async def _fold(self, conn: Conn, incoming: list[Incoming]) -> tuple[int, int]:
+        """Fold the batch's facts; (applied, rejected)."""
+        if not incoming:
+            return 0, 0
+        ids = sorted({i.participant_id for i in incoming if i.participant_id is not None})
+        states = {
+            r["participant_id"]: ParticipantState.from_json(r["participant_id"], r["facts"])
+            for r in await conn.fetch(_LOAD_STATES, ids)
+        }
+        changed: dict[str, ParticipantState] = {}
+        applied = 0
+        rejections: list[RejectionRow] = []
+        for i in incoming:
+            assert i.participant_id is not None and isinstance(i.item, Fact)
+            state = states.setdefault(i.participant_id, ParticipantState(i.participant_id))
+            verdict = apply(state, i.item)
+            if verdict.status is Status.APPLIED:
+                applied += 1
+                changed[i.participant_id] = state
+            elif verdict.status is Status.REJECTED:
+                assert verdict.reason is not None
+                rejections.append(rejection_row(i.participant_id, i.item, verdict.reason))
+                changed[i.participant_id] = state  # its state remembers the event_id
+        if changed:
+            await self._rewrite(conn, list(changed.values()))
+        if rejections:
+            await _reject(conn, rejections)
+        return applied, len(rejections)
+
+    async def _rewrite(self, conn: Conn, states: list[ParticipantState]) -> None:
+        ids = [s.participant_id for s in states]
+        await conn.execute(_DELETE_DERIVED, ids)
+        participants: list[ParticipantRow] = []
+        referrals: list[ReferralRow] = []
+        trainings: list[TrainingRow] = []
+        links: list[PartnerLinkRow] = []
+        for state in states:
+            if not state.facts:
+                continue  # only rejected events: no participant to show
+            rows = derive(state)
+            participants.append(rows.participant)
+            referrals.extend(rows.referrals)
+            trainings.extend(rows.trainings)
+            links.extend(rows.links)
+        await conn.copy_records_to_table(
+            "participant_state",
+            records=[(s.participant_id, s.to_json()) for s in states],
+            columns=["participant_id", "facts"],
+        )
+        for rows_of_table in (participants, referrals, trainings, links):
+            await copy_rows(conn, rows_of_table)
+
+    async def _park(self, conn: Conn, letters: list[DeadLetter]) -> None:
+        if not letters:
+            return
+        await conn.execute(
+            _PARK,
+            self._topic,
+            [d.position.partition for d in letters],
+            [d.position.offset for d in letters],
+            [d.event_id for d in letters],
+            [d.reason for d in letters],
+            [d.payload for d in letters],
+        )
+
+
+def continuing(batch: Sequence[Incoming], next_offset: dict[int, int]) -> list[Incoming]:
+    """The records at or past the stored offsets, once each; OffsetMismatch if any skip one."""
+    fresh: dict[tuple[int, int], Incoming] = {}
+    for i in batch:
+        at = (i.position.partition, i.position.offset)
+        if i.position.offset >= next_offset[i.position.partition]:
+            fresh.setdefault(at, i)  # a redelivery inside one batch is the same record
+    by_partition: dict[int, list[int]] = {}
+    for partition, offset in sorted(fresh):
+        by_partition.setdefault(partition, []).append(offset)
+    holes = {
+        p: hole
+        for p, offsets in by_partition.items()
+        if (hole := first_hole(offsets, next_offset[p])) is not None
+    }
+    if holes:
+        raise OffsetMismatch({p: next_offset[p] for p in next_offset}, holes)
+    return list(fresh.values())
+
+
+async def _reject(conn: Conn, rows: list[RejectionRow]) -> None:
+    await conn.execute(
+        _REJECT,
+        [r.event_id for r in rows],
+        [r.partner_id for r in rows],
+        [r.participant_id for r in rows],
+        [r.type for r in rows],
+        [r.reason for r in rows],
+        [datetime.fromisoformat(r.occurred_at) for r in rows],
+        [datetime.fromisoformat(r.recorded_at) for r in rows],
+        [r.partition for r in rows],
+        [r.offset for r in rows],
+    )
+
+
+async def copy_rows(
+    conn: Conn,
+    rows: list[ParticipantRow]
+    | list[ReferralRow]
+    | list[TrainingRow]
+    | list[PartnerLinkRow]
+    | list[RejectionRow],
+) -> None:
+    """COPY rows of one table (all of one class) into it, times parsed from ISO text."""
+    if not rows:
+        return
+    columns = rows[0].columns()
+    times = [n for n, c in enumerate(columns) if c in TIME_COLUMNS]
+    records = []
+    for row in rows:
+        values = list(row.values())
+        for n in times:
+            if values[n] is not None:
+                values[n] = datetime.fromisoformat(values[n])
+        records.append(values)
+    await conn.copy_records_to_table(rows[0].TABLE, records=records, columns=columns)

@@ -1,0 +1,1 @@
+"""HTTP ingestion: validate a batch whole, dedupe, sign, publish, remember; sequence blocks."""

@@ -1,0 +1,274 @@
+"""The HTTP gateway's ingestion: validate a batch whole, dedupe, sign, publish, remember.
+
+A batch is published whole or not at all. Its steps, in order:
+
+1. every item is validated; any problem answers 422 listing each bad event;
+2. every event must name the caller's partner, or 403 naming the events;
+3. event ids already accepted are answered as duplicates and not published
+   again (409 if the id was accepted with another body);
+4. sequence numbers are reserved for the gateway's publisher id
+   (`sequence_blocks`), and each event is signed with the gateway key,
+   attesting the authenticated partner;
+5. the events are published with `acks=all`; only once the broker confirmed
+   every one are they recorded as accepted and the caller told so. A broker
+   that cannot confirm becomes 503 with a retry hint: the request's numbers
+   are recorded unused first, no event is recorded accepted, so a retry
+   publishes again (the projections count an event_id once).
+
+    RefNetError          (refnet.events.errors)
+    └── IngestRefused    the request is refused with an HTTP status and the problems
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import asyncpg
+
+from refnet.events.catalogue import EventModel
+from refnet.events.codec import canonical_json, to_canonical_dict, validate
+from refnet.events.errors import EventInvalid, RefNetError
+from refnet.events.publisher import AsyncPublisher
+from refnet.events.signing import INTEGRITY_FIELDS, Signer
+from refnet.projections.store.database import Conn
+from refnet.services.gateway.sequence_blocks import HolderSession, SequenceBlock
+
+log = logging.getLogger(__name__)
+
+_KNOWN = "SELECT event_id::text, body_sha256 FROM ingested_events WHERE event_id = ANY($1::uuid[])"
+_REMEMBER = """
+INSERT INTO ingested_events (event_id, partner_id, body_sha256)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[])
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+
+@dataclass(frozen=True)
+class EventProblem:
+    """One thing wrong with one event of a request (`index` None: with the request's body)."""
+
+    index: int | None
+    field: str
+    reason: str
+    event_id: str | None = None
+
+
+class IngestRefused(RefNetError):
+    """The request is refused as a whole; nothing of it was published."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        problems: Sequence[EventProblem] = (),
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.problems = list(problems)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Outcome:
+    index: int
+    event_id: str
+    status: Literal["accepted", "duplicate"]
+
+
+@dataclass
+class IngestResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for o in self.outcomes if o.status == "accepted")
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for o in self.outcomes if o.status == "duplicate")
+
+
+def decode_json(raw: bytes) -> Any:
+    """A request body as JSON: 400 unless it is UTF-8 JSON, nested no deeper than Python reads."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IngestRefused(400, "bad_encoding", f"the body is not UTF-8: {exc}") from exc
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise IngestRefused(400, "too_deep", "the body is nested too deeply") from exc
+    except ValueError as exc:
+        raise IngestRefused(400, "bad_json", f"the body is not JSON: {exc}") from exc
+
+
+def parse_body(raw: bytes, max_events: int) -> list[Any]:
+    """The items of a request body: one event object, or an array of them."""
+    body = decode_json(raw)
+    items = body if isinstance(body, list) else [body]
+    if not items:
+        problem = EventProblem(None, "body", "must hold at least one event")
+        raise IngestRefused(422, "empty_batch", "the batch holds no events", [problem])
+    if len(items) > max_events:
+        raise IngestRefused(
+            413, "too_many_events", f"{len(items)} events in one request; at most {max_events}"
+        )
+    return items
+
+
+def validate_items(items: Sequence[Any]) -> list[EventModel]:
+    """Every item as an event, or IngestRefused(422) listing every problem of every item."""
+    events: list[EventModel] = []
+    problems: list[EventProblem] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.append(EventProblem(index, "event", "must be a JSON object"))
+            continue
+        event_id = item.get("event_id") if isinstance(item.get("event_id"), str) else None
+        for name in INTEGRITY_FIELDS:
+            if name in item:
+                reason = "is set by the gateway when it signs the event; leave it out"
+                problems.append(EventProblem(index, name, reason, event_id))
+        try:
+            events.append(validate({k: v for k, v in item.items() if k not in INTEGRITY_FIELDS}))
+        except EventInvalid as exc:
+            problems += [EventProblem(index, p.field, p.reason, event_id) for p in exc.problems]
+        except RecursionError:
+            problems.append(EventProblem(index, "event", "nested too deeply", event_id))
+    if problems:
+        bad = len({p.index for p in problems})
+        raise IngestRefused(
+            422, "events_invalid", f"{bad} of {len(items)} events are invalid", problems
+        )
+    return events
+
+
+def check_partner(events: Sequence[EventModel], partner_id: str) -> None:
+    """A partner publishes only its own events: 403 naming every other one."""
+    foreign = [
+        EventProblem(n, "partner_id", f"is {e.partner_id!r}; this token publishes only for "
+                     f"{partner_id!r}", str(e.event_id))
+        for n, e in enumerate(events)
+        if e.partner_id != partner_id
+    ]  # fmt: skip
+    if foreign:
+        raise IngestRefused(
+            403,
+            "forbidden",
+            f"{len(foreign)} event(s) name another partner; nothing was published",
+            foreign,
+        )
+
+
+class Gateway:
+    """Publishes partners' events to the log, signed with the gateway's key."""
+
+    def __init__(
+        self,
+        signer: Signer,
+        publisher: AsyncPublisher,
+        session: HolderSession,
+        retry_after: int = 5,
+    ) -> None:
+        self._signer = signer
+        self._publisher = publisher
+        self._session = session
+        self._retry_after = retry_after
+        self._sequence = SequenceBlock(signer.publisher_id, session)
+
+    async def ingest(self, conn: Conn, partner_id: str, items: Sequence[Any]) -> IngestResult:
+        events = validate_items(items)
+        check_partner(events, partner_id)
+        # Each event's canonical form is made once: hashed for the ledger, then signed.
+        bodies = [to_canonical_dict(e) for e in events]
+        digests = [hashlib.sha256(canonical_json(b)).digest() for b in bodies]
+        fresh, result = await self._dedupe(conn, events, digests)
+        if fresh:
+            await self._publish(conn, [(events[n], bodies[n]) for n in fresh])
+            async with conn.transaction():
+                # Losing this row in a crash only means a re-post publishes again,
+                # and the projections count an event_id once: no need to wait for the flush.
+                await conn.execute("SET LOCAL synchronous_commit = off")
+                await conn.execute(
+                    _REMEMBER,
+                    [events[n].event_id for n in fresh],
+                    [partner_id] * len(fresh),
+                    [digests[n] for n in fresh],
+                )
+        return result
+
+    async def _dedupe(
+        self, conn: Conn, events: list[EventModel], digests: list[bytes]
+    ) -> tuple[list[int], IngestResult]:
+        """Indexes to publish, and each event's outcome; 409 for a reused id."""
+        ids = [str(e.event_id) for e in events]
+        known = {r[0]: bytes(r[1]) for r in await conn.fetch(_KNOWN, ids)}
+        seen: dict[str, bytes] = {}
+        fresh: list[int] = []
+        result = IngestResult()
+        conflicts: list[EventProblem] = []
+        for n, (event_id, digest) in enumerate(zip(ids, digests, strict=True)):
+            before = known.get(event_id, seen.get(event_id))
+            if before is None:
+                seen[event_id] = digest
+                fresh.append(n)
+                result.outcomes.append(Outcome(n, event_id, "accepted"))
+            elif before == digest:
+                result.outcomes.append(Outcome(n, event_id, "duplicate"))
+            else:
+                reason = "was already used for another event; an event_id names one event"
+                conflicts.append(EventProblem(n, "event_id", reason, event_id))
+        if conflicts:
+            raise IngestRefused(
+                409,
+                "event_id_reused",
+                f"{len(conflicts)} event_id(s) already name other events; nothing was published",
+                conflicts,
+            )
+        return fresh, result
+
+    async def _publish(self, conn: Conn, events: list[tuple[EventModel, dict[str, Any]]]) -> None:
+        numbers = await self._sequence.take(conn, len(events))
+        records = [
+            (event.participant_id.encode(), self._signer.encode_body(body, number))
+            for (event, body), number in zip(events, numbers, strict=True)
+        ]
+        try:
+            await self._publisher.publish_encoded(records)
+        except Exception as exc:  # any failure to confirm is a 503, never a silent loss
+            await self._give_up(conn, numbers, exc)
+            raise IngestRefused(
+                503,
+                "log_unavailable",
+                "the event log did not confirm the events; nothing was accepted, "
+                f"send the same request again later ({exc})",
+                retry_after=self._retry_after,
+            ) from exc
+        await self._sequence.settle(conn, numbers)
+
+    async def _give_up(self, conn: Conn, numbers: list[int], exc: Exception) -> None:
+        """Record a refused request's numbers unused before the caller hears of the refusal."""
+        try:
+            await self._sequence.record_unused(conn, numbers, f"publish not confirmed: {exc}")
+        except Exception as failed:  # its block stays open: once we are gone, it is abandoned
+            log.warning("unused numbers %s..%s not recorded: %s", numbers[0], numbers[-1], failed)
+
+    async def close(self, pool: asyncpg.Pool) -> None:
+        """Flush the producer, then give unused numbers back and close the block if we can."""
+        await self._publisher.close()
+        try:
+            async with pool.acquire(timeout=5) as conn:
+                await self._sequence.close(conn)
+        except Exception as exc:  # the block stays open: the next gateway marks it abandoned
+            log.warning("unused sequence numbers not given back: %s", exc)
+        finally:
+            await self._session.close()

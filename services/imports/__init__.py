@@ -1,0 +1,1 @@
+"""Spreadsheet (CSV) and JSON Lines imports: parse, validate, report every bad row."""

@@ -1,0 +1,421 @@
+"""Reading a spreadsheet of events (CSV): every row mapped to an event, every problem kept.
+
+The layout (which columns, German or English headers) is in `csv_layout.py`.
+Problems are reported by physical line (the header is line 1) and by the
+column header as written in the file, so a partner can find the cell in the
+spreadsheet. Nothing here talks to Kafka: the CLI decides what is published.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import difflib
+import io
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from refnet.events.catalogue import EventModel
+from refnet.events.codec import canonical_json, to_canonical_dict, validate
+from refnet.events.errors import EventInvalid
+from refnet.events.fields import REFUSED
+from refnet.services.imports.csv_layout import (
+    DATA_COLUMNS,
+    DATA_NAMES,
+    ENVELOPE_COLUMNS,
+    ENVELOPE_NAMES,
+    FALSE_WORDS,
+    GERMAN_HEADERS,
+    HEADERS,
+    REFUSED_WORDS,
+    TRUE_WORDS,
+    TYPE_NAMES,
+    Column,
+    header_key,
+)
+
+NAMESPACE = uuid.UUID("c7cd9136-9789-4172-a443-51f1b70316ee")
+"""uuid5 namespace of derived event ids: `uuid5(NAMESPACE, canonical JSON without event_id)`."""
+
+# A plain date means midnight where the network works, not in UTC.
+LOCAL_ZONE = ZoneInfo("Europe/Berlin")
+
+_PLACEHOLDER_ID = uuid.UUID(int=0)
+_GERMAN_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SEP_LINE = re.compile(r'^"?sep=(.)"?$', re.IGNORECASE)  # Excel's delimiter hint
+_ENVELOPE = {c.name: c for c in ENVELOPE_COLUMNS}
+
+
+@dataclass(frozen=True)
+class CellError:
+    """One problem: the line, the column as headed in the file (if one), and why."""
+
+    line: int
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f', column "{self.column}"' if self.column else "")
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ImportedRow:
+    """A valid row: the line it starts on, and its event."""
+
+    line: int
+    event: EventModel
+
+
+@dataclass
+class CsvImport:
+    """What a file holds: the valid rows, and the problems of the file and of its lines.
+
+    A file problem (encoding, header) spoils every row; a line problem only its line.
+    """
+
+    rows: list[ImportedRow] = field(default_factory=list)
+    file_errors: list[CellError] = field(default_factory=list)
+    line_errors: list[CellError] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[CellError]:
+        return sorted(self.file_errors + self.line_errors, key=lambda e: e.line)
+
+    @property
+    def invalid_lines(self) -> list[int]:
+        return sorted({e.line for e in self.line_errors})
+
+    @property
+    def events(self) -> list[EventModel]:
+        """The valid events in time order (ties in file order), as they are published.
+
+        Spreadsheets are often sorted by person or by name; publishing by
+        `occurred_at` gives the log the order in which things happened.
+        """
+        ordered = sorted(self.rows, key=lambda r: (r.event.occurred_at, r.line))
+        return [r.event for r in ordered]
+
+    def counts(self) -> dict[str, int]:
+        """Valid rows per event type."""
+        return dict(Counter(r.event.type for r in self.rows))
+
+
+def read_csv(path: Path, partner: str) -> CsvImport:
+    """Read and validate every row of the spreadsheet at `path` as events of `partner`."""
+    return parse_csv(path.read_bytes(), partner)
+
+
+def parse_csv(content: bytes, partner: str) -> CsvImport:
+    """Read and validate every row of a CSV file's bytes as events of `partner`."""
+    result = CsvImport()
+    try:
+        text = _decode(content)
+        records = _records(text)
+    except _Unreadable as exc:
+        result.file_errors.append(exc.error)
+        return result
+    if not records or not any(cell.strip() for cell in records[0][1]):
+        line = records[0][0] if records else 1
+        result.file_errors.append(CellError(line, None, "the first line must name the columns"))
+        return result
+    header_line, header_cells = records[0]
+    header = _Header.read(header_line, header_cells)
+    result.file_errors.extend(header.errors)
+    if "type" in header.missing:
+        return result  # without event types no row can be read
+    seen: dict[uuid.UUID, tuple[int, bytes]] = {}
+    for line, cells in records[1:]:
+        if not any(cell.strip() for cell in cells):
+            continue
+        event, errors = _event_of(line, cells, header, partner)
+        if event is not None:
+            errors += _conflicting_id(line, event, header, seen)
+        if errors:
+            result.line_errors.extend(errors)
+        elif event is not None:
+            result.rows.append(ImportedRow(line, event))
+    return result
+
+
+def derived_event_id(event: EventModel) -> uuid.UUID:
+    """The id of an event without one: the same row always gets the same id.
+
+    It hashes the canonical form of everything but the id (partner, type and
+    every value, after parsing), so a re-imported spreadsheet publishes the
+    same ids and the projections count each event once, however the cells
+    were spelled (`ja` or `true`, German or ISO dates, German or English headers).
+    """
+    body = to_canonical_dict(event)
+    body.pop("event_id", None)
+    return uuid.uuid5(NAMESPACE, canonical_json(body).decode())
+
+
+# ------------------------------------------------------------------- the file
+
+
+class _Unreadable(Exception):
+    def __init__(self, error: CellError) -> None:
+        self.error = error
+
+
+def _decode(content: bytes) -> str:
+    if content.startswith(codecs.BOM_UTF8):
+        content = content[len(codecs.BOM_UTF8) :]
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = content.count(b"\n", 0, exc.start) + 1
+        raise _Unreadable(
+            CellError(
+                line,
+                None,
+                f"not UTF-8 text (byte 0x{content[exc.start]:02x}); save the spreadsheet "
+                'as "CSV UTF-8 (comma delimited)" / "CSV UTF-8 (durch Trennzeichen getrennt)"',
+            )
+        ) from None
+
+
+def _records(text: str) -> list[tuple[int, list[str]]]:
+    """Every record with the physical line it starts on (quoted cells may span lines)."""
+    stream = io.StringIO(text, newline="")
+    first = stream.readline()
+    hint = _SEP_LINE.match(first.rstrip("\r\n"))
+    if hint:
+        delimiter, skipped = hint[1], 1
+    else:
+        # Headers hold neither `,` nor `;`, so the first line tells which one separates.
+        delimiter, skipped = (";" if first.count(";") > first.count(",") else ","), 0
+        stream.seek(0)
+    reader = csv.reader(stream, delimiter=delimiter)
+    records: list[tuple[int, list[str]]] = []
+    consumed = 0
+    try:
+        for cells in reader:
+            records.append((skipped + consumed + 1, cells))
+            consumed = reader.line_num
+    except csv.Error as exc:
+        raise _Unreadable(CellError(skipped + reader.line_num, None, f"not CSV: {exc}")) from None
+    return records
+
+
+@dataclass
+class _Header:
+    """The header line: which column each position holds, and how the file spells it."""
+
+    written: list[str]
+    names: list[str | None]
+    german: bool
+    errors: list[CellError]
+    missing: set[str]
+
+    @classmethod
+    def read(cls, line: int, cells: list[str]) -> _Header:
+        names: list[str | None] = []
+        errors: list[CellError] = []
+        first_at: dict[str, str] = {}
+        german = english = 0
+        for cell in cells:
+            known = HEADERS.get(header_key(cell))
+            name = None
+            if not cell.strip():
+                pass  # an empty header is allowed; a value under it is not
+            elif known is None:
+                errors.append(CellError(line, cell.strip(), "unknown column" + _suggest(cell)))
+            elif known[0] in first_at:
+                other = first_at[known[0]]
+                errors.append(CellError(line, cell.strip(), f'the same column as "{other}"'))
+            else:
+                name = known[0]
+                first_at[name] = cell.strip()
+                if known[1]:
+                    german += 1
+                else:
+                    english += 1
+            names.append(name)
+        header = cls([c.strip() for c in cells], names, german > english, errors, set())
+        for column in ENVELOPE_COLUMNS:
+            if column.required and column.name not in first_at:
+                header.missing.add(column.name)
+                errors.append(
+                    CellError(line, header.label(column.name), "missing: every row needs it")
+                )
+        return header
+
+    def label(self, name: str) -> str:
+        """The column's header as the file writes it, or in the file's language."""
+        if name in self.names:
+            return self.written[self.names.index(name)]
+        return GERMAN_HEADERS.get(name, name) if self.german else name
+
+
+def _suggest(text: str) -> str:
+    spellings = {header_key(k): k for k in GERMAN_HEADERS} | {
+        header_key(v): v for v in GERMAN_HEADERS.values()
+    }
+    close = difflib.get_close_matches(header_key(text), spellings, n=1)
+    return f' (did you mean "{spellings[close[0]]}"?)' if close else ""
+
+
+# -------------------------------------------------------------------- one row
+
+
+def _event_of(
+    line: int, cells: list[str], header: _Header, partner: str
+) -> tuple[EventModel | None, list[CellError]]:
+    errors: list[CellError] = []
+    values: dict[str, str] = {}
+    for position, cell in enumerate(cells):
+        text = cell.strip()
+        if not text:
+            continue  # an empty cell means "not given"
+        if position >= len(header.names) or not header.written[position]:
+            errors.append(CellError(line, None, f"cell {position + 1} has a value but no header"))
+        elif (name := header.names[position]) is not None:
+            values[name] = text
+    type_text = values.pop("type", "")
+    event_type = TYPE_NAMES.get(header_key(type_text))
+    if event_type is None:
+        reason = "missing: every row needs it"
+        if type_text:
+            close = difflib.get_close_matches(header_key(type_text), TYPE_NAMES, n=1)
+            hint = f' (did you mean "{TYPE_NAMES[close[0]]}"?)' if close else ""
+            reason = f"unknown event type {type_text!r}{hint}"
+        return None, [*errors, CellError(line, header.label("type"), reason)]
+
+    columns = {c.name: c for c in DATA_COLUMNS[event_type]} | _ENVELOPE
+    raw: dict[str, Any] = {"type": event_type, "partner_id": partner}
+    data: dict[str, Any] = {}
+    reported = set(header.missing)  # fields already explained: no second error for them
+    for name, text in values.items():
+        column = columns.get(name)
+        if column is None:
+            reason = f"not a column of {event_type}; leave it empty on this line"
+            errors.append(CellError(line, header.label(name), reason))
+            continue
+        try:
+            value = _cell_value(text, column)
+        except ValueError as exc:
+            errors.append(CellError(line, header.label(name), str(exc)))
+            reported.add(name)
+            continue
+        if name == "partner_id" and value != partner:
+            reason = f"is {value!r}, but this import is for --partner {partner!r}"
+            errors.append(CellError(line, header.label(name), reason))
+            reported.add(name)
+        elif name not in ENVELOPE_NAMES:
+            data[name] = value
+        elif name != "partner_id":
+            raw[name] = value
+    # Defaulting recorded_at to occurred_at keeps a row's event, and so its id, the same on
+    # every import; the partner's spreadsheet is its own record of when things happened.
+    if "recorded_at" not in raw:
+        if "occurred_at" in raw:
+            raw["recorded_at"] = raw["occurred_at"]
+        else:
+            reported.add("recorded_at")
+    given_id = "event_id" in raw
+    raw.setdefault("event_id", _PLACEHOLDER_ID)
+    raw["data"] = data
+    try:
+        event = validate(raw)
+    except EventInvalid as exc:
+        for problem in exc.problems:
+            errors.extend(_problem_at(line, problem.field, problem.reason, header, reported))
+        if not errors and not header.missing:  # never drop a row without saying why
+            errors.append(CellError(line, None, str(exc)))
+        return None, errors
+    if errors:
+        return None, errors
+    if not given_id:
+        event = event.model_copy(update={"event_id": derived_event_id(event)})
+    return event, []
+
+
+def _problem_at(
+    line: int, path: str, reason: str, header: _Header, reported: set[str]
+) -> list[CellError]:
+    """Map a catalogue field path (`data.gender`) back to the file's column."""
+    name = path.removeprefix("data.")
+    if name in reported:
+        return []
+    if name not in ENVELOPE_NAMES | DATA_NAMES:  # the event as a whole
+        return [CellError(line, None, f"{path}: {reason}")]
+    if name not in header.names:
+        reason += " (the file has no such column)"
+    return [CellError(line, header.label(name), reason)]
+
+
+def _conflicting_id(
+    line: int, event: EventModel, header: _Header, seen: dict[uuid.UUID, tuple[int, bytes]]
+) -> list[CellError]:
+    # Derived ids only repeat for identical rows, which the projections count once anyway;
+    # a written id that repeats with other content would silently lose one of the two.
+    body = canonical_json(to_canonical_dict(event))
+    first = seen.setdefault(event.event_id, (line, body))
+    if first[1] == body:
+        return []
+    reason = f"the same event_id as line {first[0]}, for a different event"
+    return [CellError(line, header.label("event_id"), reason)]
+
+
+# ------------------------------------------------------------------ one cell
+
+
+def _cell_value(text: str, column: Column) -> Any:
+    """A cell's text as the value the catalogue expects; ValueError says what was expected."""
+    if column.refusable and text.casefold() in REFUSED_WORDS:
+        return REFUSED
+    or_refused = " (or 'refused')" if column.refusable else ""
+    if column.base == "bool":
+        word = text.casefold()
+        if word in TRUE_WORDS or word in FALSE_WORDS:
+            return word in TRUE_WORDS
+        raise ValueError(f"expected ja or nein (yes/no, true/false, 1/0){or_refused}")
+    if column.base == "enum":
+        # Case does not matter (`a2`, `Female`); unknown values get the catalogue's message.
+        return next((c for c in column.choices if c.casefold() == text.casefold()), text)
+    if column.base == "date":
+        return _date(text)
+    if column.base == "datetime":
+        return _instant(text)
+    return text
+
+
+def _date(text: str) -> dt.date:
+    german = _GERMAN_DATE.match(text)
+    try:
+        if german:
+            day, month, year = (int(part) for part in german.groups())
+            return dt.date(year, month, day)
+        if _ISO_DATE.match(text):
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a day of the calendar") from None
+    raise ValueError(f"expected a date such as 2024-03-04 or 04.03.2024, not {text!r}")
+
+
+def _instant(text: str) -> dt.datetime:
+    """A date-time with offset, or a plain date meaning midnight in Germany."""
+    if _GERMAN_DATE.match(text) or _ISO_DATE.match(text):
+        return dt.datetime.combine(_date(text), dt.time(), tzinfo=LOCAL_ZONE)
+    try:
+        instant = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            "expected an ISO 8601 date-time with offset such as 2024-03-04T09:15:00+01:00, "
+            f"or a date such as 2024-03-04 or 04.03.2024, not {text!r}"
+        ) from None
+    if instant.tzinfo is None:
+        raise ValueError(
+            f"{text!r} has no offset: write e.g. 2024-03-04T09:15:00+01:00, "
+            "or a plain date for midnight in Germany"
+        )
+    return instant

@@ -1,0 +1,31 @@
+"""Talking to the broker as its administrator: a quiet admin client, and the one broker failure.
+
+    RefNetError          (refnet.events.errors)
+    └── BrokerUnavailable  the broker does not answer, or refused an admin request
+
+Used by production code (topics, principals and ACLs) and by the local stack alike.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka.admin import AdminClient
+
+from refnet.events.errors import RefNetError
+
+_QUIET = logging.getLogger("refnet.kafka")
+
+
+class BrokerUnavailable(RefNetError):
+    """The Kafka broker did not start or does not answer, or its topics could not be made."""
+
+
+def admin_client(bootstrap: str) -> AdminClient:
+    """An AdminClient that logs nothing to the console."""
+    return AdminClient({"bootstrap.servers": bootstrap}, logger=_QUIET)
+
+
+def quiet_logger() -> logging.Logger:
+    """The logger handed to librdkafka clients, so refused connections print nothing."""
+    return _QUIET
