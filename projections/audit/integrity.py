@@ -39,7 +39,8 @@ from refnet.projections.audit.sequence_accounting import Explained, SequenceLedg
 from refnet.projections.audit.sequence_ledger import read_ledger
 from refnet.projections.audit.snapshot import DERIVED, snapshot
 from refnet.projections.store.database import Conn, connect_pool
-from refnet.projections.store.outcomes import TIME_COLUMNS, DeadLetter, Incoming
+from refnet.projections.store.outcomes import DeadLetter, Incoming
+from refnet.projections.store.schema import TABLE_KEYS, TIME_COLUMNS
 from refnet.projections.worker.catchup import CatchUpTimeout, wait_caught_up
 from refnet.projections.worker.lag import stored_offsets
 from refnet.projections.worker.projector import Record
@@ -57,16 +58,6 @@ UNUSED = "sequence unused"  # accounted for by the registry: reported, not a dis
 LAG = "read model behind"
 AHEAD = "read model ahead"
 
-# Each compared table and the columns that identify a row in it.
-TABLE_KEYS: dict[str, tuple[str, ...]] = {
-    "participant_state": ("participant_id",),
-    "participants": ("participant_id",),
-    "referrals": ("participant_id", "referral_id"),
-    "trainings": ("participant_id", "training_id"),
-    "partner_links": ("partner_id", "participant_id", "role"),
-    "rejections": ("event_id",),
-    "dead_letters": ("partition", "offset"),
-}
 KINDS = (
     *RECORD_KINDS,
     GAP,

@@ -45,7 +45,8 @@ from refnet.projections.fold.rows import (
 )
 from refnet.projections.store.database import Conn, StoreError, connect_pool, create_pool
 from refnet.projections.store.migrate import migrate
-from refnet.projections.store.outcomes import PROJECTION, OutcomeStore, copy_rows
+from refnet.projections.store.outcomes import OutcomeStore, copy_rows
+from refnet.projections.store.schema import ALL_TABLES, PROJECTION, READ_OFFSETS_IN
 from refnet.projections.worker.projector import Record, classify
 from refnet.projections.worker.signatures import KeyRing
 
@@ -59,13 +60,6 @@ DROP_LOCK_TIMEOUT = "200ms"  # a reader of the retired tables is never kept wait
 DROP_PATIENCE_SECONDS = 30.0
 WRITE_CHUNK = 5_000  # participants derived and copied at a time
 _LOCK_CLASS = 0x5EF_0E8  # advisory lock class of rebuilds; the key is the schema's hash
-_TABLES = (
-    "participant_state", "participants", "referrals", "trainings", "partner_links",
-    "rejections", "dead_letters", "projection_offsets",
-)  # fmt: skip
-_OFFSETS = 'SELECT partition, next_offset FROM "{schema}".projection_offsets ' + (
-    "WHERE projection = $1 AND topic = $2"
-)
 
 Note = Callable[[str], None]
 FoldProgress = Callable[[int, int], None]  # (records folded since the last call, total)
@@ -263,7 +257,7 @@ class Rebuild:
                 await copy_rows(conn, rejections[::-1])  # an event_id keeps its first row
                 await self._park(conn, replay)
                 await self._store_offsets(conn, replay.ends)
-            for table in _TABLES:  # fresh statistics before the API's first query plans
+            for table in ALL_TABLES:  # fresh statistics before the API's first query plans
                 await conn.execute(f"ANALYZE {table}")
         self.report.rejections = len(rejections)
         self.report.dead_letters = len(replay.dead_letters)
@@ -360,8 +354,8 @@ class Rebuild:
     async def _behind(self, conn: Conn) -> dict[int, int]:
         """Partitions on which the new model is behind the live one, with the live offsets."""
         topic = self.settings.topic_events
-        old = await conn.fetch(_OFFSETS.format(schema=self.names.live), PROJECTION, topic)
-        new = await conn.fetch(_OFFSETS.format(schema=self.names.next), PROJECTION, topic)
+        old = await conn.fetch(READ_OFFSETS_IN.format(schema=self.names.live), PROJECTION, topic)
+        new = await conn.fetch(READ_OFFSETS_IN.format(schema=self.names.next), PROJECTION, topic)
         ours = {r["partition"]: r["next_offset"] for r in new}
         return {
             r["partition"]: r["next_offset"]

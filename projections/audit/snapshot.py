@@ -10,17 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from refnet.projections.store.database import Conn
+from refnet.projections.store.schema import DERIVED_TABLES
 
-DERIVED: dict[str, str] = {
-    "participant_state": "SELECT * FROM participant_state",
-    "participants": "SELECT * FROM participants",
-    "referrals": "SELECT * FROM referrals",
-    "trainings": "SELECT * FROM trainings",
-    "partner_links": "SELECT * FROM partner_links",
+_CLOCK_STAMPED = {  # tables with a column the database clock stamps: the rest of it
     "rejections": (
         "SELECT event_id, partner_id, participant_id, type, reason, occurred_at, recorded_at, "
         'partition, "offset" FROM rejections'
     ),
+}
+DERIVED: dict[str, str] = {
+    table: _CLOCK_STAMPED.get(table, f"SELECT * FROM {table}") for table in DERIVED_TABLES
 }
 
 

@@ -31,34 +31,16 @@ from refnet.projections.fold.rows import (
 )
 from refnet.projections.fold.rules import ParticipantState, Status, apply, derive
 from refnet.projections.store.database import Conn, StoreError, StoreUnavailable, is_transient
+from refnet.projections.store.schema import (
+    ENSURE_OFFSETS,
+    ENSURE_TOPIC_OFFSETS,
+    LOCK_OFFSETS,
+    MOVE_OFFSETS,
+    PROJECTION,
+    READ_OFFSETS,
+    TIME_COLUMNS,
+)
 
-PROJECTION = "outcomes"
-
-_ENSURE_OFFSETS = """
-INSERT INTO projection_offsets (projection, topic, partition)
-SELECT $1, $2, p FROM generate_series(0, $3 - 1) AS p
-ON CONFLICT DO NOTHING
-"""
-# FOR UPDATE: two workers briefly owning one partition during a rebalance must
-# not both fold the same participant; the second waits, then sees the new offset.
-_LOCK_OFFSETS = """
-SELECT partition, next_offset FROM projection_offsets
-WHERE projection = $1 AND topic = $2 AND partition = ANY($3::int[])
-ORDER BY partition FOR UPDATE
-"""
-_ENSURE_SOME_OFFSETS = """
-INSERT INTO projection_offsets (projection, topic, partition)
-SELECT $1, $2, p FROM unnest($3::int[]) AS p
-ON CONFLICT DO NOTHING
-"""
-_READ_OFFSETS = """
-SELECT partition, next_offset FROM projection_offsets WHERE projection = $1 AND topic = $2
-"""
-_MOVE_OFFSETS = """
-UPDATE projection_offsets AS o SET next_offset = GREATEST(o.next_offset, n.next), updated_at = now()
-FROM unnest($3::int[], $4::bigint[]) AS n(partition, next)
-WHERE o.projection = $1 AND o.topic = $2 AND o.partition = n.partition
-"""
 _LOAD_STATES = """
 SELECT participant_id, facts::text FROM participant_state WHERE participant_id = ANY($1::text[])
 """
@@ -88,11 +70,6 @@ SELECT * FROM unnest(
 )
 ON CONFLICT DO NOTHING
 """
-
-TIME_COLUMNS = {  # written as timestamptz; the fold keeps canonical UTC strings
-    "first_enrolled_at", "placed_at", "exited_at", "sent_at", "answered_at", "withdrawn_at",
-    "started_at", "ended_at", "since", "occurred_at", "recorded_at",
-}  # fmt: skip
 
 
 class OffsetMismatch(StoreError):
@@ -163,12 +140,12 @@ class OutcomeStore:
     async def ensure_partitions(self, partitions: int) -> None:
         """Create offset rows (at 0) for partitions not seen before."""
         async with self._pool.acquire() as conn:
-            await conn.execute(_ENSURE_OFFSETS, self._projection, self._topic, partitions)
+            await conn.execute(ENSURE_TOPIC_OFFSETS, self._projection, self._topic, partitions)
 
     async def offsets(self) -> dict[int, int]:
         """The next offset to apply, per partition."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(_READ_OFFSETS, self._projection, self._topic)
+            rows = await conn.fetch(READ_OFFSETS, self._projection, self._topic)
         return {r["partition"]: r["next_offset"] for r in rows}
 
     async def apply_batch(self, batch: Sequence[Incoming]) -> BatchResult:
@@ -187,11 +164,11 @@ class OutcomeStore:
 
     async def _apply(self, conn: Conn, batch: Sequence[Incoming]) -> BatchResult:
         partitions = sorted({i.position.partition for i in batch})
-        locked = await conn.fetch(_LOCK_OFFSETS, self._projection, self._topic, partitions)
+        locked = await conn.fetch(LOCK_OFFSETS, self._projection, self._topic, partitions)
         if len(locked) < len(partitions):
             # Rows removed by hand (or never made): without them the offsets would never move.
-            await conn.execute(_ENSURE_SOME_OFFSETS, self._projection, self._topic, partitions)
-            locked = await conn.fetch(_LOCK_OFFSETS, self._projection, self._topic, partitions)
+            await conn.execute(ENSURE_OFFSETS, self._projection, self._topic, partitions)
+            locked = await conn.fetch(LOCK_OFFSETS, self._projection, self._topic, partitions)
         next_offset = {r["partition"]: r["next_offset"] for r in locked}
         fresh = continuing(batch, next_offset)
         facts = [i for i in fresh if isinstance(i.item, Fact)]
@@ -205,7 +182,7 @@ class OutcomeStore:
             )
         if ends:
             await conn.execute(
-                _MOVE_OFFSETS, self._projection, self._topic, list(ends), list(ends.values())
+                MOVE_OFFSETS, self._projection, self._topic, list(ends), list(ends.values())
             )
         duplicates = len(batch) - len(letters) - applied - rejected
         return BatchResult(applied, duplicates, len(letters), rejected)

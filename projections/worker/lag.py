@@ -15,12 +15,8 @@ from confluent_kafka.admin import AdminClient
 from refnet.events.kafka_client import client_config
 from refnet.events.settings import Settings
 from refnet.projections.store.database import Conn
-from refnet.projections.store.outcomes import PROJECTION
+from refnet.projections.store.schema import PROJECTION, READ_OFFSETS
 from refnet.projections.store.views import PartitionLag
-
-_STORED = """
-SELECT partition, next_offset FROM projection_offsets WHERE projection = $1 AND topic = $2
-"""
 
 
 def end_offsets(
@@ -56,14 +52,21 @@ def end_offsets(
 
 async def stored_offsets(conn: Conn, topic: str) -> dict[int, int]:
     """The projection's next offset per partition of `topic`, as stored with its rows."""
-    rows = await conn.fetch(_STORED, PROJECTION, topic)
+    rows = await conn.fetch(READ_OFFSETS, PROJECTION, topic)
     return {r["partition"]: r["next_offset"] for r in rows}
 
 
 async def partition_lag(conn: Conn, settings: Settings) -> list[PartitionLag]:
     """Lag per partition of the event log (raises KafkaException if the broker is down)."""
     ends = await asyncio.to_thread(end_offsets, settings)
-    stored = await stored_offsets(conn, settings.topic_events)
+    return lag_of(ends, await stored_offsets(conn, settings.topic_events))
+
+
+def lag_of(ends: dict[int, int], stored: dict[int, int]) -> list[PartitionLag]:
+    """Lag per partition from the log's end offsets and the stored next offsets.
+
+    No stored offset means the projection has read nothing of that partition yet.
+    """
     return [
         PartitionLag(
             partition=p,

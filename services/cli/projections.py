@@ -18,22 +18,13 @@ from refnet.events.settings import Settings
 from refnet.projections.audit.rebuild import Rebuild, RebuildReport
 from refnet.projections.store.database import connect_pool
 from refnet.projections.store.migrate import migrate
-from refnet.projections.store.outcomes import PROJECTION
+from refnet.projections.store.reset import reset_read_model
 from refnet.projections.worker.catchup import wait_caught_up
 from refnet.projections.worker.lag import group_members
 from refnet.services.cli.console import console, fail, friendly, run
 from refnet.services.cli.progress import event_progress
 
 projections_app = typer.Typer(help="Run and manage the projection worker.", no_args_is_help=True)
-
-_EMPTY_TABLES = """
-TRUNCATE participant_state, participants, referrals, trainings, partner_links, rejections,
-  dead_letters
-"""
-_LOCK_OFFSETS = "SELECT 1 FROM projection_offsets WHERE projection = $1 FOR UPDATE"
-_REWIND = """
-UPDATE projection_offsets SET next_offset = 0, updated_at = now() WHERE projection = $1
-"""
 
 
 @projections_app.command("run")
@@ -92,11 +83,7 @@ async def _reset(settings: Settings) -> None:
     try:
         async with pool.acquire() as conn:
             await migrate(conn, settings.read_model_schema, settings.registry_schema)
-            async with conn.transaction():
-                # The offsets first, as a worker's batch takes them: no deadlock with one.
-                await conn.execute(_LOCK_OFFSETS, PROJECTION)
-                await conn.execute(_EMPTY_TABLES)
-                await conn.execute(_REWIND, PROJECTION)
+            await reset_read_model(conn)
     finally:
         await pool.close()
 

@@ -126,7 +126,7 @@ def status_command(
         lag.add_column(column, justify="right")
     for entry in report.lag:
         behind = f"[yellow]{entry.lag}[/]" if entry.lag else "0"
-        lag.add_row(str(entry.partition), str(entry.high_watermark), str(entry.next_offset), behind)
+        lag.add_row(str(entry.partition), str(entry.end_offset), str(entry.next_offset), behind)
     lag.add_section()
     lag.add_row("total", "", "", str(report.total_lag))
     console.print(lag)

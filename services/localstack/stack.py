@@ -12,8 +12,10 @@ from importlib import metadata
 from typing import Any
 
 from refnet.events.settings import Settings
-from refnet.projections.store.outcomes import PROJECTION
+from refnet.projections.store.schema import PROJECTION
+from refnet.projections.store.views import PartitionLag
 from refnet.projections.worker.heartbeat import WorkerStatus, projection_verdict
+from refnet.projections.worker.lag import lag_of
 from refnet.services.kafka.access import ServiceAccess, ensure_service_access
 from refnet.services.kafka.topics import TopicState, ensure_topics, high_watermarks
 from refnet.services.localstack.errors import (
@@ -108,16 +110,6 @@ class ComponentStatus:
 
 
 @dataclass(frozen=True)
-class PartitionLag:
-    """How far the projection trails one partition of the event log."""
-
-    partition: int
-    high_watermark: int
-    next_offset: int
-    lag: int
-
-
-@dataclass(frozen=True)
 class StackStatus:
     """The stack's parts and the projection's lag per partition of the event log."""
 
@@ -144,6 +136,7 @@ class StackStatus:
         up, detail = self.projection_verdict
         return {
             **asdict(self),
+            "lag": [p.model_dump() for p in self.lag],
             "workers": [w.model_dump() for w in self.workers],
             "total_lag": self.total_lag,
             "projection_up": up,
@@ -272,12 +265,7 @@ async def _lag(settings: Settings, kafka_up: bool, postgres_up: bool) -> list[Pa
         stored = await projection_offsets(settings)
     except (StackError, BrokerUnavailable):
         return []
-    lags = []
-    for partition, high in sorted(marks.items()):
-        # No stored offset yet means the projection has read nothing of this partition.
-        next_offset = stored.get(partition, 0)
-        lags.append(PartitionLag(partition, high, next_offset, max(0, high - next_offset)))
-    return lags
+    return lag_of(marks, stored)
 
 
 def _refnet_version() -> str | None:

@@ -54,7 +54,7 @@ async def test_status_after_up_reports_kafka_and_postgres_with_versions(
     assert postgres.up and postgres.version and postgres.version[0].isdigit()
     assert [entry.partition for entry in report.lag] == list(range(settings.topic_partitions))
     assert all(
-        entry.lag == max(0, entry.high_watermark - entry.next_offset) for entry in report.lag
+        entry.lag == max(0, entry.end_offset - entry.next_offset) for entry in report.lag
     )
 
 
