@@ -23,8 +23,10 @@ from typing import Any
 
 from refnet.events.settings import Settings
 from refnet.projections.audit.log_reader import LogRecord, chunked, log_ends, read_log
-from refnet.projections.fold.rows import ParticipantRows, RejectionRow, rejection_row
-from refnet.projections.fold.rules import ParticipantState, Status, apply, derive
+from refnet.projections.fold.batch import fold_batch
+from refnet.projections.fold.facts import Fact
+from refnet.projections.fold.rows import ParticipantRows, RejectionRow
+from refnet.projections.fold.rules import ParticipantState, derive
 from refnet.projections.store.outcomes import DeadLetter, Incoming
 from refnet.projections.worker.projector import Record, classify
 from refnet.projections.worker.signatures import KeyRing
@@ -60,7 +62,7 @@ class Replay:
     def fold(self, batch: Sequence[Incoming]) -> None:
         """Fold records already classified, in log order within each partition."""
         started = time.perf_counter()
-        states = self.states
+        facts: list[tuple[str, Fact]] = []
         for incoming in batch:
             self.records += 1
             self.ends[incoming.position.partition] = incoming.position.offset + 1
@@ -69,18 +71,11 @@ class Replay:
                 self.dead_letters.append(item)
                 continue
             assert incoming.participant_id is not None
-            pid = incoming.participant_id
-            state = states.get(pid)
-            if state is None:
-                state = states[pid] = ParticipantState(pid)
-            verdict = apply(state, item)
-            if verdict.status is Status.APPLIED:
-                self.applied += 1
-            elif verdict.status is Status.DUPLICATE:
-                self.duplicates += 1
-            else:
-                assert verdict.reason is not None
-                self.rejections.append(rejection_row(pid, item, verdict.reason))
+            facts.append((incoming.participant_id, item))
+        folded = fold_batch(self.states, facts)
+        self.applied += folded.applied
+        self.duplicates += folded.duplicates
+        self.rejections.extend(folded.rejections)
         self.seconds += time.perf_counter() - started
 
     @property

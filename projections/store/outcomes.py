@@ -14,12 +14,13 @@ the stored offsets to seek back to.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
+from refnet.projections.fold.batch import fold_batch
 from refnet.projections.fold.facts import Fact, Position
 from refnet.projections.fold.rows import (
     ParticipantRow,
@@ -27,9 +28,8 @@ from refnet.projections.fold.rows import (
     ReferralRow,
     RejectionRow,
     TrainingRow,
-    rejection_row,
 )
-from refnet.projections.fold.rules import ParticipantState, Status, apply, derive
+from refnet.projections.fold.rules import ParticipantState, derive
 from refnet.projections.store.database import Conn, StoreError, StoreUnavailable, is_transient
 from refnet.projections.store.schema import (
     ENSURE_OFFSETS,
@@ -196,25 +196,12 @@ class OutcomeStore:
             r["participant_id"]: ParticipantState.from_json(r["participant_id"], r["facts"])
             for r in await conn.fetch(_LOAD_STATES, ids)
         }
-        changed: dict[str, ParticipantState] = {}
-        applied = 0
-        rejections: list[RejectionRow] = []
-        for i in incoming:
-            assert i.participant_id is not None and isinstance(i.item, Fact)
-            state = states.setdefault(i.participant_id, ParticipantState(i.participant_id))
-            verdict = apply(state, i.item)
-            if verdict.status is Status.APPLIED:
-                applied += 1
-                changed[i.participant_id] = state
-            elif verdict.status is Status.REJECTED:
-                assert verdict.reason is not None
-                rejections.append(rejection_row(i.participant_id, i.item, verdict.reason))
-                changed[i.participant_id] = state  # its state remembers the event_id
-        if changed:
-            await self._rewrite(conn, list(changed.values()))
-        if rejections:
-            await _reject(conn, rejections)
-        return applied, len(rejections)
+        folded = fold_batch(states, _facts(incoming))
+        if folded.changed:
+            await self._rewrite(conn, list(folded.changed.values()))
+        if folded.rejections:
+            await _reject(conn, folded.rejections)
+        return folded.applied, len(folded.rejections)
 
     async def _rewrite(self, conn: Conn, states: list[ParticipantState]) -> None:
         ids = [s.participant_id for s in states]
@@ -251,6 +238,12 @@ class OutcomeStore:
             [d.reason for d in letters],
             [d.payload for d in letters],
         )
+
+
+def _facts(incoming: Sequence[Incoming]) -> Iterator[tuple[str, Fact]]:
+    for i in incoming:
+        assert i.participant_id is not None and isinstance(i.item, Fact)
+        yield i.participant_id, i.item
 
 
 def continuing(batch: Sequence[Incoming], next_offset: dict[int, int]) -> list[Incoming]:

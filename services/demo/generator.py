@@ -60,9 +60,10 @@ from refnet.events.vocabulary import (
     TrainingKind,
     WorkPermission,
 )
+from refnet.projections.fold.batch import fold_batch
 from refnet.projections.fold.facts import Position, fact_of
 from refnet.projections.fold.rows import ParticipantRows
-from refnet.projections.fold.rules import ParticipantState, apply, derive
+from refnet.projections.fold.rules import ParticipantState, derive
 
 T = TypeVar("T")
 
@@ -397,10 +398,11 @@ def demo_history(seed: int = DEMO_SEED) -> list[EventModel]:
 def fold_rows(events: Iterable[EventModel]) -> dict[str, ParticipantRows]:
     """Fold `events` per participant with the real rules; offset = index in the list."""
     states: dict[str, ParticipantState] = {}
-    for offset, event in enumerate(events):
-        pid = event.participant_id
-        state = states.setdefault(pid, ParticipantState(pid))
-        apply(state, fact_of(event, Position(0, offset)))
+    facts = (
+        (event.participant_id, fact_of(event, Position(0, offset)))
+        for offset, event in enumerate(events)
+    )
+    fold_batch(states, facts)
     return {pid: derive(state) for pid, state in states.items()}
 
 

@@ -53,9 +53,7 @@ async def test_status_after_up_reports_kafka_and_postgres_with_versions(
     assert kafka.up and kafka.version == stack.kafka_version()
     assert postgres.up and postgres.version and postgres.version[0].isdigit()
     assert [entry.partition for entry in report.lag] == list(range(settings.topic_partitions))
-    assert all(
-        entry.lag == max(0, entry.end_offset - entry.next_offset) for entry in report.lag
-    )
+    assert all(entry.lag == max(0, entry.end_offset - entry.next_offset) for entry in report.lag)
 
 
 async def test_topics_have_their_partitions_and_unlimited_retention(
