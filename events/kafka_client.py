@@ -26,11 +26,16 @@ def bootstrap(settings: Settings) -> str:
 def client_config(settings: Settings) -> dict[str, Any]:
     """librdkafka's connection and login settings for `settings`."""
     config: dict[str, Any] = {"bootstrap.servers": bootstrap(settings)}
-    if uses_sasl(settings):
-        config |= {
-            "security.protocol": SECURITY_PROTOCOL,
-            "sasl.mechanism": MECHANISM,
-            "sasl.username": settings.kafka_sasl_username,
-            "sasl.password": settings.kafka_sasl_password or "",
-        }
+    if settings.kafka_sasl_username is not None:
+        config |= login(settings.kafka_sasl_username, settings.kafka_sasl_password or "")
     return config
+
+
+def login(username: str, password: str) -> dict[str, str]:
+    """librdkafka's SASL/SCRAM login as `username`: the one place these settings are spelt."""
+    return {
+        "security.protocol": SECURITY_PROTOCOL,
+        "sasl.mechanism": MECHANISM,
+        "sasl.username": username,
+        "sasl.password": password,
+    }

@@ -203,13 +203,22 @@ class Publisher:
         return report
 
     def _send(self, key: bytes, value: bytes, callback: Callable[..., None]) -> None:
-        while True:
-            try:
-                self._producer.produce(self._topic, value=value, key=key, on_delivery=callback)
-                return
-            except BufferError:
-                # The local queue is full: serve delivery reports to make room.
-                self._producer.poll(0.1)
+        produce(self._producer, self._topic, value=value, key=key, on_delivery=callback)
+
+
+def try_produce(producer: Producer, topic: str, **message: Any) -> bool:
+    """Queue one message; False when librdkafka's local queue is full (nothing was queued)."""
+    try:
+        producer.produce(topic, **message)
+    except BufferError:
+        return False
+    return True
+
+
+def produce(producer: Producer, topic: str, **message: Any) -> None:
+    """Queue one message, serving delivery reports while the local queue is full."""
+    while not try_produce(producer, topic, **message):
+        producer.poll(0.1)  # the reports free the room the queue needs
 
 
 def _key_of(msg: Message) -> str:
@@ -247,12 +256,10 @@ class AsyncPublisher:
         for key, value in records:
             future: asyncio.Future[None] = loop.create_future()
             report = functools.partial(_settle_from_thread, loop, future)
-            while True:
-                try:
-                    self._producer.produce(self._topic, value=value, key=key, on_delivery=report)
-                    break
-                except BufferError:
-                    await asyncio.sleep(0.01)  # the local queue is full; reports drain it
+            while not try_produce(
+                self._producer, self._topic, value=value, key=key, on_delivery=report
+            ):
+                await asyncio.sleep(0.01)  # the local queue is full; the poller thread drains it
             futures.append(future)
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
         failed = [o for o in outcomes if isinstance(o, BaseException)]

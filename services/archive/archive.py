@@ -38,7 +38,7 @@ from refnet.events.codec import decode
 from refnet.events.errors import EventInvalid, EventUndecodable, RefNetError
 from refnet.events.fields import format_utc
 from refnet.events.kafka_client import client_config
-from refnet.events.publisher import producer_config
+from refnet.events.publisher import produce, producer_config
 from refnet.events.settings import Settings
 from refnet.events.signing import KeyUnusable, key_id_of, parse_public_key
 from refnet.projections.audit.log_reader import LogRecord, LogUnreadable, log_ends, read_log
@@ -914,19 +914,15 @@ def _produce(
     record: ArchivedRecord,
     report: Callable[[KafkaError | None, Message], None],
 ) -> None:
-    while True:
-        try:
-            producer.produce(
-                topic,
-                value=record.value,
-                key=record.key,
-                partition=partition,
-                timestamp=record.timestamp_ms or 0,  # 0: the broker's clock (no stamp archived)
-                on_delivery=report,
-            )
-            return
-        except BufferError:
-            producer.poll(0.1)  # the local queue is full: serve reports to make room
+    produce(
+        producer,
+        topic,
+        value=record.value,
+        key=record.key,
+        partition=partition,
+        timestamp=record.timestamp_ms or 0,  # 0: the broker's clock (no stamp archived)
+        on_delivery=report,
+    )
 
 
 @dataclass(frozen=True)

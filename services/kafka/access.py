@@ -42,7 +42,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # not re-expo
 
 from refnet.events.errors import RefNetError
 from refnet.events.fields import SLUG_RULE, is_slug
-from refnet.events.kafka_client import MECHANISM, SECURITY_PROTOCOL
+from refnet.events.kafka_client import login
 from refnet.events.settings import Settings
 from refnet.services.kafka.admin import admin_client
 
@@ -107,13 +107,7 @@ def new_password() -> str:
 
 def sasl_client_config(settings: Settings, username: str, password: str) -> dict[str, str]:
     """librdkafka settings for a client of the SASL/SCRAM listener."""
-    return {
-        "bootstrap.servers": settings.kafka_sasl_bootstrap,
-        "security.protocol": SECURITY_PROTOCOL,
-        "sasl.mechanism": MECHANISM,
-        "sasl.username": username,
-        "sasl.password": password,
-    }
+    return {"bootstrap.servers": settings.kafka_sasl_bootstrap} | login(username, password)
 
 
 def partner_acls(settings: Settings, partner_id: str) -> list[AclBinding]:
