@@ -25,11 +25,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# mypy sees the three folders under the `refnet` namespace through links.
+# mypy sees the three folders under the `refnet` namespace through links; tests and
+# benchmarks are checked as strictly as the package.
 typecheck: $(STAMP)
 	mkdir -p .typecheck/refnet
 	for d in events projections services; do ln -sfn ../../$$d .typecheck/refnet/$$d; done
 	$(BIN)/mypy -p refnet.events -p refnet.projections -p refnet.services
+	$(BIN)/mypy tests bench
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit

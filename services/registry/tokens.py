@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal, get_args
 
-import asyncpg
 from pydantic import TypeAdapter, ValidationError
 
 from refnet.events.errors import RefNetError
 from refnet.events.fields import SLUG_RULE, is_slug
+from refnet.projections.store.database import Conn
 
 Role = Literal["coordinator", "auditor", "partner"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
@@ -130,7 +130,7 @@ def _checked(
 
 
 async def issue_token(
-    conn: asyncpg.Connection,
+    conn: Conn,
     role: str,
     partner_id: str | None = None,
     label: str | None = None,
@@ -155,7 +155,7 @@ async def issue_token(
     )
 
 
-async def authenticate(conn: asyncpg.Connection, token: str) -> Principal | None:
+async def authenticate(conn: Conn, token: str) -> Principal | None:
     """The principal of an active token; None for malformed, unknown, expired or revoked ones."""
     match = _TOKEN.fullmatch(token)
     if match is None:
@@ -171,11 +171,11 @@ async def authenticate(conn: asyncpg.Connection, token: str) -> Principal | None
     return Principal(token_id=match["token_id"], role=row["role"], partner_id=row["partner_id"])
 
 
-async def revoke_token(conn: asyncpg.Connection, token_id: str) -> bool:
+async def revoke_token(conn: Conn, token_id: str) -> bool:
     """Revoke a token at once; False if no token has this id. Revoking twice is harmless."""
     return await conn.fetchval(_REVOKE, token_id) is not None
 
 
-async def list_tokens(conn: asyncpg.Connection) -> list[TokenInfo]:
+async def list_tokens(conn: Conn) -> list[TokenInfo]:
     """Every stored token, oldest first, without secrets."""
     return [TokenInfo(**dict(r)) for r in await conn.fetch(_LIST)]

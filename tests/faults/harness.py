@@ -234,7 +234,7 @@ def issue_partner_token(world: World, partner: str = "awo-en") -> str:
 
     async def issue() -> str:
         async with world.connection() as conn:
-            return (await issue_token(conn, "partner", partner)).token  # type: ignore[arg-type]
+            return (await issue_token(conn, "partner", partner)).token
 
     token: str = run_sync(issue())
     return token

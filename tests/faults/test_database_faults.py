@@ -64,7 +64,7 @@ def test_postgres_down_for_half_a_minute_while_the_api_ingests(
     api.start()
     client = RetryingClient(api, issue_partner_token(world))
     people = histories(20_000, f"pgdown{repetition}", placer="awo-en")
-    outage = {"over": False}
+    outage: dict[str, int] = {"over": 0}
 
     def ingest() -> None:
         deadline = time.monotonic() + 240
@@ -82,7 +82,7 @@ def test_postgres_down_for_half_a_minute_while_the_api_ingests(
     time.sleep(30)  # the fault itself: half a minute without PostgreSQL
     postgres(world.settings, "start")
     outage["after"] = client.attempts
-    outage["over"] = True
+    outage["over"] = 1
     publishing.result(timeout=240)
     api.stop()
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
 from confluent_kafka import Producer
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import decode
@@ -51,7 +50,7 @@ def manifest_of(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def publish_at(world: World, events: list[EventModel], stamp_ms: int) -> None:
+def publish_at(world: World, events: Sequence[EventModel], stamp_ms: int) -> None:
     """Publish signed events with a chosen Kafka timestamp."""
     producer = Producer(producer_config(world.settings))
     for key, value in signed_records(events, world.keys.signer):

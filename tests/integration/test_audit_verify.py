@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from refnet.events import catalogue as c
+from refnet.events import vocabulary as v
 from refnet.events.signing import CounterSequence, Signer
 from refnet.projections.audit.log_reader import read_log
 from refnet.projections.worker.signatures import key_documents
@@ -33,7 +34,7 @@ def pid() -> str:
 
 
 def referral(person: str, sender: str, receiver: str, rid: str) -> c.ReferralSent:
-    data = c.ReferralSentData(referral_id=rid, to_partner=receiver, service=c.Service.COUNSELLING)
+    data = c.ReferralSentData(referral_id=rid, to_partner=receiver, service=v.Service.COUNSELLING)
     return c.ReferralSent(**envelope(person, sender, T0 + dt.timedelta(days=1)), data=data)
 
 
@@ -43,7 +44,7 @@ def acceptance(person: str, receiver: str, rid: str) -> c.ReferralAccepted:
 
 
 def training(person: str, partner: str) -> c.TrainingStarted:
-    data = c.TrainingStartedData(training_id=f"t-{person}", kind=c.TrainingKind.LANGUAGE_COURSE)
+    data = c.TrainingStartedData(training_id=f"t-{person}", kind=v.TrainingKind.LANGUAGE_COURSE)
     return c.TrainingStarted(**envelope(person, partner, T0 + dt.timedelta(days=3)), data=data)
 
 

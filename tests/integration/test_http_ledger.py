@@ -36,7 +36,7 @@ PARTNER = "bobeq"
 
 async def token(world: World, role: str, partner: str | None = None) -> str:
     async with world.connection() as conn:
-        issued = await issue_token(conn, role, partner)  # type: ignore[arg-type]
+        issued = await issue_token(conn, role, partner)
     return issued.token
 
 
@@ -60,7 +60,9 @@ async def test_a_partner_s_client_reports_over_the_api_and_verify_accounts_it(
         producer = Producer(producer_config(dead, **{"message.timeout.ms": 2000}))
         refusing = Publisher(dead, producer, signer_for=signer_for, ledger=ledger)
         with pytest.raises(PublishFailed):
-            refusing.publish([enrolled(new_pid("h"), partner=PARTNER) for _ in range(2)], 10)
+            refusing.publish(
+                [enrolled(new_pid("h"), partner=PARTNER) for _ in range(2)], timeout=10
+            )
         # A process that reserved numbers 2..4 and died before publishing them.
         sequence = running.settings.keys_dir / f"{PARTNER}.sequence"
         reserve = (

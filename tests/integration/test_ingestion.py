@@ -50,7 +50,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 async def token(app: FastAPI, role: str = "partner", partner: str | None = "awo-en") -> str:
     async with pooled(app.state.pool) as conn:
-        issued = await issue_token(conn, role, partner if role == "partner" else None)  # type: ignore[arg-type]
+        issued = await issue_token(conn, role, partner if role == "partner" else None)
     return issued.token
 
 

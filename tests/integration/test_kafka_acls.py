@@ -32,8 +32,9 @@ from refnet.services.kafka.access import (
     revoke_principal,
     sasl_client_config,
 )
+from refnet.services.kafka.admin import admin_client, quiet_logger
 from refnet.services.kafka.topics import high_watermarks
-from refnet.services.localstack.kafka import admin_client, port_open, quiet_logger
+from refnet.services.localstack.kafka import port_open
 from refnet.services.localstack.process import settings_env
 from tests.integration.conftest import IN_CI
 from tests.integration.world import World, enrolled

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from refnet.events import catalogue as c
+from refnet.events import vocabulary as v
 from refnet.events.catalogue import EventModel
 from refnet.events.settings import Settings
 from refnet.services.api.app import create_app
@@ -47,7 +48,7 @@ def instant(text: str) -> dt.datetime:
 
 
 def sent(pid: str, sender: str, receiver: str, rid: str, at: dt.datetime) -> c.ReferralSent:
-    data = c.ReferralSentData(referral_id=rid, to_partner=receiver, service=c.Service.COUNSELLING)
+    data = c.ReferralSentData(referral_id=rid, to_partner=receiver, service=v.Service.COUNSELLING)
     return c.ReferralSent(**envelope(pid, sender, at), data=data)
 
 
@@ -57,12 +58,12 @@ def accepted(pid: str, partner: str, rid: str, at: dt.datetime) -> c.ReferralAcc
 
 
 def declined(pid: str, partner: str, rid: str, at: dt.datetime) -> c.ReferralDeclined:
-    data = c.ReferralDeclinedData(referral_id=rid, reason=c.DeclineReason.NO_CAPACITY)
+    data = c.ReferralDeclinedData(referral_id=rid, reason=v.DeclineReason.NO_CAPACITY)
     return c.ReferralDeclined(**envelope(pid, partner, at), data=data)
 
 
 def started(pid: str, partner: str, tid: str, at: dt.datetime) -> c.TrainingStarted:
-    data = c.TrainingStartedData(training_id=tid, kind=c.TrainingKind.LANGUAGE_COURSE)
+    data = c.TrainingStartedData(training_id=tid, kind=v.TrainingKind.LANGUAGE_COURSE)
     return c.TrainingStarted(**envelope(pid, partner, at), data=data)
 
 
@@ -73,7 +74,7 @@ def completed(pid: str, partner: str, tid: str, at: dt.datetime) -> c.TrainingCo
 
 def placed(pid: str, partner: str, at: dt.datetime) -> c.ParticipantPlaced:
     data = c.PlacedData(
-        placement_id=f"pl-{pid}", kind=c.PlacementKind.EMPLOYMENT, start_date=at.date()
+        placement_id=f"pl-{pid}", kind=v.PlacementKind.EMPLOYMENT, start_date=at.date()
     )
     return c.ParticipantPlaced(**envelope(pid, partner, at), data=data)
 
@@ -102,7 +103,7 @@ class Story:
 
 def story() -> Story:
     pid, stranger = f"p-{uuid.uuid4().hex[:12]}", f"p-{uuid.uuid4().hex[:12]}"
-    e = {
+    e: dict[str, EventModel] = {
         "enrol": enrolled(pid, "awo-en", ago(90)),
         "old": sent(pid, "awo-en", "bobeq", "r-old", ago(60)),
         "training": started(pid, "hwk-dortmund-aba", "t1", ago(30)),

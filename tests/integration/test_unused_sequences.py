@@ -38,7 +38,7 @@ def body(*events: EventModel) -> list[dict[str, Any]]:
 
 async def partner_token(world: World) -> dict[str, str]:
     async with world.connection() as conn:
-        issued = await issue_token(conn, "partner", "awo-en")  # type: ignore[arg-type]
+        issued = await issue_token(conn, "partner", "awo-en")
     return {"Authorization": f"Bearer {issued.token}"}
 
 

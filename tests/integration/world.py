@@ -28,6 +28,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from refnet.events import catalogue as c
+from refnet.events import vocabulary as v
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import decode
 from refnet.events.keystore import LocalKeys
@@ -200,7 +201,8 @@ class World:
             while len(found) < sum(wanted.values()) and time.monotonic() < deadline:
                 msg = consumer.poll(1.0)
                 if msg is not None and not msg.error():
-                    found.append((msg.partition(), msg.offset(), decode(msg.value())))
+                    where = (msg.partition() or 0, msg.offset() or 0)
+                    found.append((*where, decode(msg.value() or b"")))
         finally:
             consumer.close()
         return [event for _, _, event in sorted(found, key=lambda f: f[:2])]
@@ -226,7 +228,9 @@ class World:
                 if msg is None or msg.error():
                     continue
                 headers = dict(msg.headers() or [])
-                reasons[msg.key().decode()] = headers["refnet-reason"].decode()
+                key, reason = msg.key(), headers["refnet-reason"]
+                assert isinstance(key, bytes) and isinstance(reason, bytes)
+                reasons[key.decode()] = reason.decode()
                 if len(reasons) == expected:
                     break
         finally:
@@ -311,15 +315,15 @@ def enrolled(
 ) -> c.ParticipantEnrolled:
     data = c.EnrolledData(
         programme="Netzwerk Integration",
-        residence_status=c.ResidenceStatus.DULDUNG,
-        work_permission=c.WorkPermission.EMPLOYMENT_WITH_AUTHORITY_PERMISSION,
+        residence_status=v.ResidenceStatus.DULDUNG,
+        work_permission=v.WorkPermission.EMPLOYMENT_WITH_AUTHORITY_PERMISSION,
         sgb2_eligible=True,
-        employment_status=c.EmploymentStatus.UNEMPLOYED,
-        education_level=c.EducationLevel.ISCED_3_4,
-        age_band=c.AgeBand.AGE_18_29,
+        employment_status=v.EmploymentStatus.UNEMPLOYED,
+        education_level=v.EducationLevel.ISCED_3_4,
+        age_band=v.AgeBand.AGE_18_29,
         gender="refused",
         third_country_national=True,
-        german_level=c.GermanLevel.A2,
+        german_level=v.GermanLevel.A2,
         consent_to_share=True,
     )
     return c.ParticipantEnrolled(**envelope(pid, partner, at, event_id), data=data)
@@ -332,7 +336,7 @@ def placed(
     kind: str = "employment",
     event_id: uuid.UUID | None = None,
 ) -> c.ParticipantPlaced:
-    data = c.PlacedData(placement_id=f"pl-{pid}", kind=c.PlacementKind(kind), start_date=at.date())
+    data = c.PlacedData(placement_id=f"pl-{pid}", kind=v.PlacementKind(kind), start_date=at.date())
     return c.ParticipantPlaced(**envelope(pid, partner, at, event_id), data=data)
 
 

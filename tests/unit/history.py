@@ -16,14 +16,13 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from examples import PARTICIPANT, valid_example
-
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import validate
 from refnet.events.fields import format_utc
 from refnet.projections.fold.facts import Fact, Position, fact_of
 from refnet.projections.fold.rows import ParticipantRows
 from refnet.projections.fold.rules import ParticipantState, apply, derive
+from tests.unit.examples import PARTICIPANT, valid_example
 
 PID = PARTICIPANT
 EPOCH = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from examples import valid_example
 
 from refnet.events.codec import validate
 from refnet.events.fields import format_utc
@@ -33,6 +32,7 @@ from refnet.services.archive.archive import (
     verify_archive,
     write_archive,
 )
+from tests.unit.examples import valid_example
 
 STAMP = 1_709_542_800_000  # 2024-03-04T09:00:00Z
 UNDECODABLE = b"\xff\xfe not an event"

@@ -10,11 +10,11 @@ import json
 from typing import Any
 
 import pytest
-from examples import EXAMPLE_TYPES, OTHER_PARTNER, PARTNER, valid_example
 
 from refnet.events.catalogue import EVENT_TYPES, ParticipantEnrolled, ReferralSent
 from refnet.events.codec import decode, encode, to_canonical_dict, validate
 from refnet.events.errors import EventInvalid, Problem
+from tests.unit.examples import EXAMPLE_TYPES, OTHER_PARTNER, PARTNER, valid_example
 
 ENVELOPE_REQUIRED = [
     "event_id",

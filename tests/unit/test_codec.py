@@ -12,7 +12,6 @@ import re
 from typing import Any, cast
 
 import pytest
-from examples import valid_example
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,6 +34,7 @@ from refnet.events.catalogue import (
 )
 from refnet.events.codec import decode, encode, validate
 from refnet.events.errors import EventInvalid, EventUndecodable
+from tests.unit.examples import valid_example
 
 UTC = dt.UTC
 CANONICAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")

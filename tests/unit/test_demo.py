@@ -13,7 +13,6 @@ from typing import TypeVar
 from uuid import UUID
 
 import pytest
-from history import day, ev, retract
 
 from refnet.events.catalogue import (
     Envelope,
@@ -46,6 +45,7 @@ from refnet.services.demo.generator import (
     expected_summary,
     fold_rows,
 )
+from tests.unit.history import day, ev, retract
 
 E = TypeVar("E", bound=Envelope)
 

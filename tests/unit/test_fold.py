@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from history import PID, at_offsets, day, ev, event_id, fold, retract, stamp, state_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +29,7 @@ from refnet.projections.fold.rules import (
     live_facts,
     retracted_ids,
 )
+from tests.unit.history import PID, at_offsets, day, ev, event_id, fold, retract, stamp, state_of
 
 NOT_ENROLLED = f"participant {PID} is not enrolled"
 

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
-from test_unused_numbers import FakeProducer, events, open_spans, signer_at
 
 from refnet.events.errors import PublishFailed, UnusedNotRecorded
 from refnet.events.http_ledger import PATH, HttpUnusedLedger
@@ -26,6 +25,7 @@ from refnet.projections.audit.sequence_accounting import distinct_numbers
 from refnet.services.api.deps import own_publisher
 from refnet.services.api.errors import Refused
 from refnet.services.api.routes.sequences import UnusedReport
+from tests.unit.test_unused_numbers import FakeProducer, events, open_spans, signer_at
 
 BASE = "http://refnet.test/api"
 
@@ -41,8 +41,8 @@ class FakeApi:
         self.posted.append((request, json.loads(request.content)))
         if self.status == 201:
             return httpx.Response(201, json={"publisher_id": "awo-en", "ranges": 1, "numbers": 1})
-        error = {"code": "forbidden", "message": "no", "fields": [{"field": "publisher_id"}]}
-        error["fields"][0]["reason"] = "not its own id"
+        field = {"field": "publisher_id", "reason": "not its own id"}
+        error = {"code": "forbidden", "message": "no", "fields": [field]}
         return httpx.Response(self.status, json={"error": error})
 
 

@@ -8,8 +8,6 @@ import json
 import uuid
 from typing import Any
 
-from examples import valid_example
-
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import validate
 from refnet.events.signing import CounterSequence, Signer, SigningKey, load_public
@@ -18,7 +16,6 @@ from refnet.projections.audit.integrity import (
     REORDERING,
     REPEAT,
     RESEND,
-    TABLE_KEYS,
     Numbered,
     check_sequences,
     compare_table,
@@ -30,8 +27,10 @@ from refnet.projections.audit.integrity import (
     replay_tables,
 )
 from refnet.projections.audit.replay import Replay
+from refnet.projections.store.schema import TABLE_KEYS
 from refnet.projections.worker.projector import Record
 from refnet.projections.worker.signatures import KeyRing, RegisteredKey
+from tests.unit.examples import valid_example
 
 
 def entry(

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from history import PID, at_offsets, day, ev, fold, retract, stamp
 
 from refnet.events.catalogue import EventModel
 from refnet.projections.fold.facts import Fact
 from refnet.projections.fold.rows import ParticipantRows, PartnerLinkRow
 from refnet.projections.fold.rules import APPLIED, ParticipantState, Status, Verdict, apply, derive
+from tests.unit.history import PID, at_offsets, day, ev, fold, retract, stamp
 
 # ------------------------------------------------------------------ helpers
 
@@ -50,21 +51,23 @@ def rejected(reason: str) -> Verdict:
     return Verdict(Status.REJECTED, reason)
 
 
-def sent(referral_id: str = "r1", by: str = "awo-en", to: str = "bobeq", at: int = 2):
+def sent(referral_id: str = "r1", by: str = "awo-en", to: str = "bobeq", at: int = 2) -> EventModel:
     return ev(
         "referral.sent", by, day(at), referral_id=referral_id, to_partner=to, service="counselling"
     )
 
 
-def accepted(referral_id: str = "r1", by: str = "bobeq", at: int = 4):
+def accepted(referral_id: str = "r1", by: str = "bobeq", at: int = 4) -> EventModel:
     return ev("referral.accepted", by, day(at), referral_id=referral_id)
 
 
-def declined(referral_id: str = "r1", by: str = "bobeq", at: int = 4, reason: str = "no_capacity"):
+def declined(
+    referral_id: str = "r1", by: str = "bobeq", at: int = 4, reason: str = "no_capacity"
+) -> EventModel:
     return ev("referral.declined", by, day(at), referral_id=referral_id, reason=reason)
 
 
-def exited(situation: str, at: dt.datetime, recorded: dt.datetime | None = None):
+def exited(situation: str, at: dt.datetime, recorded: dt.datetime | None = None) -> EventModel:
     return ev("participant.exited", "awo-en", at, recorded=recorded, situation=situation)
 
 
@@ -510,7 +513,9 @@ def test_a_stored_withdrawal_of_an_answered_referral_hides_its_answer() -> None:
 # ---------------------------------------------------------------- trainings
 
 
-def training(step: str, at: int, by: str = "hwk-dortmund-aba", tid: str = "t1", **data: object):
+def training(
+    step: str, at: int, by: str = "hwk-dortmund-aba", tid: str = "t1", **data: Any
+) -> EventModel:
     return ev(f"training.{step}", by, day(at), training_id=tid, **data)
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from examples import valid_example
-
 from refnet.events.catalogue import EVENT_TYPES
 from refnet.events.codec import validate
 from refnet.events.schema_export import (
@@ -20,6 +18,7 @@ from refnet.events.schema_export import (
     stale_schemas,
     write_schemas,
 )
+from tests.unit.examples import valid_example
 
 REFRESH = "refresh with `python -m refnet.events.schema_export` (later `refnet schemas export`)"
 

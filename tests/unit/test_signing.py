@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from examples import valid_example
 
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import decode, encode, validate
@@ -26,6 +25,7 @@ from refnet.events.signing import (
     verify,
 )
 from refnet.projections.worker.signatures import KeyRing, RegisteredKey
+from tests.unit.examples import valid_example
 
 
 def enrolled_event() -> EventModel:

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError
-from examples import valid_example
 
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import validate
@@ -19,6 +18,7 @@ from refnet.events.publisher import Publisher
 from refnet.events.settings import Settings
 from refnet.events.signing import FileSequence, Signer, SigningKey
 from refnet.events.unused_numbers import ABANDONED_BY_CLIENT
+from tests.unit.examples import valid_example
 
 
 class FakeLedger:

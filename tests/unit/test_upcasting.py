@@ -11,13 +11,13 @@ import json
 from typing import Any
 
 import pytest
-from examples import EXAMPLE_TYPES, valid_example
 
 from refnet.events.catalogue import ParticipantEnrolled
 from refnet.events.codec import decode, validate
 from refnet.events.errors import EventInvalid
 from refnet.events.upcasting import upcast
 from refnet.events.vocabulary import AgeBand, Gender
+from tests.unit.examples import EXAMPLE_TYPES, valid_example
 
 
 def v0_enrolled(**data: Any) -> dict[str, Any]:

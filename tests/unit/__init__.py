@@ -1,0 +1,1 @@
+"""Unit tests: the catalogue, the folds, the outcome rules, the checks; no I/O."""
