@@ -156,6 +156,7 @@ async def test_two_workers_in_one_group_equal_one(running: World) -> None:
     events = history(1500, pid())
     running.publish(events)
     await running.wait()
+    await both_own_partitions(running)
     single = running.sibling()
     single.start_worker()
     try:
@@ -164,6 +165,21 @@ async def test_two_workers_in_one_group_equal_one(running: World) -> None:
     finally:
         single.stop_all()
         await single.drop_schema()
+
+
+async def both_own_partitions(world: World, timeout: float = 60.0) -> None:
+    """Until each worker's heartbeat names partitions of its own, together all of them."""
+    pids = {w.pid for w in world.workers}
+    deadline = time.monotonic() + timeout
+    sql = "SELECT pid, partitions FROM projection_workers WHERE consumer_group = $1"
+    while True:
+        owned: dict[int, list[int]] = dict(await world.fetch(sql, world.settings.consumer_group))
+        mine = [set(owned.get(pid) or []) for pid in pids]
+        if all(mine) and set().union(*mine) == set(range(world.settings.topic_partitions)):
+            assert not set.intersection(*mine), owned
+            return
+        assert time.monotonic() < deadline, f"not every worker owns partitions: {owned}"
+        await asyncio.sleep(0.2)  # polling the next heartbeats
 
 
 async def test_worker_killed_mid_stream_ends_like_a_rebuild(running: World) -> None:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from jsonschema import Draft202012Validator
+
 from refnet.events.catalogue import EVENT_TYPES
 from refnet.events.codec import validate
+from refnet.events.errors import EventInvalid
 from refnet.events.schema_export import (
     PACKAGE_SCHEMAS,
     schema_documents,
@@ -85,10 +89,28 @@ def test_missing_directory_lists_everything(tmp_path: Path) -> None:
     assert stale_schemas(tmp_path / "absent") == sorted(schema_documents())
 
 
-def test_examples_satisfy_the_exported_schema_shape() -> None:
-    """Spot check without a JSON Schema library: required fields match the models."""
-    for event_type in EVENT_TYPES:
-        document = json.loads((PACKAGE_SCHEMAS / f"{event_type}.v1.json").read_text("utf-8"))
-        raw = valid_example(event_type)
-        assert set(document["required"]) <= set(raw), event_type
-        validate(raw)
+def _validator(name: str) -> Draft202012Validator:
+    document = json.loads((PACKAGE_SCHEMAS / name).read_text("utf-8"))
+    Draft202012Validator.check_schema(document)
+    return Draft202012Validator(document, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
+def test_examples_are_valid_under_their_exported_schema_and_the_union(event_type: str) -> None:
+    raw = valid_example(event_type)
+    validate(raw)  # the model accepts it ...
+    for name in (f"{event_type}.v1.json", "event.v1.json"):  # ... and so does what partners get
+        errors = [e.message for e in _validator(name).iter_errors(raw)]
+        assert errors == [], (name, errors)
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
+def test_the_exported_schema_refuses_what_the_model_refuses(event_type: str) -> None:
+    for broken in (
+        valid_example(event_type) | {"site": "Not A Slug"},
+        valid_example(event_type) | {"unexpected": 1},
+        {k: v for k, v in valid_example(event_type).items() if k != "participant_id"},
+    ):
+        with pytest.raises(EventInvalid):
+            validate(broken)
+        assert list(_validator(f"{event_type}.v1.json").iter_errors(broken)), broken
