@@ -1,10 +1,30 @@
-"""RefNet's own exceptions for the event contract and the publisher.
+"""RefNet's own exceptions: the whole tree, drawn once. The base lives here, the rest where raised.
 
-RefNetError            base of everything RefNet raises on purpose
-├── EventInvalid       an event failed validation; `problems` names each field
-├── EventUndecodable   bytes that are not JSON, or JSON that is not an object
-├── PublishFailed      the broker did not confirm one or more events
-└── UnusedNotRecorded  a ledger did not record unused numbers (unreachable, or it refused them)
+RefNetError                  base of everything RefNet raises on purpose
+├── EventInvalid             an event failed validation; `problems` names each field
+├── EventUndecodable         bytes that are not JSON, or JSON that is not an object
+├── PublishFailed            the broker did not confirm one or more events
+├── UnusedNotRecorded        a ledger did not record unused numbers (unreachable, or refused)
+├── LogUnavailable           the event log cannot be read: the broker does not answer, or a
+│   │                        topic is missing (every driver error of a read becomes this)
+│   └── BrokerUnavailable    (services.kafka.admin) an admin request or the local broker failed
+├── KeyUnusable              (events.signing) a key file or public key that cannot be used
+├── StoreError               (projections.store.database) a read-model failure
+│   ├── StoreUnavailable     the database cannot be reached, or failed transiently
+│   │   └── DatabaseUnavailable (services.localstack.errors) the local cluster, also a StackError
+│   ├── MigrationFailed      a migration file did not apply
+│   ├── OffsetMismatch       (projections.store.outcomes) a batch skips unapplied offsets
+│   └── RebuildError         (projections.audit.rebuild) a rebuild cannot go on
+├── CatchUpTimeout           (projections.worker.catchup) the projection did not catch up
+├── CannotVerify             (projections.audit.integrity) a check could not be carried out
+├── IngestRefused            (services.gateway.ingest) an HTTP batch refused with a status
+├── Refused                  (services.api.errors) a request refused with a status and field
+├── TokenError, KeyRegistryError, KeysUnreadable  (services.registry) tokens and keys
+├── KafkaAccessError         (services.kafka.access) principals and ACLs
+├── ArchiveError             (services.archive) an archive that cannot be written or read
+└── StackError               (services.localstack.errors) a step of the local stack failed
+
+A command turns any of them into one line and exit code 1 (`services/cli/console.friendly`).
 """
 
 from __future__ import annotations
@@ -41,6 +61,10 @@ class EventUndecodable(RefNetError):
 
 class PublishFailed(RefNetError):
     """The broker did not confirm delivery of some events."""
+
+
+class LogUnavailable(RefNetError):
+    """The event log cannot be read: the broker does not answer, or the topic is missing."""
 
 
 class UnusedNotRecorded(RefNetError):

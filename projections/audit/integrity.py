@@ -29,9 +29,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import asyncpg
-from confluent_kafka import KafkaException
 
-from refnet.events.errors import RefNetError
+from refnet.events.errors import LogUnavailable, RefNetError
 from refnet.events.settings import Settings
 from refnet.projections.audit.log_reader import LogRecord, log_ends
 from refnet.projections.audit.replay import Replay, classified_chunks
@@ -621,8 +620,8 @@ async def _wait(conn: Conn, settings: Settings, seconds: float) -> bool:
         await wait_caught_up(conn, settings, timeout=seconds)
     except CatchUpTimeout:
         return False
-    except KafkaException as exc:
-        raise CannotVerify(f"cannot read the log's end offsets: {exc}") from exc
+    except LogUnavailable as exc:
+        raise CannotVerify(str(exc)) from exc
     return True
 
 

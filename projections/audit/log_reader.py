@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
-from refnet.events.errors import RefNetError
+from refnet.events.errors import LogUnavailable
 from refnet.events.kafka_client import client_config
 from refnet.events.settings import Settings
 from refnet.projections.worker.lag import end_offsets
@@ -25,10 +25,6 @@ log = logging.getLogger(__name__)
 BATCH = 10_000  # messages per poll: large enough that librdkafka's per-call cost vanishes
 POLL_SECONDS = 0.05
 T = TypeVar("T")
-
-
-class LogUnreadable(RefNetError):
-    """The log cannot be read to its end (broker down, topic missing, records lost)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +57,12 @@ def _consumer(settings: Settings) -> Consumer:
 def log_ends(settings: Settings, topic: str | None = None, timeout: float = 10.0) -> dict[int, int]:
     """The high watermark of each partition of `topic` (default: the event log).
 
-    Raises LogUnreadable when the broker does not answer or the topic is missing.
+    Raises LogUnavailable when the broker does not answer or the topic is missing.
     """
     name = topic or settings.topic_events
-    try:
-        ends = end_offsets(settings, name, timeout, log)
-    except KafkaException as exc:
-        where = client_config(settings)["bootstrap.servers"]
-        raise LogUnreadable(f"cannot read the end of {name} at {where}: {exc}") from exc
+    ends = end_offsets(settings, name, timeout, log)  # LogUnavailable if the broker is down
     if not ends:
-        raise LogUnreadable(f"topic {name} does not exist")
+        raise LogUnavailable(f"topic {name} does not exist")
     return ends
 
 
@@ -86,7 +78,7 @@ def read_log(
     partitions interleaved as the broker delivers them, offsets rising in each.
 
     `ends` defaults to the high watermarks when the read starts. Raises
-    LogUnreadable if the log stops answering for `timeout` seconds before the
+    LogUnavailable if the log stops answering for `timeout` seconds before the
     ends are reached, or if an offset below an end is missing (retention is
     unlimited by contract, so a hole is a finding, not an optimisation).
     """
@@ -108,7 +100,7 @@ def read_log(
             quiet = 0.0 if messages else quiet + POLL_SECONDS
             if quiet >= timeout:
                 left = sum(remaining[p] - expected[p] for p in remaining)
-                raise LogUnreadable(f"{name}: no records for {timeout:.0f}s with {left} to read")
+                raise LogUnavailable(f"{name}: no records for {timeout:.0f}s with {left} to read")
             delivered = 0
             for message in messages:
                 record = _next_record(name, message, expected, remaining)
@@ -127,13 +119,13 @@ def _next_record(
     """The message as a record if it is the next one wanted; raises on errors and holes."""
     error = message.error()
     if error is not None:
-        raise LogUnreadable(f"{topic}: {error.str()}")
+        raise LogUnavailable(f"{topic}: {error.str()}")
     partition, offset = message.partition(), message.offset()
     end = remaining.get(partition) if partition is not None else None
     if partition is None or end is None or offset is None or offset >= end:
         return None  # past this read's end
     if offset != expected[partition]:
-        raise LogUnreadable(
+        raise LogUnavailable(
             f"{topic}[{partition}]: offsets {expected[partition]}..{offset - 1} are missing"
         )
     expected[partition] = offset + 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from refnet.events.settings import Settings
 from refnet.projections.store.database import Conn
 from refnet.projections.store.views import (
     CaseloadEntry,
@@ -30,7 +29,6 @@ from refnet.projections.store.views import (
     SiteOutcomes,
 )
 
-OVERDUE_DAYS: int = Settings.model_fields["referral_overdue_days"].default
 """The overdue limit when the caller has no settings at hand."""
 
 _IN = "{col} IS NOT NULL AND ({col} >= $1 OR $1 IS NULL) AND ({col} < $2 OR $2 IS NULL)"
@@ -138,9 +136,7 @@ def _days(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
-async def network_outcomes(
-    conn: Conn, period: Period, overdue_days: int = OVERDUE_DAYS
-) -> NetworkOutcomes:
+async def network_outcomes(conn: Conn, period: Period, overdue_days: int) -> NetworkOutcomes:
     """Every network count of PRODUCT.md for `period`, from the read model."""
     bounds = (period.from_, period.to)
     totals = await conn.fetchrow(_TOTALS, *bounds)
@@ -197,7 +193,7 @@ async def referrals(
 async def inbox(
     conn: Conn,
     partner_id: str,
-    overdue_days: int = OVERDUE_DAYS,
+    overdue_days: int,
     limit: int = 500,
     offset: int = 0,
 ) -> list[InboxEntry]:
@@ -209,7 +205,7 @@ async def inbox(
 async def outbox(
     conn: Conn,
     partner_id: str,
-    overdue_days: int = OVERDUE_DAYS,
+    overdue_days: int,
     state: ReferralState | None = None,
     limit: int = 500,
     offset: int = 0,

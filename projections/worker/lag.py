@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from refnet.events.kafka_client import client_config
+from refnet.events.errors import LogUnavailable
+from refnet.events.kafka_client import bootstrap, client_config
 from refnet.events.settings import Settings
 from refnet.projections.store.database import Conn
 from refnet.projections.store.schema import PROJECTION, READ_OFFSETS
@@ -27,9 +28,20 @@ def end_offsets(
 ) -> dict[int, int]:
     """High watermarks of `topic` (default: the event log) per partition; {} if it is missing.
 
-    Blocking: run it in a thread. Raises KafkaException when the broker does not answer.
+    Blocking: run it in a thread. Raises LogUnavailable when the broker does not answer.
     """
     name = topic or settings.topic_events
+    try:
+        return _end_offsets(settings, name, timeout, logger)
+    except KafkaException as exc:
+        raise LogUnavailable(
+            f"cannot read the end of {name} at {bootstrap(settings)}: {exc}"
+        ) from exc
+
+
+def _end_offsets(
+    settings: Settings, name: str, timeout: float, logger: logging.Logger | None
+) -> dict[int, int]:
     config: dict[str, object] = client_config(settings) | {
         "group.id": f"{settings.consumer_group}-lag-probe",
         "enable.auto.commit": False,
@@ -57,7 +69,7 @@ async def stored_offsets(conn: Conn, topic: str) -> dict[int, int]:
 
 
 async def partition_lag(conn: Conn, settings: Settings) -> list[PartitionLag]:
-    """Lag per partition of the event log (raises KafkaException if the broker is down)."""
+    """Lag per partition of the event log (raises LogUnavailable if the broker is down)."""
     ends = await asyncio.to_thread(end_offsets, settings)
     return lag_of(ends, await stored_offsets(conn, settings.topic_events))
 
@@ -82,9 +94,15 @@ def lag_of(ends: dict[int, int], stored: dict[int, int]) -> list[PartitionLag]:
 def group_members(settings: Settings, timeout: float = 10.0) -> list[str]:
     """`client_id@host` of each live member of the projection's consumer group.
 
-    Blocking: run it in a thread. Raises KafkaException when the broker does not answer.
+    Blocking: run it in a thread. Raises LogUnavailable when the broker does not answer.
     """
     admin = AdminClient(client_config(settings))
     future = admin.describe_consumer_groups([settings.consumer_group], request_timeout=timeout)
-    group = future[settings.consumer_group].result()
+    try:
+        group = future[settings.consumer_group].result()
+    except KafkaException as exc:
+        where = bootstrap(settings)
+        raise LogUnavailable(
+            f"cannot describe group {settings.consumer_group} at {where}: {exc}"
+        ) from exc
     return [f"{m.client_id}@{m.host.lstrip('/')}" for m in group.members]

@@ -35,13 +35,13 @@ import asyncpg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from refnet.events.codec import decode
-from refnet.events.errors import EventInvalid, EventUndecodable, RefNetError
+from refnet.events.errors import EventInvalid, EventUndecodable, LogUnavailable, RefNetError
 from refnet.events.fields import format_utc
 from refnet.events.kafka_client import client_config
 from refnet.events.publisher import produce, producer_config
 from refnet.events.settings import Settings
 from refnet.events.signing import KeyUnusable, key_id_of, parse_public_key
-from refnet.projections.audit.log_reader import LogRecord, LogUnreadable, log_ends, read_log
+from refnet.projections.audit.log_reader import LogRecord, log_ends, read_log
 from refnet.projections.store.database import Conn, connect_pool
 from refnet.projections.store.migrate import migrate
 from refnet.projections.worker.signatures import KeyRing
@@ -726,13 +726,13 @@ def ends_until(settings: Settings, ends: Mapping[int, int], until: datetime) -> 
         wanted = [TopicPartition(topic, p, stamp_ms + 1) for p in sorted(ends)]
         found = consumer.offsets_for_times(wanted, timeout=30)
     except KafkaException as exc:
-        raise LogUnreadable(f"cannot look up offsets by time in {topic}: {exc}") from exc
+        raise LogUnavailable(f"cannot look up offsets by time in {topic}: {exc}") from exc
     finally:
         consumer.close()
     cut = {}
     for tp in found:
         if tp.error is not None:
-            raise LogUnreadable(f"{topic}[{tp.partition}]: {tp.error}")
+            raise LogUnavailable(f"{topic}[{tp.partition}]: {tp.error}")
         # -1: nothing stamped later, so the whole partition (as of the start) belongs.
         end = ends[tp.partition] if tp.offset < 0 else tp.offset
         cut[tp.partition] = min(end, ends[tp.partition])

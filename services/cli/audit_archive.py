@@ -33,7 +33,7 @@ from refnet.services.archive.archive import (
 )
 from refnet.services.cli.console import console, err_console, fail, friendly, run
 from refnet.services.cli.progress import event_progress
-from refnet.services.cli.tokens import load_settings
+from refnet.services.cli.root import cli_settings
 from refnet.services.registry.audit_keys import registered_documents
 
 NOTES_SHOWN = 20
@@ -68,7 +68,7 @@ def export_command(
     ] = None,
 ) -> None:
     """Write the event log, the registered keys and a manifest as an archive in DIR."""
-    settings = load_settings()
+    settings = cli_settings()
     check_folder(folder)
     cutoff = parse_until(until) if until is not None else None
     plan = plan_export(settings, cutoff)
@@ -166,7 +166,7 @@ def verify_archive_command(
 @friendly
 def restore_command(folder: ArchiveDir) -> None:
     """Load an archive into an empty event log (REFNET_TOPIC_EVENTS) and register its keys."""
-    settings = load_settings()
+    settings = cli_settings()
     total = _total(folder)
     if total is not None:  # refuse a full topic before reading the whole archive
         check_target_empty(settings, read_manifest(folder)[0].partitions)

@@ -21,6 +21,7 @@ from refnet.projections.worker.signatures import KeyRing
 from refnet.services.cli.console import console, err_console, fail, friendly, run
 from refnet.services.cli.demo import summary_table
 from refnet.services.cli.progress import event_progress
+from refnet.services.cli.root import cli_settings
 from refnet.services.registry.audit_keys import audit_keys, registered_documents
 
 KeysFile = Annotated[
@@ -79,7 +80,7 @@ def replay_command(
     keys_file: KeysFile = None,
 ) -> None:
     """Network outcomes as of an instant, replayed from the event log (no read model used)."""
-    settings = Settings()
+    settings = cli_settings()
     instants = [parse_instant(t, "--as-of") for t in as_of] if as_of else [datetime.now(UTC)]
     keys = run(audit_keys(settings, keys_file))
     replay = replay_with_progress(settings, keys)
@@ -143,7 +144,7 @@ def history_command(
     keys_file: KeysFile = None,
 ) -> None:
     """Every event about one participant across all partners, in order, from the log."""
-    settings = Settings()
+    settings = cli_settings()
     keys = run(audit_keys(settings, keys_file))
     found = participant_timeline(settings, keys, participant_id)
     if found is None:
@@ -208,6 +209,6 @@ def keys_command(
     output: Annotated[Path, typer.Argument(help="file to write the keys to (JSON)")],
 ) -> None:
     """Write every registered public key to a file, for replays without the database."""
-    documents = run(registered_documents(Settings()))
+    documents = run(registered_documents(cli_settings()))
     output.write_text(json.dumps(documents, indent=2) + "\n", encoding="utf-8")
     console.print(f"wrote {len(documents)} public keys to {output}")

@@ -31,6 +31,7 @@ from refnet.projections.audit.integrity import (
 from refnet.projections.worker.signatures import KeyRing
 from refnet.services.cli.console import console, err_console, fail, run
 from refnet.services.cli.progress import event_progress
+from refnet.services.cli.root import cli_settings
 from refnet.services.registry.audit_keys import keys_from_file
 
 INTACT, DISCREPANCIES, CANNOT_VERIFY = 0, 1, 2
@@ -71,7 +72,7 @@ def verify_command(
     Exit code: 0 intact; 1 discrepancies found (each one printed); 2 could not
     verify (broker or database unreachable, key file unreadable).
     """
-    settings = Settings()
+    settings = cli_settings()
     try:
         ring = keys_from_file(keys) if keys is not None else None
         report = _run(settings, ring, wait, not log_only, show_progress=not as_json)

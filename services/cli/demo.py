@@ -16,6 +16,7 @@ from refnet.projections.store.views import NetworkOutcomes, Period
 from refnet.services.cli.console import console, friendly, run
 from refnet.services.cli.projections import wait_until_caught_up
 from refnet.services.cli.publish import publish_with_progress
+from refnet.services.cli.root import cli_settings
 from refnet.services.demo.generator import demo_history
 from refnet.services.registry.local_keys import provision_keys
 
@@ -26,7 +27,7 @@ def demo_command(
     timeout: float = typer.Option(300.0, help="seconds to wait for the projections"),
 ) -> None:
     """Publish the demo network's history, wait for the projections, print the outcomes."""
-    settings = Settings()
+    settings = cli_settings()
     events = demo_history(seed)
     made = run(provision_keys(settings, {e.partner_id for e in events}))
     if made:
@@ -44,7 +45,7 @@ async def _outcomes(settings: Settings) -> NetworkOutcomes:
     pool = await connect_pool(settings)
     try:
         async with pool.acquire() as conn:
-            return await network_outcomes(conn, Period())
+            return await network_outcomes(conn, Period(), settings.referral_overdue_days)
     finally:
         await pool.close()
 

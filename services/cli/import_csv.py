@@ -15,6 +15,7 @@ from refnet.events.fields import Slug
 from refnet.events.settings import Settings
 from refnet.services.cli.console import console, err_console, fail, friendly
 from refnet.services.cli.publish import MAX_ERRORS_SHOWN, publish_with_progress
+from refnet.services.cli.root import cli_settings
 from refnet.services.imports.csv_import import CsvImport, read_csv
 
 _PARTNER_ID: TypeAdapter[str] = TypeAdapter(Slug)
@@ -49,7 +50,7 @@ def import_command(
 
     The column layout (German or English headers) is in the README, "Spreadsheet import".
     """
-    report = import_file(Settings(), partner, file, dry_run=dry_run, skip_invalid=skip_invalid)
+    report = import_file(cli_settings(), partner, file, dry_run=dry_run, skip_invalid=skip_invalid)
     if not report.ok:
         raise typer.Exit(1)
 

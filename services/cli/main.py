@@ -1,7 +1,7 @@
 """The `refnet` command: one entry point for operators, coordinators and auditors.
 
-Each command is thin: it builds Settings once and calls the same functions the
-API and the worker use.
+Each command is thin: the root callback builds the settings once (`cli.root`),
+and the command calls the same functions the API and the worker use.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from refnet.services.cli.import_csv import import_command
 from refnet.services.cli.partners import app as partners_app
 from refnet.services.cli.projections import projections_app
 from refnet.services.cli.publish import publish_command
+from refnet.services.cli.root import load_settings
 from refnet.services.cli.schemas import schemas_app
 from refnet.services.cli.serve import serve
 from refnet.services.cli.stack import stack_app
@@ -26,6 +27,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def root() -> None:
+    """Build this run's settings before any command: a bad REFNET_* is one line."""
+    load_settings()
+
+
 app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local stack.")
 app.add_typer(projections_app, name="projections")
 app.add_typer(tokens_app, name="tokens", help="Issue, list and revoke API tokens.")

@@ -20,7 +20,7 @@ from rich.text import Text
 from refnet.events.fields import SLUG_RULE, is_slug
 from refnet.events.signing import b64url, parse_public_key
 from refnet.services.cli.console import console, err_console, fail, friendly
-from refnet.services.cli.tokens import load_settings, with_connection
+from refnet.services.cli.root import cli_settings, with_connection
 from refnet.services.registry.keys import KeyInfo, list_keys, register_key, retire_key
 from refnet.services.registry.local_keys import local_keys
 
@@ -48,7 +48,7 @@ def generate(
     ] = True,
 ) -> None:
     """Make a key pair in REFNET_KEYS_DIR for a partner that signs here, and register it."""
-    settings = load_settings()
+    settings = cli_settings()
     partner_id = _checked(partner_id)
     keys = local_keys(settings)
     key = keys.create(partner_id)
@@ -69,7 +69,7 @@ def add(
     label: Annotated[str | None, typer.Option(help="a note: which system holds it")] = None,
 ) -> None:
     """Register a partner's public key; its events signed with it are then applied."""
-    settings = load_settings()
+    settings = cli_settings()
     partner_id = _checked(partner_id)
     path = Path(public_key)
     text = path.read_text() if path.is_file() else public_key
@@ -88,7 +88,7 @@ def retire(
     ] = None,
 ) -> None:
     """Retire a key: events recorded from then on are no longer accepted with it."""
-    settings = load_settings()
+    settings = cli_settings()
     when = at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
     retired = with_connection(settings, lambda conn: retire_key(conn, key_id, when))
     console.print(f"key {key_id} retired from {retired.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC")
@@ -118,7 +118,7 @@ def keys_table(keys: list[KeyInfo]) -> Table:
 @friendly
 def list_() -> None:
     """Every registered key, by owner."""
-    settings = load_settings()
+    settings = cli_settings()
     keys = with_connection(settings, list_keys)
     if not keys:
         err_console.print("no keys registered; `refnet partners keys add ID KEY` registers one")

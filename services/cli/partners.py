@@ -18,7 +18,7 @@ from rich.text import Text
 from refnet.events.settings import Settings
 from refnet.services.cli.console import console, err_console, fail, friendly
 from refnet.services.cli.partner_keys import keys_app
-from refnet.services.cli.tokens import load_settings
+from refnet.services.cli.root import cli_settings
 from refnet.services.kafka.access import (
     AclEntry,
     KafkaAccessError,
@@ -65,7 +65,7 @@ def add(
     The settings go to stdout as a Kafka client properties file; the password is shown
     only now (or written to --password-file).
     """
-    settings = load_settings()
+    settings = cli_settings()
     check_partner_id(partner_id)
     if password_file is not None and not password_file.parent.is_dir():
         fail(f"{password_file.parent} is not a directory")
@@ -111,7 +111,7 @@ def client_properties(
 @friendly
 def revoke_kafka(partner_id: PartnerId) -> None:
     """Remove the partner's ACLs and SCRAM credentials: it can no longer write to Kafka."""
-    settings = load_settings()
+    settings = cli_settings()
     revoked = revoke_partner(settings, partner_id)
     if not revoked.acls and not revoked.credential:
         fail(f"partner {partner_id} has no Kafka credentials or ACLs")
@@ -127,7 +127,7 @@ def acls(
     ] = False,
 ) -> None:
     """List the ACLs on the event log (or all ACLs) and who they allow to do what."""
-    settings = load_settings()
+    settings = cli_settings()
     topic = None if every else settings.topic_events
     entries = list_acls(settings, topic)
     title = "ACLs on the broker" if every else f"ACLs on topic {settings.topic_events}"

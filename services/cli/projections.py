@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import typer
-from confluent_kafka import KafkaException
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -14,6 +13,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from refnet.events.errors import LogUnavailable
 from refnet.events.settings import Settings
 from refnet.projections.audit.rebuild import Rebuild, RebuildReport
 from refnet.projections.store.database import connect_pool
@@ -23,6 +23,7 @@ from refnet.projections.worker.catchup import wait_caught_up
 from refnet.projections.worker.lag import group_members
 from refnet.services.cli.console import console, fail, friendly, run
 from refnet.services.cli.progress import event_progress
+from refnet.services.cli.root import cli_settings
 
 projections_app = typer.Typer(help="Run and manage the projection worker.", no_args_is_help=True)
 
@@ -38,7 +39,7 @@ def run_command(
     logging.basicConfig(
         level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    run_worker(Settings(), loglevel=loglevel)
+    run_worker(cli_settings(), loglevel=loglevel)
 
 
 @projections_app.command("reset")
@@ -57,12 +58,12 @@ def reset_command(
     the stored offsets, so they seek back to 0 and fold the log again. The API
     shows empty counts until they have caught up.
     """
-    settings = Settings()
+    settings = cli_settings()
     if not force:
         try:
             members = group_members(settings)
-        except KafkaException as exc:
-            fail(f"cannot tell whether workers are running (the broker does not answer: {exc}); "
+        except LogUnavailable as exc:
+            fail(f"cannot tell whether workers are running ({exc}); "
                  "stop them and try again with --force")  # fmt: skip
         if members:
             fail(
@@ -92,7 +93,7 @@ async def _reset(settings: Settings) -> None:
 @friendly
 def wait_command(timeout: float = typer.Option(300.0, help="seconds to wait at most")) -> None:
     """Wait until the read model has applied every event in the log."""
-    run(wait_until_caught_up(Settings(), timeout))
+    run(wait_until_caught_up(cli_settings(), timeout))
     console.print("[green]caught up[/]")
 
 
@@ -124,7 +125,7 @@ def rebuild_command(
     Workers and the API keep running: the API answers from the old model until
     the switch, which is one transaction, and the worker carries on in the new one.
     """
-    settings = Settings()
+    settings = cli_settings()
     if not yes:
         typer.confirm(
             f"Rebuild read model {settings.read_model_schema} from the log and replace it?",

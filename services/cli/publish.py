@@ -12,6 +12,7 @@ from refnet.events.catalogue import EventModel
 from refnet.events.publisher import Publisher
 from refnet.events.settings import Settings
 from refnet.services.cli.console import console, err_console, fail, friendly
+from refnet.services.cli.root import cli_settings
 from refnet.services.imports.jsonl import read_events
 from refnet.services.registry.local_keys import local_keys
 from refnet.services.registry.unused_ledger import PostgresUnusedLedger
@@ -33,7 +34,7 @@ def publish_command(
         if len(errors) > MAX_ERRORS_SHOWN:
             err_console.print(f"... and {len(errors) - MAX_ERRORS_SHOWN} more")
         fail(f"{len(errors)} problem(s) in {file}; nothing was published")
-    publish_with_progress(Settings(), events, "publishing")
+    publish_with_progress(cli_settings(), events, "publishing")
     console.print(f"[green]published {len(events)} events[/] from {file}")
 
 

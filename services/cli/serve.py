@@ -14,7 +14,7 @@ import uvicorn
 
 from refnet.services.api.app import create_app
 from refnet.services.cli.console import friendly
-from refnet.services.cli.tokens import load_settings, with_connection
+from refnet.services.cli.root import cli_settings, with_connection
 
 # h11 refuses a request head it cannot parse within this many buffered bytes. Its
 # default (16 KiB) made a long URL pass or fail depending on how the bytes were
@@ -37,7 +37,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) until interrupted."""
-    settings = load_settings()
+    settings = cli_settings()
     with_connection(settings, _ready)
     bind_host = host if host is not None else settings.api_host
     bind_port = port if port is not None else settings.api_port

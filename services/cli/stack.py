@@ -16,6 +16,7 @@ from rich.table import Table
 
 from refnet.events.settings import Settings
 from refnet.services.cli.console import console, friendly, run
+from refnet.services.cli.root import cli_settings
 from refnet.services.localstack import stack
 from refnet.services.localstack.process import data_dir
 
@@ -46,7 +47,7 @@ def up_command(
 
     Safe to run again: whatever already runs is left alone.
     """
-    settings = Settings()
+    settings = cli_settings()
     extra = service_processes(settings) if services else []
     with console.status("Starting the stack…") as spinner:
         steps = _Steps(console, spinner)
@@ -85,7 +86,7 @@ def down_command(
     timeout: float = typer.Option(60.0, help="seconds to wait for each process before SIGKILL"),
 ) -> None:
     """Stop what `stack up` started: worker and API, the broker, then PostgreSQL."""
-    settings = Settings()
+    settings = cli_settings()
     with console.status("Stopping the stack…") as spinner:
         steps = _Steps(console, spinner)
         report = stack.stop(settings, timeout, on_step=steps)
@@ -102,7 +103,7 @@ def status_command(
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
 ) -> None:
     """Show each part up or down, its version and address, and the projection lag."""
-    settings = Settings()
+    settings = cli_settings()
     if as_json:
         typer.echo(json.dumps(run(stack.status(settings)).as_dict(), indent=2))
         return

@@ -6,24 +6,19 @@ opens one database connection. An expected failure is one red line and exit 1.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, TypeVar, cast
+from typing import Annotated, TypeVar
 
 import asyncpg
 import typer
-from pydantic import ValidationError
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from refnet.events.errors import RefNetError
-from refnet.events.settings import Settings
-from refnet.projections.store.database import connect_pool
-from refnet.projections.store.migrate import migrate
-from refnet.services.cli.console import console, err_console, fail, friendly, run
+from refnet.services.cli.console import console, err_console, fail, friendly
+from refnet.services.cli.root import cli_settings, with_connection
 from refnet.services.registry.tokens import TokenInfo, issue_token, list_tokens, revoke_token
 
 T = TypeVar("T")
@@ -41,38 +36,6 @@ class RoleChoice(StrEnum):
     partner = "partner"
 
 
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "REFNET_" + "_".join(str(part) for part in first["loc"]).upper()
-        fail(escape(f"{name}: {first['msg']}"))
-
-
-def with_connection(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    """Run `work` on one connection to the read model, brought up to date first."""
-
-    async def main() -> T:
-        pool = await connect_pool(settings, min_size=1, max_size=1)
-        try:
-            async with pool.acquire() as proxy:
-                # The pool's proxy forwards every Connection method; the stubs don't say so.
-                conn = cast(asyncpg.Connection, proxy)
-                await migrate(conn, settings.read_model_schema, settings.registry_schema)
-                return await work(conn)
-        finally:
-            await pool.close()
-
-    # Messages may quote what the user typed: escaped, so `[` is not read as markup.
-    try:
-        return run(main())
-    except RefNetError as exc:
-        fail(escape(str(exc)))
-    except _DATABASE_ERRORS as exc:
-        fail(escape(f"database error: {exc}"))
-
-
 @tokens_app.command("issue")
 @friendly
 def issue(
@@ -86,7 +49,7 @@ def issue(
     ] = None,
 ) -> None:
     """Issue a token and print it on stdout, once; only its digest is stored."""
-    settings = load_settings()
+    settings = cli_settings()
     expires_in = timedelta(days=expires_in_days) if expires_in_days is not None else None
     issued = with_connection(
         settings, lambda conn: issue_token(conn, role.value, partner, label, expires_in)
@@ -108,7 +71,7 @@ def issue(
 @friendly
 def revoke(token_id: Annotated[str, typer.Argument(help="the id shown by `tokens list`")]) -> None:
     """Revoke a token at once; requests carrying it get 401 from now on."""
-    settings = load_settings()
+    settings = cli_settings()
     if not with_connection(settings, lambda conn: revoke_token(conn, token_id)):
         fail(escape(f"no token with id {token_id!r}"))
     typer.echo(f"revoked {token_id}")
@@ -150,7 +113,7 @@ def list_(
     active: Annotated[bool, typer.Option("--active", help="only tokens still valid")] = False,
 ) -> None:
     """List every token (never its secret), oldest first."""
-    settings = load_settings()
+    settings = cli_settings()
     tokens = with_connection(settings, list_tokens)
     now = datetime.now(UTC)
     if active:

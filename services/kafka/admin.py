@@ -1,6 +1,6 @@
 """Talking to the broker as its administrator: a quiet admin client, and the one broker failure.
 
-    RefNetError          (refnet.events.errors)
+    LogUnavailable         (refnet.events.errors)
     └── BrokerUnavailable  the broker does not answer, or refused an admin request
 
 Used by production code (topics, principals and ACLs) and by the local stack alike.
@@ -12,12 +12,12 @@ import logging
 
 from confluent_kafka.admin import AdminClient
 
-from refnet.events.errors import RefNetError
+from refnet.events.errors import LogUnavailable
 
 _QUIET = logging.getLogger("refnet.kafka")
 
 
-class BrokerUnavailable(RefNetError):
+class BrokerUnavailable(LogUnavailable):
     """The Kafka broker did not start or does not answer, or its topics could not be made."""
 
 

@@ -17,6 +17,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # not re-expo
     ResourceType,
 )
 
+from refnet.events.errors import LogUnavailable
 from refnet.events.settings import Settings
 from refnet.projections.worker.lag import end_offsets
 from refnet.services.kafka.admin import BrokerUnavailable, admin_client, quiet_logger
@@ -70,7 +71,7 @@ def high_watermarks(settings: Settings, topic: str) -> dict[int, int]:
     """The offset the next event will get, per partition of `topic` ({} if no such topic)."""
     try:
         return end_offsets(settings, topic, timeout=10, logger=quiet_logger())
-    except KafkaException as exc:
+    except LogUnavailable as exc:
         raise BrokerUnavailable(f"reading the offsets of {topic} failed: {exc}") from exc
 
 

@@ -13,6 +13,7 @@ Re-exported by `refnet.services.localstack.stack`, which is where callers import
 from __future__ import annotations
 
 from refnet.events.errors import RefNetError
+from refnet.projections.store.database import StoreUnavailable
 from refnet.services.kafka.admin import BrokerUnavailable
 
 __all__ = [
@@ -33,7 +34,7 @@ class JarsUnavailable(StackError):
     """Maven could not resolve the Kafka broker's jars."""
 
 
-class DatabaseUnavailable(StackError):
+class DatabaseUnavailable(StackError, StoreUnavailable):
     """PostgreSQL could not be installed, started or reached."""
 
 

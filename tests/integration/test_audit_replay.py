@@ -237,7 +237,7 @@ def test_replay_at_now_equals_the_live_network_outcomes(world: World) -> None:
 
 async def _live(world: World) -> NetworkOutcomes:
     async with world.connection() as conn:
-        return await network_outcomes(conn, Period())
+        return await network_outcomes(conn, Period(), world.settings.referral_overdue_days)
 
 
 async def _timeline(world: World, pid: str) -> dict[str, Any]:

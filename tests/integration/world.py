@@ -267,7 +267,9 @@ class World:
 
     async def outcomes(self, period: Period | None = None) -> NetworkOutcomes:
         async with self.connection() as conn:
-            return await network_outcomes(conn, period or Period())
+            return await network_outcomes(
+                conn, period or Period(), self.settings.referral_overdue_days
+            )
 
     async def dump(self) -> dict[str, list[Any]]:
         """Every row the log determines, table by table, in a stable order."""

@@ -9,10 +9,10 @@ import logging
 from typing import Annotated, Literal
 
 import asyncpg
-from confluent_kafka import KafkaException
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
+from refnet.events.errors import LogUnavailable
 from refnet.events.settings import Settings
 from refnet.projections.store.views import PartitionLag
 from refnet.projections.worker.heartbeat import WorkerStatus, projection_verdict, worker_statuses
@@ -87,7 +87,7 @@ async def _broker(
     try:
         async with pooled(pool) as conn:
             partitions = await partition_lag(conn, settings)
-    except KafkaException as exc:
+    except LogUnavailable as exc:
         broker = Component(up=False, detail=f"{settings.kafka_bootstrap}: {exc}")
         return broker, database, _UNKNOWN_LAG
     except _DATABASE_ERRORS as exc:
