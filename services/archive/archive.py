@@ -31,7 +31,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-import asyncpg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from refnet.events.codec import decode
@@ -42,10 +41,11 @@ from refnet.events.publisher import produce, producer_config
 from refnet.events.settings import Settings
 from refnet.events.signing import KeyUnusable, key_id_of, parse_public_key
 from refnet.projections.audit.log_reader import LogRecord, log_ends, read_log
-from refnet.projections.store.database import Conn, connect_pool
+from refnet.projections.store.database import connect_pool
 from refnet.projections.store.migrate import migrate
 from refnet.projections.worker.signatures import KeyRing
 from refnet.services.kafka.topics import ensure_topics, high_watermarks
+from refnet.services.registry.keys import KeysRestored, restore_keys
 
 FORMAT = "refnet-archive/1"
 MANIFEST_NAME = "manifest.json"
@@ -773,42 +773,6 @@ def export_archive(
 
 
 # ---------------------------------------------------------------- restoring
-
-_RESTORE_KEY = """
-INSERT INTO signing_keys (key_id, signer, partner_id, public_key, label, registered_at, retired_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (key_id) DO NOTHING
-RETURNING key_id
-"""
-
-
-@dataclass(frozen=True)
-class KeysRestored:
-    added: int
-    present: int
-
-
-async def restore_keys(conn: Conn, documents: Sequence[Mapping[str, Any]]) -> KeysRestored:
-    """Insert the archive's keys with their registration and retirement times; a key id
-    already registered is left as it is."""
-    added = 0
-    for d in documents:
-        retired = d.get("retired_at")
-        try:
-            inserted = await conn.fetchval(
-                _RESTORE_KEY,
-                d["key_id"],
-                d["signer"],
-                d.get("partner_id"),
-                parse_public_key(str(d["public_key"])),
-                "restored from an archive",
-                datetime.fromisoformat(str(d["registered_at"])),
-                datetime.fromisoformat(retired) if retired else None,
-            )
-        except (asyncpg.CheckViolationError, asyncpg.UniqueViolationError) as exc:
-            raise ArchiveError(f"key {d['key_id']} could not be registered: {exc}") from exc
-        added += inserted is not None
-    return KeysRestored(added, len(documents) - added)
 
 
 async def register_archive_keys(

@@ -11,15 +11,16 @@ The projections verify every event against these keys (see
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 
 from refnet.events.errors import RefNetError
-from refnet.events.signing import SigningKey, b64url, key_id_of
+from refnet.events.signing import SigningKey, b64url, key_id_of, parse_public_key
 from refnet.projections.store.database import Conn
 
 log = logging.getLogger(__name__)
@@ -117,3 +118,40 @@ async def ensure_gateway_key(conn: Conn, path: Path) -> SigningKey:
     key = SigningKey.load(path)
     await register_key(conn, key.public_key, None, label=f"gateway key {path.name}")
     return key
+
+
+_RESTORE_KEY = """
+INSERT INTO signing_keys (key_id, signer, partner_id, public_key, label, registered_at, retired_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (key_id) DO NOTHING
+RETURNING key_id
+"""
+
+
+@dataclass(frozen=True)
+class KeysRestored:
+    added: int
+    present: int
+
+
+async def restore_keys(conn: Conn, documents: Sequence[Mapping[str, Any]]) -> KeysRestored:
+    """Register keys as exported (e.g. from an archive) with their registration and
+    retirement times; a key id already registered is left as it is."""
+    added = 0
+    for d in documents:
+        retired = d.get("retired_at")
+        try:
+            inserted = await conn.fetchval(
+                _RESTORE_KEY,
+                d["key_id"],
+                d["signer"],
+                d.get("partner_id"),
+                parse_public_key(str(d["public_key"])),
+                "restored from an archive",
+                datetime.fromisoformat(str(d["registered_at"])),
+                datetime.fromisoformat(retired) if retired else None,
+            )
+        except (asyncpg.CheckViolationError, asyncpg.UniqueViolationError) as exc:
+            raise KeyRegistryError(f"key {d['key_id']} could not be registered: {exc}") from exc
+        added += inserted is not None
+    return KeysRestored(added, len(documents) - added)
