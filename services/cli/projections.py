@@ -5,13 +5,6 @@ from __future__ import annotations
 import logging
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from refnet.events.errors import LogUnavailable
 from refnet.events.settings import Settings
@@ -100,9 +93,8 @@ def wait_command(timeout: float = typer.Option(300.0, help="seconds to wait at m
 async def wait_until_caught_up(settings: Settings, timeout: float) -> None:
     """Wait with a progress bar; shared by `refnet demo`."""
     pool = await connect_pool(settings)
-    columns = (TextColumn("projecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console, transient=True) as progress:
+        with event_progress(console) as progress:
             task = progress.add_task("projecting", total=None)
 
             def show(done: int, end: int) -> None:

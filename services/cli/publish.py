@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from refnet.events.catalogue import EventModel
 from refnet.events.publisher import Publisher
 from refnet.events.settings import Settings
 from refnet.services.cli.console import console, err_console, fail, friendly
+from refnet.services.cli.progress import event_progress
 from refnet.services.cli.root import cli_settings
 from refnet.services.imports.jsonl import read_events
 from refnet.services.registry.local_keys import local_keys
@@ -47,8 +47,7 @@ def publish_with_progress(settings: Settings, events: list[EventModel], label: s
     keys = local_keys(settings)
     for partner_id in sorted({e.partner_id for e in events}):
         keys.signer(partner_id)  # a missing key fails here, before anything is sent
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
+    with event_progress(console, transient=False) as progress:
         task = progress.add_task(label, total=len(events))
         # Numbers of a publish the broker refuses, or left open by a crash, go to the registry.
         publisher = Publisher(
