@@ -443,13 +443,9 @@ def replay_tables(replay: Replay) -> dict[str, list[Row]]:
             tables[row.TABLE].append(
                 _as_stored(dict(zip(row.columns(), row.values(), strict=True)))
             )
-    seen: set[str] = set()
-    for rejection in replay.rejections:
-        # One row per event_id, the first kept, as the store's ON CONFLICT DO NOTHING does.
-        if rejection.event_id not in seen:
-            seen.add(rejection.event_id)
-            values = dict(zip(rejection.columns(), rejection.values(), strict=True))
-            tables["rejections"].append(_as_stored(values))
+    for rejection in replay.stored_rejections():
+        values = dict(zip(rejection.columns(), rejection.values(), strict=True))
+        tables["rejections"].append(_as_stored(values))
     tables["dead_letters"] = [
         {
             "partition": d.position.partition,

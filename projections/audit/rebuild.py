@@ -253,8 +253,8 @@ class Rebuild:
                 )
                 for chunk in chunked(replay.rows(), WRITE_CHUNK):
                     await _copy_derived(conn, chunk)
-                rejections = list({r.event_id: r for r in reversed(replay.rejections)}.values())
-                await copy_rows(conn, rejections[::-1])  # an event_id keeps its first row
+                rejections = replay.stored_rejections()
+                await copy_rows(conn, rejections)
                 await self._park(conn, replay)
                 await self._store_offsets(conn, replay.ends)
             for table in ALL_TABLES:  # fresh statistics before the API's first query plans

@@ -89,6 +89,14 @@ class Replay:
         """Records per second of `replay_log`, reading and checking included."""
         return self.records / self.wall_seconds if self.wall_seconds else 0.0
 
+    def stored_rejections(self) -> list[RejectionRow]:
+        """One rejection per event_id, the first kept: what the store's ON CONFLICT DO NOTHING
+        leaves in `rejections` (a redelivery, or an event_id reused under another participant)."""
+        first: dict[str, RejectionRow] = {}
+        for rejection in self.rejections:
+            first.setdefault(rejection.event_id, rejection)
+        return list(first.values())
+
     def rows(self) -> Iterable[ParticipantRows]:
         """The derived rows of every participant that has applied facts."""
         for state in self.states.values():
