@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from datetime import datetime
 
 import asyncpg
@@ -129,7 +130,23 @@ class BatchResult:
     rejected: int = 0  # events that broke a rule: recorded in `rejections`, not applied
 
 
-class OutcomeStore:
+class OutcomePort(Protocol):
+    """What the projector needs of a store; `OutcomeStore` is the PostgreSQL one.
+
+    The contract (tests/integration/test_outcome_port.py runs it against a fake and
+    against PostgreSQL): a batch is applied whole or not at all; records below the
+    stored offset are no-ops; a batch that skips an unapplied offset raises
+    OffsetMismatch with the stored offsets; a transient failure raises StoreUnavailable.
+    """
+
+    async def ensure_partitions(self, partitions: int) -> None: ...
+
+    async def offsets(self) -> dict[int, int]: ...
+
+    async def apply_batch(self, batch: Sequence[Incoming]) -> BatchResult: ...
+
+
+class OutcomeStore(OutcomePort):
     """Reads and writes the outcome read model through one asyncpg pool."""
 
     def __init__(self, pool: asyncpg.Pool, topic: str, projection: str = PROJECTION) -> None:

@@ -18,7 +18,7 @@ from refnet.events.codec import decode
 from refnet.events.errors import EventInvalid, EventUndecodable
 from refnet.projections.fold.facts import Position, fact_of
 from refnet.projections.store.database import StoreUnavailable
-from refnet.projections.store.outcomes import BatchResult, DeadLetter, Incoming, OutcomeStore
+from refnet.projections.store.outcomes import BatchResult, DeadLetter, Incoming, OutcomePort
 from refnet.projections.worker.signatures import KeyRing, newer_keys_may_help
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Projector:
 
     def __init__(
         self,
-        store: OutcomeStore,
+        store: OutcomePort,
         dead_letters: DeadLetterSink,
         load_keys: KeyLoader,
         max_backoff: float = 30.0,
