@@ -16,21 +16,17 @@ import asyncpg
 import typer
 from rich.markup import escape
 
-from refnet.services.archive.archive import (
-    ArchiveError,
+from refnet.services.archive.export import export_archive, parse_until, plan_export
+from refnet.services.archive.format import ArchiveError, Manifest
+from refnet.services.archive.restore import check_target_empty, restore_archive
+from refnet.services.archive.verify import (
     Finding,
-    Manifest,
     Verification,
-    check_folder,
-    check_target_empty,
-    export_archive,
     key_list,
-    parse_until,
-    plan_export,
     read_manifest,
-    restore_archive,
     verify_archive,
 )
+from refnet.services.archive.writer import check_folder
 from refnet.services.cli.console import console, err_console, fail, friendly, run
 from refnet.services.cli.progress import event_progress
 from refnet.services.cli.root import cli_settings

@@ -15,23 +15,21 @@ from refnet.events.codec import validate
 from refnet.events.fields import format_utc
 from refnet.events.signing import CounterSequence, Signer, SigningKey, b64url
 from refnet.projections.audit.log_reader import LogRecord
-from refnet.services.archive.archive import (
+from refnet.services.archive.export import parse_until
+from refnet.services.archive.format import (
     FORMAT,
     KEYS_NAME,
     MANIFEST_NAME,
     ArchivedRecord,
     ArchiveError,
     LineInvalid,
-    Verification,
     chain_hash,
     decode_line,
     encode_line,
-    parse_until,
     partition_file_name,
-    read_manifest,
-    verify_archive,
-    write_archive,
 )
+from refnet.services.archive.verify import Verification, read_manifest, verify_archive
+from refnet.services.archive.writer import write_archive
 from tests.unit.examples import valid_example
 
 STAMP = 1_709_542_800_000  # 2024-03-04T09:00:00Z
