@@ -1,6 +1,6 @@
 """`refnet audit export | verify-archive | restore`: the log kept as files, and back.
 
-Thin commands over `refnet.services.archive.archive`, with progress bars; what goes
+Thin commands over `refnet.services.archive`, with progress bars; what goes
 wrong is one red line (and, for a damaged archive, every problem found).
 """
 

@@ -80,7 +80,7 @@ def test_every_import_points_the_right_way() -> None:
         ("refnet.projections.store.outcomes", "refnet.services.registry.keys", False),
         ("refnet.projections.fold.rules", "refnet.projections.store.views", False),
         ("refnet.projections.audit.replay", "refnet.projections.worker.projector", True),
-        ("refnet.services.archive.archive", "refnet.services.localstack.process", False),
+        ("refnet.services.archive.restore", "refnet.services.localstack.process", False),
         ("refnet.services.cli.stack", "refnet.services.localstack.stack", True),
         ("refnet.services.localstack.stack", "refnet.services.kafka.topics", True),
     ],
