@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from refnet.events.fields import format_utc
-from refnet.projections.fold.rows import ParticipantRows, TrainingRow
+from refnet.projections.fold.rows import ParticipantRows
 from refnet.projections.fold.rules import RETRACTED, ParticipantState, derive
 from refnet.projections.store.views import (
     NetworkOutcomes,
@@ -66,7 +66,6 @@ class _Tally:
     """Running counts over participants' rows; one pass, constant memory per key."""
 
     at: datetime
-    at_text: str
     overdue_before: str
     participants: int = 0
     placed: int = 0
@@ -150,7 +149,7 @@ def count_outcomes(
     rows: Iterable[ParticipantRows], at: datetime, overdue_days: int
 ) -> NetworkOutcomes:
     """PRODUCT.md's network outcomes over `rows`, judging "in training" and "overdue" at `at`."""
-    tally = _Tally(at, format_utc(at), format_utc(at - timedelta(days=overdue_days)))
+    tally = _Tally(at, format_utc(at - timedelta(days=overdue_days)))
     for participant_rows in rows:
         tally.add(participant_rows)
     return tally.outcomes()
@@ -161,11 +160,6 @@ def outcomes_as_of(
 ) -> NetworkOutcomes:
     """The network outcomes as of `as_of`, on the given time basis."""
     return count_outcomes(rows_as_of(states, as_of, basis), as_of, overdue_days)
-
-
-def _running(training: TrainingRow, at: str) -> bool:
-    """Started by `at` and not ended by then."""
-    return training.started_at <= at and (training.ended_at is None or training.ended_at > at)
 
 
 def _days(start: str, end: str) -> float:

@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from refnet.events.errors import RefNetError
 from refnet.events.settings import Settings
-from refnet.projections.audit.integrity import (
+from refnet.projections.audit.findings import (
     GAP,
     GAP_NOTE,
     LEDGER_NOTE,
@@ -24,10 +24,9 @@ from refnet.projections.audit.integrity import (
     SEQUENCE_NOTE,
     UNUSED,
     Finding,
-    IntegrityReport,
     grouped,
-    verify,
 )
+from refnet.projections.audit.integrity import IntegrityReport, verify
 from refnet.projections.worker.signatures import KeyRing
 from refnet.services.cli.console import console, err_console, fail, run
 from refnet.services.cli.progress import event_progress

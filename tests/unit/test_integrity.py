@@ -11,22 +11,21 @@ from typing import Any
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import validate
 from refnet.events.signing import CounterSequence, Signer, SigningKey, load_public
-from refnet.projections.audit.integrity import (
-    GAP,
-    REORDERING,
-    REPEAT,
-    RESEND,
+from refnet.projections.audit.findings import GAP, REORDERING, REPEAT, RESEND
+from refnet.projections.audit.replay import Replay
+from refnet.projections.audit.sequences import (
     Numbered,
     check_sequences,
-    compare_table,
-    compare_tables,
-    live_tables,
     missing_ranges,
     numbered,
     record_finding,
+)
+from refnet.projections.audit.tables import (
+    compare_table,
+    compare_tables,
+    live_tables,
     replay_tables,
 )
-from refnet.projections.audit.replay import Replay
 from refnet.projections.store.schema import TABLE_KEYS
 from refnet.projections.worker.projector import Record
 from refnet.projections.worker.signatures import KeyRing, RegisteredKey

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from refnet.projections.audit.integrity import GAP, UNUSED, Numbered, check_sequences
+from refnet.projections.audit.findings import GAP, UNUSED
 from refnet.projections.audit.sequence_accounting import (
     ABANDONED_BY_GATEWAY,
     Block,
@@ -12,6 +12,7 @@ from refnet.projections.audit.sequence_accounting import (
     UnusedRange,
     account,
 )
+from refnet.projections.audit.sequences import Numbered, check_sequences
 
 REFUSED = "publish not confirmed: broker down"
 
