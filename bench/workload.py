@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from refnet.services.demo.generator import PARTNER_SITES
+from refnet.services.demo.network import PARTNER_SITES
 
 Raw = dict[str, Any]
 

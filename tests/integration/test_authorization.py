@@ -41,7 +41,7 @@ from refnet.events.vocabulary import Service
 from refnet.services.api.app import create_app
 from refnet.services.api.deps import pooled
 from refnet.services.cli.tokens import tokens_app
-from refnet.services.demo.generator import DEMO_PARTNERS
+from refnet.services.demo.network import DEMO_PARTNERS
 from refnet.services.localstack.process import settings_env
 from refnet.services.registry.tokens import issue_token, revoke_token
 from tests.integration.world import T0, World, enrolled, placed, run_sync, show_in_terminal

@@ -40,7 +40,7 @@ from refnet.projections.store.migrate import migrate
 from refnet.projections.store.queries import network_outcomes
 from refnet.projections.store.views import NetworkOutcomes, Period
 from refnet.projections.worker.catchup import wait_caught_up
-from refnet.services.demo.generator import DEMO_PARTNERS
+from refnet.services.demo.network import DEMO_PARTNERS
 from refnet.services.kafka.admin import BrokerUnavailable
 from refnet.services.kafka.topics import ensure_topics, high_watermarks
 from refnet.services.localstack.process import settings_env

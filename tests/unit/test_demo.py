@@ -33,7 +33,8 @@ from refnet.events.vocabulary import ResidenceStatus, Service
 from refnet.projections.fold.facts import Position, fact_of
 from refnet.projections.fold.rows import ParticipantRows
 from refnet.projections.fold.rules import ParticipantState, Status, apply
-from refnet.services.demo.generator import (
+from refnet.services.demo.generator import demo_history, expected_summary, fold_rows
+from refnet.services.demo.network import (
     DEMO_PARTICIPANTS,
     DEMO_PARTNERS,
     DEMO_PLACED,
@@ -41,9 +42,6 @@ from refnet.services.demo.generator import (
     HISTORY_END,
     HISTORY_START,
     PARTNER_SITES,
-    demo_history,
-    expected_summary,
-    fold_rows,
 )
 from tests.unit.history import day, ev, retract
 
