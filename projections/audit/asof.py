@@ -24,8 +24,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from refnet.events.fields import format_utc
+from refnet.projections.fold.derive import derive
+from refnet.projections.fold.facts import RETRACTED
 from refnet.projections.fold.rows import ParticipantRows
-from refnet.projections.fold.rules import RETRACTED, ParticipantState, derive
+from refnet.projections.fold.rules import ParticipantState
 from refnet.projections.store.views import (
     NetworkOutcomes,
     PartnerOutcomes,

@@ -24,9 +24,10 @@ from typing import Any
 from refnet.events.settings import Settings
 from refnet.projections.audit.log_reader import LogRecord, chunked, log_ends, read_log
 from refnet.projections.fold.batch import fold_batch
+from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact
 from refnet.projections.fold.rows import ParticipantRows, RejectionRow
-from refnet.projections.fold.rules import ParticipantState, derive
+from refnet.projections.fold.rules import ParticipantState
 from refnet.projections.store.outcomes import DeadLetter, Incoming
 from refnet.projections.worker.projector import Record, classify
 from refnet.projections.worker.signatures import KeyRing

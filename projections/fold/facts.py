@@ -55,3 +55,13 @@ def fact_of(event: EventModel, position: Position) -> Fact:
 def fact_from_json(row: list[Any]) -> Fact:
     """Rebuild a fact from its stored JSON list form."""
     return Fact(*row)
+
+
+# Event types the rules look at.
+RETRACTED = "event.retracted"
+ENROLLED = "participant.enrolled"
+SENT = "referral.sent"
+ANSWERS = ("referral.accepted", "referral.declined")
+STARTED = "training.started"
+TRAINING_ENDS = ("training.completed", "training.discontinued")
+NEEDS_ENROLMENT = frozenset({SENT, STARTED, *TRAINING_ENDS, "participant.placed"})

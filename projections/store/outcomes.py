@@ -22,6 +22,7 @@ from typing import Protocol
 import asyncpg
 
 from refnet.projections.fold.batch import fold_batch
+from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact, Position
 from refnet.projections.fold.rows import (
     ParticipantRow,
@@ -30,7 +31,7 @@ from refnet.projections.fold.rows import (
     RejectionRow,
     TrainingRow,
 )
-from refnet.projections.fold.rules import ParticipantState, derive
+from refnet.projections.fold.rules import ParticipantState
 from refnet.projections.store.database import Conn, StoreError, StoreUnavailable, is_transient
 from refnet.projections.store.schema import (
     ENSURE_OFFSETS,

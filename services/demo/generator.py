@@ -24,9 +24,10 @@ from refnet.events.vocabulary import (
     PlacementKind,
 )
 from refnet.projections.fold.batch import fold_batch
+from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Position, fact_of
 from refnet.projections.fold.rows import ParticipantRows
-from refnet.projections.fold.rules import ParticipantState, derive
+from refnet.projections.fold.rules import ParticipantState
 from refnet.services.demo.model import (
     DemoSummary,
     _Generator,

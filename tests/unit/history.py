@@ -19,9 +19,10 @@ from typing import Any
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import validate
 from refnet.events.fields import format_utc
+from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact, Position, fact_of
 from refnet.projections.fold.rows import ParticipantRows
-from refnet.projections.fold.rules import ParticipantState, apply, derive
+from refnet.projections.fold.rules import ParticipantState, apply
 from tests.unit.examples import PARTICIPANT, valid_example
 
 PID = PARTICIPANT

@@ -16,7 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from refnet.events.catalogue import EventModel
+from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact, Position, fact_of
+from refnet.projections.fold.retractions import retracted_ids
 from refnet.projections.fold.rows import ParticipantRows
 from refnet.projections.fold.rules import (
     APPLIED,
@@ -25,9 +27,7 @@ from refnet.projections.fold.rules import (
     Status,
     Verdict,
     apply,
-    derive,
     live_facts,
-    retracted_ids,
 )
 from tests.unit.history import PID, at_offsets, day, ev, event_id, fold, retract, stamp, state_of
 

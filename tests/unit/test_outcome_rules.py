@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from refnet.events.catalogue import EventModel
+from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact
 from refnet.projections.fold.rows import ParticipantRows, PartnerLinkRow
-from refnet.projections.fold.rules import APPLIED, ParticipantState, Status, Verdict, apply, derive
+from refnet.projections.fold.rules import APPLIED, ParticipantState, Status, Verdict, apply
 from tests.unit.history import PID, at_offsets, day, ev, fold, retract, stamp
 
 # ------------------------------------------------------------------ helpers
