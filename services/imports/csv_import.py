@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import difflib
 import io
 import re
@@ -19,24 +18,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import canonical_json, to_canonical_dict, validate
 from refnet.events.errors import EventInvalid
-from refnet.events.fields import REFUSED
+from refnet.services.imports.cells import cell_value
 from refnet.services.imports.csv_layout import (
     DATA_COLUMNS,
     DATA_NAMES,
     ENVELOPE_COLUMNS,
     ENVELOPE_NAMES,
-    FALSE_WORDS,
     GERMAN_HEADERS,
     HEADERS,
-    REFUSED_WORDS,
-    TRUE_WORDS,
     TYPE_NAMES,
-    Column,
     header_key,
 )
 
@@ -44,13 +38,10 @@ NAMESPACE = uuid.UUID("c7cd9136-9789-4172-a443-51f1b70316ee")
 """uuid5 namespace of derived event ids: `uuid5(NAMESPACE, canonical JSON without event_id)`."""
 
 # A plain date means midnight where the network works, not in UTC.
-LOCAL_ZONE = ZoneInfo("Europe/Berlin")
-
-_PLACEHOLDER_ID = uuid.UUID(int=0)
-_GERMAN_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SEP_LINE = re.compile(r'^"?sep=(.)"?$', re.IGNORECASE)  # Excel's delimiter hint
 _ENVELOPE = {c.name: c for c in ENVELOPE_COLUMNS}
+
+_PLACEHOLDER_ID = uuid.UUID(int=0)
 
 
 @dataclass(frozen=True)
@@ -301,7 +292,7 @@ def _event_of(
             errors.append(CellError(line, header.label(name), reason))
             continue
         try:
-            value = _cell_value(text, column)
+            value = cell_value(text, column)
         except ValueError as exc:
             errors.append(CellError(line, header.label(name), str(exc)))
             reported.add(name)
@@ -364,58 +355,3 @@ def _conflicting_id(
         return []
     reason = f"the same event_id as line {first[0]}, for a different event"
     return [CellError(line, header.label("event_id"), reason)]
-
-
-# ------------------------------------------------------------------ one cell
-
-
-def _cell_value(text: str, column: Column) -> Any:
-    """A cell's text as the value the catalogue expects; ValueError says what was expected."""
-    if column.refusable and text.casefold() in REFUSED_WORDS:
-        return REFUSED
-    or_refused = " (or 'refused')" if column.refusable else ""
-    if column.base == "bool":
-        word = text.casefold()
-        if word in TRUE_WORDS or word in FALSE_WORDS:
-            return word in TRUE_WORDS
-        raise ValueError(f"expected ja or nein (yes/no, true/false, 1/0){or_refused}")
-    if column.base == "enum":
-        # Case does not matter (`a2`, `Female`); unknown values get the catalogue's message.
-        return next((c for c in column.choices if c.casefold() == text.casefold()), text)
-    if column.base == "date":
-        return _date(text)
-    if column.base == "datetime":
-        return _instant(text)
-    return text
-
-
-def _date(text: str) -> dt.date:
-    german = _GERMAN_DATE.match(text)
-    try:
-        if german:
-            day, month, year = (int(part) for part in german.groups())
-            return dt.date(year, month, day)
-        if _ISO_DATE.match(text):
-            return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a day of the calendar") from None
-    raise ValueError(f"expected a date such as 2024-03-04 or 04.03.2024, not {text!r}")
-
-
-def _instant(text: str) -> dt.datetime:
-    """A date-time with offset, or a plain date meaning midnight in Germany."""
-    if _GERMAN_DATE.match(text) or _ISO_DATE.match(text):
-        return dt.datetime.combine(_date(text), dt.time(), tzinfo=LOCAL_ZONE)
-    try:
-        instant = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            "expected an ISO 8601 date-time with offset such as 2024-03-04T09:15:00+01:00, "
-            f"or a date such as 2024-03-04 or 04.03.2024, not {text!r}"
-        ) from None
-    if instant.tzinfo is None:
-        raise ValueError(
-            f"{text!r} has no offset: write e.g. 2024-03-04T09:15:00+01:00, "
-            "or a plain date for midnight in Germany"
-        )
-    return instant
