@@ -36,16 +36,9 @@ import asyncpg
 from refnet.events.settings import Settings
 from refnet.projections.audit.log_reader import chunked, log_ends, read_log
 from refnet.projections.audit.replay import Replay, replay_log
-from refnet.projections.fold.rows import (
-    ParticipantRow,
-    ParticipantRows,
-    PartnerLinkRow,
-    ReferralRow,
-    TrainingRow,
-)
 from refnet.projections.store.database import Conn, StoreError, connect_pool, create_pool
 from refnet.projections.store.migrate import migrate
-from refnet.projections.store.outcomes import OutcomeStore, copy_rows
+from refnet.projections.store.outcomes import OutcomeStore, copy_derived, copy_rows
 from refnet.projections.store.schema import ALL_TABLES, PROJECTION, READ_OFFSETS_IN
 from refnet.projections.worker.projector import Record, classify
 from refnet.projections.worker.signatures import KeyRing
@@ -252,7 +245,7 @@ class Rebuild:
                     columns=["participant_id", "facts"],
                 )
                 for chunk in chunked(replay.rows(), WRITE_CHUNK):
-                    await _copy_derived(conn, chunk)
+                    await copy_derived(conn, chunk)
                 rejections = replay.stored_rejections()
                 await copy_rows(conn, rejections)
                 await self._park(conn, replay)
@@ -393,17 +386,3 @@ async def rebuild(
 ) -> RebuildReport:
     """Rebuild the read model of `settings` beside it and switch to it (see the module doc)."""
     return await Rebuild(settings, note, on_progress).run()
-
-
-async def _copy_derived(conn: Conn, derived: list[ParticipantRows]) -> None:
-    participants: list[ParticipantRow] = []
-    referrals: list[ReferralRow] = []
-    trainings: list[TrainingRow] = []
-    links: list[PartnerLinkRow] = []
-    for rows in derived:
-        participants.append(rows.participant)
-        referrals.extend(rows.referrals)
-        trainings.extend(rows.trainings)
-        links.extend(rows.links)
-    for table in (participants, referrals, trainings, links):
-        await copy_rows(conn, table)

@@ -26,6 +26,7 @@ from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact, Position
 from refnet.projections.fold.rows import (
     ParticipantRow,
+    ParticipantRows,
     PartnerLinkRow,
     ReferralRow,
     RejectionRow,
@@ -224,25 +225,13 @@ class OutcomeStore(OutcomePort):
     async def _rewrite(self, conn: Conn, states: list[ParticipantState]) -> None:
         ids = [s.participant_id for s in states]
         await conn.execute(_DELETE_DERIVED, ids)
-        participants: list[ParticipantRow] = []
-        referrals: list[ReferralRow] = []
-        trainings: list[TrainingRow] = []
-        links: list[PartnerLinkRow] = []
-        for state in states:
-            if not state.facts:
-                continue  # only rejected events: no participant to show
-            rows = derive(state)
-            participants.append(rows.participant)
-            referrals.extend(rows.referrals)
-            trainings.extend(rows.trainings)
-            links.extend(rows.links)
         await conn.copy_records_to_table(
             "participant_state",
             records=[(s.participant_id, s.to_json()) for s in states],
             columns=["participant_id", "facts"],
         )
-        for rows_of_table in (participants, referrals, trainings, links):
-            await copy_rows(conn, rows_of_table)
+        # A state of only rejected events has no participant to show.
+        await copy_derived(conn, [derive(s) for s in states if s.facts])
 
     async def _park(self, conn: Conn, letters: list[DeadLetter]) -> None:
         if not letters:
@@ -282,6 +271,21 @@ def continuing(batch: Sequence[Incoming], next_offset: dict[int, int]) -> list[I
     if holes:
         raise OffsetMismatch({p: next_offset[p] for p in next_offset}, holes)
     return list(fresh.values())
+
+
+async def copy_derived(conn: Conn, derived: list[ParticipantRows]) -> None:
+    """COPY participants' derived rows into their tables, one COPY per table."""
+    participants: list[ParticipantRow] = []
+    referrals: list[ReferralRow] = []
+    trainings: list[TrainingRow] = []
+    links: list[PartnerLinkRow] = []
+    for rows in derived:
+        participants.append(rows.participant)
+        referrals.extend(rows.referrals)
+        trainings.extend(rows.trainings)
+        links.extend(rows.links)
+    for table in (participants, referrals, trainings, links):
+        await copy_rows(conn, table)
 
 
 async def _reject(conn: Conn, rows: list[RejectionRow]) -> None:
