@@ -35,6 +35,7 @@ from refnet.projections.store.views import (
     Placed,
     Referrals,
     SiteOutcomes,
+    ratio,
 )
 
 
@@ -124,7 +125,7 @@ class _Tally:
                 apprenticeship=self.kinds.get("apprenticeship", 0),
                 employment=self.kinds.get("employment", 0),
             ),
-            placement_rate=_ratio(self.placed, self.participants),
+            placement_rate=ratio(self.placed, self.participants),
             in_training=self.in_training,
             referrals=Referrals(
                 sent=sum(self.referrals.values()),
@@ -132,7 +133,7 @@ class _Tally:
                 declined=self.referrals.get("declined", 0),
                 pending=self.referrals.get("pending", 0),
                 overdue=self.overdue,
-                acceptance_rate=_ratio(self.referrals.get("accepted", 0), answered),
+                acceptance_rate=ratio(self.referrals.get("accepted", 0), answered),
                 median_days_to_answer=_median(self.days_to_answer),
             ),
             median_days_to_placement=_median(self.days_to_placement),
@@ -166,10 +167,6 @@ def outcomes_as_of(
 
 def _days(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 86400
-
-
-def _ratio(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
 
 
 def _median(values: list[float]) -> float | None:

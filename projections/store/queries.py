@@ -27,6 +27,7 @@ from refnet.projections.store.views import (
     ReferralState,
     RejectionEntry,
     SiteOutcomes,
+    ratio,
 )
 
 """The overdue limit when the caller has no settings at hand."""
@@ -128,10 +129,6 @@ LIMIT $2 OFFSET $3
 """
 
 
-def _ratio(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
 def _days(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
 
@@ -152,7 +149,7 @@ async def network_outcomes(conn: Conn, period: Period, overdue_days: int) -> Net
             apprenticeship=totals["apprenticeship"],
             employment=totals["employment"],
         ),
-        placement_rate=_ratio(totals["placed"], totals["participants"]),
+        placement_rate=ratio(totals["placed"], totals["participants"]),
         in_training=in_training,
         referrals=Referrals(
             sent=refs["sent"],
@@ -160,7 +157,7 @@ async def network_outcomes(conn: Conn, period: Period, overdue_days: int) -> Net
             declined=refs["declined"],
             pending=refs["pending"],
             overdue=refs["overdue"],
-            acceptance_rate=_ratio(refs["accepted"], answered),
+            acceptance_rate=ratio(refs["accepted"], answered),
             median_days_to_answer=_days(refs["median_days_to_answer"]),
         ),
         median_days_to_placement=_days(totals["median_days_to_placement"]),

@@ -154,3 +154,8 @@ class PartitionLag(_View):
         description="the read model applied offsets the log does not hold (was the topic "
         "recreated?): reset the read model",
     )
+
+
+def ratio(part: int, whole: int) -> float | None:
+    """A share to four decimals, as every rate in the views is given; None when nothing counts."""
+    return round(part / whole, 4) if whole else None
