@@ -14,7 +14,11 @@ from confluent_kafka.admin import AdminClient
 
 from refnet.events.errors import LogUnavailable
 
+# librdkafka's own complaints (a refused connection, many times a second) go nowhere:
+# the caller reports the failure once, in its own words.
 _QUIET = logging.getLogger("refnet.kafka")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
 
 
 class BrokerUnavailable(LogUnavailable):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 import re
 import shutil
 import socket
@@ -44,9 +43,6 @@ _POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 # librdkafka logs every refused connection; the stack reports failures itself.
-_QUIET = logging.getLogger("refnet.stack.kafka")
-_QUIET.addHandler(logging.NullHandler())
-_QUIET.propagate = False
 
 
 @dataclass(frozen=True)
