@@ -21,6 +21,11 @@ from refnet.events.settings import Settings
 from refnet.projections.worker.lag import end_offsets
 
 log = logging.getLogger(__name__)
+# librdkafka repeats a refused connection many times a second; the reader reports a
+# log it cannot read once, as LogUnavailable, so the client library's lines go nowhere.
+_CLIENT_LOG = logging.getLogger(f"{__name__}.librdkafka")
+_CLIENT_LOG.addHandler(logging.NullHandler())
+_CLIENT_LOG.propagate = False
 
 BATCH = 10_000  # messages per poll: large enough that librdkafka's per-call cost vanishes
 POLL_SECONDS = 0.05
@@ -51,7 +56,7 @@ def _consumer(settings: Settings) -> Consumer:
         "max.partition.fetch.bytes": 16 * 1024 * 1024,
         "queued.max.messages.kbytes": 64 * 1024,  # read-ahead: bounds the reader's memory
     }
-    return Consumer(config, logger=log)
+    return Consumer(config, logger=_CLIENT_LOG)
 
 
 def log_ends(settings: Settings, topic: str | None = None, timeout: float = 10.0) -> dict[int, int]:
@@ -60,7 +65,7 @@ def log_ends(settings: Settings, topic: str | None = None, timeout: float = 10.0
     Raises LogUnavailable when the broker does not answer or the topic is missing.
     """
     name = topic or settings.topic_events
-    ends = end_offsets(settings, name, timeout, log)  # LogUnavailable if the broker is down
+    ends = end_offsets(settings, name, timeout, _CLIENT_LOG)  # LogUnavailable if the broker is down
     if not ends:
         raise LogUnavailable(f"topic {name} does not exist")
     return ends

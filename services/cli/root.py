@@ -1,8 +1,10 @@
 """The CLI's composition root: the settings, built once per run, and a command's connection.
 
-`main.root` builds the settings before any command runs, so a bad `REFNET_*`
-is one line naming the variable; every command then takes them from
-`cli_settings()` and opens the database through `with_connection`.
+`main.root` builds the settings before any command runs and keeps them on the
+run's root click context, so a bad `REFNET_*` is one line naming the variable;
+every command then takes them from `cli_settings()` and opens the database
+through `with_connection`. Nothing is kept between runs (a test may run many
+commands in one process, each with its own environment).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar, cast
 
 import asyncpg
+import click
 from pydantic import ValidationError
 from rich.markup import escape
 
@@ -24,24 +27,26 @@ T = TypeVar("T")
 # Driver failures not already turned into RefNet errors (e.g. the server going away).
 _DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
-_current: Settings | None = None
-
 
 def load_settings() -> Settings:
     """Settings from the environment; a bad variable is one line naming it, and exit 1."""
-    global _current
     try:
-        _current = Settings()
+        settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "REFNET_" + "_".join(str(part) for part in first["loc"]).upper()
         fail(escape(f"{name}: {first['msg']}"))
-    return _current
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.find_root().obj = settings
+    return settings
 
 
 def cli_settings() -> Settings:
-    """The settings of this run (built by the root callback, or now if a command runs alone)."""
-    return _current if _current is not None else load_settings()
+    """The settings of this run: the root callback's, or made now for a command run alone."""
+    context = click.get_current_context(silent=True)
+    built = context.find_root().obj if context is not None else None
+    return built if isinstance(built, Settings) else load_settings()
 
 
 def with_connection(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
