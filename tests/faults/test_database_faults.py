@@ -13,19 +13,7 @@ import time
 
 import pytest
 
-from tests.faults.harness import (
-    Background,
-    RetryingClient,
-    ServedApi,
-    applied_events,
-    assert_nothing_lost,
-    conclude,
-    eventually,
-    flat,
-    histories,
-    issue_partner_token,
-    postgres,
-)
+from tests.faults import harness as h
 from tests.integration.world import World, run_sync
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -35,8 +23,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 def test_postgres_crashes_while_the_worker_projects(
     world: World, repetition: int, synchronous: bool
 ) -> None:
-    people = histories(12_000, f"pgcrash{synchronous:d}{repetition}")
-    events = flat(people)
+    people = h.histories(12_000, f"pgcrash{synchronous:d}{repetition}")
+    events = h.flat(people)
     # Unflushed commits are what a crash loses: the harder case for the worker.
     world.settings = world.settings.model_copy(
         update={"projection_synchronous_commit": synchronous}
@@ -46,24 +34,26 @@ def test_postgres_crashes_while_the_worker_projects(
     # Three crashes at random points of the catch-up, each once the worker has
     # applied that share of the log and is committing batch after batch.
     for share in sorted(random.uniform(0.1, 0.8) for _ in range(3)):
-        eventually(lambda s=share: applied_events(world) >= s * len(events), 180, f"{share:.0%}")
-        postgres(world.settings, "restart")
+        h.eventually(
+            lambda s=share: h.applied_events(world) >= s * len(events), 180, f"{share:.0%}"
+        )
+        h.postgres(world.settings, "restart")
 
     mode = "synchronous_commit on" if synchronous else "synchronous_commit off"
     fault = f"PostgreSQL `-m immediate` restart ×3 while projecting ({mode})"
-    verdict = conclude(world, fault, events, events)
+    verdict = h.conclude(world, fault, events, events)
 
-    assert_nothing_lost(verdict)
+    h.assert_nothing_lost(verdict)
     assert world.workers[0].poll() is None, "the worker must ride out the crashes"
 
 
 def test_postgres_down_for_half_a_minute_while_the_api_ingests(
-    world: World, api: ServedApi, repetition: int
+    world: World, api: h.ServedApi, repetition: int
 ) -> None:
     world.start_worker()
     api.start()
-    client = RetryingClient(api, issue_partner_token(world))
-    people = histories(20_000, f"pgdown{repetition}", placer="awo-en")
+    client = h.RetryingClient(api, h.issue_partner_token(world))
+    people = h.histories(20_000, f"pgdown{repetition}", placer="awo-en")
     outage: dict[str, int] = {"over": 0}
 
     def ingest() -> None:
@@ -71,28 +61,28 @@ def test_postgres_down_for_half_a_minute_while_the_api_ingests(
         # Five participants' whole histories per request, until the outage is
         # over and the client has posted for a while after it.
         for n in range(0, len(people), 5):
-            client.post_until_accepted(flat(people[n : n + 5]), deadline)
+            client.post_until_accepted(h.flat(people[n : n + 5]), deadline)
             if outage["over"] and client.attempts > outage.get("after", 0) + 50:
                 break
 
-    publishing = Background(ingest)
+    publishing = h.Background(ingest)
     publishing.start()
-    eventually(lambda: len(client.acknowledged) >= 100, 60, "the first accepted posts")
-    postgres(world.settings, "stop")
+    h.eventually(lambda: len(client.acknowledged) >= 100, 60, "the first accepted posts")
+    h.postgres(world.settings, "stop")
     time.sleep(30)  # the fault itself: half a minute without PostgreSQL
-    postgres(world.settings, "start")
+    h.postgres(world.settings, "start")
     outage["after"] = client.attempts
     outage["over"] = 1
     publishing.result(timeout=240)
     api.stop()
 
     sent = client.acknowledged  # every post was retried until accepted
-    verdict = conclude(
+    verdict = h.conclude(
         world, "PostgreSQL down 30 s while the API ingests", sent, sent, client.refused
     )
 
     assert client.statuses.get(503, 0) > 0, client.statuses
-    assert_nothing_lost(verdict)
+    h.assert_nothing_lost(verdict)
     # Nothing half-recorded: every event the gateway's ledger remembers is in the log.
     remembered = {r[0] for r in run_sync(world.fetch("SELECT event_id::text FROM ingested_events"))}
     assert remembered <= {str(e.event_id) for e in world.read_log()}

@@ -18,33 +18,22 @@ import pytest
 
 from refnet.services.api.app import create_app
 from refnet.services.localstack.process import settings_env
-from tests.faults.harness import (
-    RetryingClient,
-    ServedApi,
-    applied_events,
-    as_body,
-    assert_nothing_lost,
-    conclude,
-    eventually,
-    flat,
-    histories,
-    issue_partner_token,
-)
+from tests.faults import harness as h
 from tests.integration.world import World, run_sync
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 
 def test_api_killed_in_the_middle_of_a_1000_event_batch(
-    world: World, api: ServedApi, repetition: int
+    world: World, api: h.ServedApi, repetition: int
 ) -> None:
     world.start_worker()
     api.start()
-    token = issue_partner_token(world)
-    warmup = flat(histories(750, f"apiwarm{repetition}", placer="awo-en"))
-    batch = flat(histories(750, f"apikill{repetition}", placer="awo-en"))  # 1,000 events
+    token = h.issue_partner_token(world)
+    warmup = h.flat(h.histories(750, f"apiwarm{repetition}", placer="awo-en"))
+    batch = h.flat(h.histories(750, f"apikill{repetition}", placer="awo-en"))  # 1,000 events
     assert len(batch) == 1_000
-    client = RetryingClient(api, token)
+    client = h.RetryingClient(api, token)
     started = time.monotonic()
     client.post_until_accepted(warmup, deadline=started + 60)
     takes = time.monotonic() - started  # how long one such request lasts here
@@ -54,7 +43,7 @@ def test_api_killed_in_the_middle_of_a_1000_event_batch(
         try:
             first["answer"] = httpx.post(
                 f"{api.url}/v1/events",
-                json=as_body(batch),
+                json=h.as_body(batch),
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=60,
             ).status_code
@@ -71,29 +60,29 @@ def test_api_killed_in_the_middle_of_a_1000_event_batch(
     client.post_until_accepted(batch, deadline=time.monotonic() + 120)
     api.stop()
 
-    verdict = conclude(
+    verdict = h.conclude(
         world,
         f"API SIGKILL inside a 1,000-event batch (client saw {first['answer']!s}; {reached} "
         "of it in the log), then the client's retry",
         warmup + batch, client.acknowledged, client.refused + 1,
     )  # fmt: skip
 
-    assert_nothing_lost(verdict)
+    h.assert_nothing_lost(verdict)
 
 
 def test_worker_killed_during_a_rebalance_of_two(world: World, repetition: int) -> None:
-    events = flat(histories(12_000, f"rebalance{repetition}"))
+    events = h.flat(h.histories(12_000, f"rebalance{repetition}"))
     first = world.start_worker()
     assert world.publish(events) == len(events)
-    eventually(lambda: applied_events(world) >= len(events) // 5, 120, "a fifth applied")
+    h.eventually(lambda: h.applied_events(world) >= len(events) // 5, 120, "a fifth applied")
     world.start_worker()  # joining makes the group rebalance
     time.sleep(random.uniform(0.5, 3.0))  # the fault's moment: while the group rebalances
     world.kill(first)
     world.start_worker()  # a replacement joins: another rebalance
 
-    verdict = conclude(world, "worker SIGKILL during a rebalance of two workers", events, events)
+    verdict = h.conclude(world, "worker SIGKILL during a rebalance of two workers", events, events)
 
-    assert_nothing_lost(verdict)
+    h.assert_nothing_lost(verdict)
 
 
 def reset(world: World, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -109,21 +98,23 @@ def reset(world: World, *flags: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_projections_reset_with_a_worker_running(world: World, repetition: int) -> None:
-    events = flat(histories(9_000, f"reset{repetition}"))
+    events = h.flat(h.histories(9_000, f"reset{repetition}"))
     world.start_worker()
     assert world.publish(events) == len(events)
-    eventually(lambda: applied_events(world) >= len(events) // 3, 120, "a third applied")
+    h.eventually(lambda: h.applied_events(world) >= len(events) // 3, 120, "a third applied")
 
     refused = reset(world)
     assert refused.returncode == 1, refused
     assert "are running" in refused.stderr and "--force" in refused.stderr
-    assert applied_events(world) > 0  # nothing was emptied
+    assert h.applied_events(world) > 0  # nothing was emptied
 
     forced = reset(world, "--force")
     assert forced.returncode == 0, forced.stderr
-    verdict = conclude(world, "`projections reset --force` under a running worker", events, events)
+    verdict = h.conclude(
+        world, "`projections reset --force` under a running worker", events, events
+    )
 
-    assert_nothing_lost(verdict)
+    h.assert_nothing_lost(verdict)
     assert verdict.refused_batches >= 1  # the worker saw offsets go back and sought to them
     health = run_sync(read_health(world))
     assert health["status"] == "ok", health
@@ -135,7 +126,7 @@ def test_projections_reset_with_a_worker_running(world: World, repetition: int) 
 
 async def read_health(world: World) -> dict[str, Any]:
     """`GET /v1/health` of an in-process API on the world's settings, as a partner."""
-    token = issue_partner_token(world)
+    token = h.issue_partner_token(world)
     application = create_app(world.settings)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
