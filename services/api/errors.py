@@ -72,6 +72,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 """OpenAPI `responses` for routes: the errors every authenticated read may answer."""
 
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the body is not UTF-8 JSON"},
+    413: {"model": ErrorBody, "description": "more than `REFNET_INGEST_MAX_BYTES` bytes"},
+    415: {"model": ErrorBody, "description": "a Content-Type other than JSON"},
+}
+"""OpenAPI `responses` of a route that reads a JSON body."""
+
 
 class Refused(RefNetError):
     """A request refused with `status` and `code`, naming the inputs at fault in `problems`."""

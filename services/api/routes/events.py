@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from refnet.services.api.deps import AppSettings, Conn, CurrentPrincipal, forbidden
-from refnet.services.api.errors import ERROR_RESPONSES, ErrorBody
+from refnet.services.api.errors import BODY_ERRORS, ERROR_RESPONSES, ErrorBody
 from refnet.services.gateway.ingest import Gateway, IngestRefused, parse_body
 
 router = APIRouter(prefix="/v1", tags=["ingestion"])
@@ -104,11 +104,10 @@ _BODY_SCHEMA: dict[str, Any] = {
     openapi_extra={"requestBody": _BODY_SCHEMA},
     responses={
         **ERROR_RESPONSES,
-        400: {"model": ErrorBody, "description": "the body is not UTF-8 JSON"},
+        **BODY_ERRORS,
         403: {"model": ErrorBody, "description": "not a partner token, or another partner's event"},
         409: {"model": ErrorBody, "description": "an event_id already names another event"},
         413: {"model": ErrorBody, "description": "too many bytes or events"},
-        415: {"model": ErrorBody, "description": "a Content-Type other than JSON"},
         503: {"model": ErrorBody, "description": "the log did not confirm; retry later"},
     },
 )

@@ -19,7 +19,7 @@ from refnet.events.unused_numbers import MAX_RANGE_NUMBERS, MAX_RANGES, MAX_SEQU
 from refnet.projections.audit.sequence_accounting import distinct_numbers
 from refnet.projections.audit.sequence_ledger import record_unused
 from refnet.services.api.deps import AppSettings, Conn, PartnerCaller, own_publisher
-from refnet.services.api.errors import ERROR_RESPONSES, ErrorBody
+from refnet.services.api.errors import BODY_ERRORS, ERROR_RESPONSES, ErrorBody
 from refnet.services.api.routes.events import is_json, read_limited
 from refnet.services.gateway.ingest import IngestRefused, decode_json
 
@@ -106,10 +106,8 @@ def _body_schema() -> dict[str, Any]:
     openapi_extra={"requestBody": _body_schema()},
     responses={
         **ERROR_RESPONSES,
-        400: {"model": ErrorBody, "description": "the body is not UTF-8 JSON"},
+        **BODY_ERRORS,
         403: {"model": ErrorBody, "description": "not a partner token, or not its own id"},
-        413: {"model": ErrorBody, "description": "more than `REFNET_INGEST_MAX_BYTES` bytes"},
-        415: {"model": ErrorBody, "description": "a Content-Type other than JSON"},
     },
 )
 async def post_unused(
