@@ -1,6 +1,9 @@
 """Request dependencies: settings, the database connection, the caller, and who may read what.
 
-Every 401 and 403 of the API is decided here. The access rules:
+Every 401, and every 403 that depends on who calls, is decided here. A 403 that
+depends on what a body holds (an event naming another partner) is the gateway's
+(`services/gateway/ingest.check_partner`), a report for another publisher is
+`own_publisher`'s here. The access rules:
 
     role         /v1/network/...   /v1/partners/{id}/...        /v1/audit/...   /v1/health
     coordinator  read              read, any partner            403             read
