@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TypeVar
 
 from confluent_kafka import Consumer, Message, TopicPartition
@@ -19,6 +18,7 @@ from refnet.events.errors import LogUnavailable
 from refnet.events.kafka_client import client_config
 from refnet.events.settings import Settings
 from refnet.projections.worker.lag import end_offsets
+from refnet.projections.worker.projector import Record
 
 log = logging.getLogger(__name__)
 # librdkafka repeats a refused connection many times a second; the reader reports a
@@ -30,17 +30,6 @@ _CLIENT_LOG.propagate = False
 BATCH = 10_000  # messages per poll: large enough that librdkafka's per-call cost vanishes
 POLL_SECONDS = 0.05
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class LogRecord:
-    """One message as it sits in the log."""
-
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int | None  # the record's Kafka timestamp, if it has one
 
 
 Progress = Callable[[int], None]  # called with the number of records read since the last call
@@ -78,7 +67,7 @@ def read_log(
     on_progress: Progress | None = None,
     timeout: float = 30.0,
     starts: Mapping[int, int] | None = None,
-) -> Iterator[LogRecord]:
+) -> Iterator[Record]:
     """Every record of `topic` from `starts` (default: offset 0) up to `ends` (exclusive),
     partitions interleaved as the broker delivers them, offsets rising in each.
 
@@ -120,7 +109,7 @@ def read_log(
 
 def _next_record(
     topic: str, message: Message, expected: dict[int, int], remaining: dict[int, int]
-) -> LogRecord | None:
+) -> Record | None:
     """The message as a record if it is the next one wanted; raises on errors and holes."""
     error = message.error()
     if error is not None:
@@ -137,7 +126,7 @@ def _next_record(
     if offset + 1 >= end:
         del remaining[partition]
     kind, stamp = message.timestamp()
-    return LogRecord(
+    return Record(
         partition, offset, message.key(), message.value(), stamp if kind else None
     )  # kind 0: TIMESTAMP_NOT_AVAILABLE
 

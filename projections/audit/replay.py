@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from refnet.events.settings import Settings
-from refnet.projections.audit.log_reader import LogRecord, chunked, log_ends, read_log
+from refnet.projections.audit.log_reader import chunked, log_ends, read_log
 from refnet.projections.fold.batch import fold_batch
 from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact
@@ -34,7 +34,8 @@ from refnet.projections.worker.signatures import KeyRing
 
 CHUNK = 2_000  # records per task handed to a worker process
 SMALL_LOG = 20_000  # records below which one process is quicker
-Raw = tuple[int, int, bytes | None, bytes | None]  # partition, offset, key, value: cheap to pickle
+# A record as (partition, offset, key, value): what crosses to a worker process, cheap to pickle.
+RecordTuple = tuple[int, int, bytes | None, bytes | None]
 
 
 @dataclass
@@ -52,7 +53,7 @@ class Replay:
     seconds: float = 0.0  # spent classifying and folding in this process
     wall_seconds: float = 0.0  # from the first read to the last fold, for `replay_log`
 
-    def feed(self, records: Iterable[LogRecord | Record]) -> None:
+    def feed(self, records: Iterable[Record]) -> None:
         """Classify and fold `records`; within a partition they must come in offset order."""
         started = time.perf_counter()
         keys = self.keys
@@ -115,7 +116,7 @@ def _start_worker(documents: list[dict[str, Any]]) -> None:
     _worker_keys = KeyRing.from_documents(documents)
 
 
-def _classify_chunk(records: list[Raw]) -> list[Incoming]:
+def _classify_chunk(records: list[RecordTuple]) -> list[Incoming]:
     assert _worker_keys is not None, "worker started without keys"
     return [classify(Record(*r), _worker_keys) for r in records]
 
@@ -126,7 +127,7 @@ def default_workers() -> int:
     return cores if cores and cores > 1 else 0
 
 
-def _chunks(records: Iterable[LogRecord]) -> Iterator[list[Raw]]:
+def _chunks(records: Iterable[Record]) -> Iterator[list[RecordTuple]]:
     for chunk in chunked(records, CHUNK):
         yield [(r.partition, r.offset, r.key, r.value) for r in chunk]
 
@@ -154,7 +155,7 @@ def classified_chunks(
     with ProcessPoolExecutor(
         workers, initializer=_start_worker, initargs=(keys.documents,)
     ) as pool:
-        pending: deque[tuple[list[Raw], Future[list[Incoming]]]] = deque()
+        pending: deque[tuple[list[RecordTuple], Future[list[Incoming]]]] = deque()
         for chunk in _chunks(records):
             pending.append((chunk, pool.submit(_classify_chunk, chunk)))
             if len(pending) > ahead:

@@ -21,7 +21,6 @@ from refnet.projections.audit.findings import (
     UNUSED,
     Finding,
 )
-from refnet.projections.audit.log_reader import LogRecord
 from refnet.projections.audit.sequence_accounting import Explained, SequenceLedger, account, count
 from refnet.projections.store.outcomes import DeadLetter
 from refnet.projections.worker.projector import Record
@@ -52,7 +51,7 @@ class Numbered(NamedTuple):
     digest: bytes  # of the record's bytes: tells an identical re-send from another event
 
 
-def numbered(record: LogRecord | Record) -> Numbered | None:
+def numbered(record: Record) -> Numbered | None:
     """The integrity fields of a record (None if it has none); the signature is checked apart."""
     try:
         body = json.loads(record.value or b"")

@@ -24,14 +24,15 @@ from refnet.projections.worker.signatures import KeyRing, newer_keys_may_help
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
-    """A message as read from the log."""
+    """One message of the log, as every reader of it (worker, replay, archive) sees it."""
 
     partition: int
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp_ms: int | None = None  # the record's Kafka timestamp, where it was read
 
 
 DeadLetterSink = Callable[[DeadLetter], Awaitable[None]]

@@ -40,7 +40,7 @@ class ArchiveError(RefNetError):
 
 
 class RecordLike(Protocol):
-    """What a line is made from: a `LogRecord`, or an `ArchivedRecord` read back."""
+    """What a line is made from: a `Record`, or an `ArchivedRecord` read back."""
 
     @property
     def offset(self) -> int: ...

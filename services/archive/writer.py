@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from refnet.events.fields import format_utc
-from refnet.projections.audit.log_reader import LogRecord
+from refnet.projections.worker.projector import Record
 from refnet.services.archive.format import (
     _TEMP_SUFFIX,
     CHUNK_BYTES,
@@ -118,7 +118,7 @@ def write_archive(
     folder: Path,
     topic: str,
     ends: Mapping[int, int],
-    records: Iterable[LogRecord],
+    records: Iterable[Record],
     keys: Sequence[Mapping[str, Any]],
     log_ends_at_start: Mapping[int, int] | None = None,
     until: datetime | None = None,

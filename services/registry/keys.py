@@ -25,7 +25,7 @@ from refnet.projections.store.database import Conn
 
 log = logging.getLogger(__name__)
 
-Signer = Literal["partner", "gateway"]
+SignerRole = Literal["partner", "gateway"]
 
 _REGISTER = """
 INSERT INTO signing_keys (key_id, signer, partner_id, public_key, label)
@@ -52,7 +52,7 @@ class KeyRegistryError(RefNetError):
 @dataclass(frozen=True)
 class KeyInfo:
     key_id: str
-    signer: Signer
+    signer: SignerRole
     partner_id: str | None
     public_key: str  # base64url
     label: str | None
@@ -72,7 +72,7 @@ async def register_key(
     for another owner is refused, or one partner could vouch for another.
     """
     key_id = key_id_of(public_key)
-    signer: Signer = "gateway" if partner_id is None else "partner"
+    signer: SignerRole = "gateway" if partner_id is None else "partner"
     try:
         inserted = await conn.fetchval(_REGISTER, key_id, signer, partner_id, public_key, label)
     except asyncpg.CheckViolationError as exc:

@@ -14,7 +14,7 @@ import pytest
 from refnet.events.codec import validate
 from refnet.events.fields import format_utc
 from refnet.events.signing import CounterSequence, Signer, SigningKey, b64url
-from refnet.projections.audit.log_reader import LogRecord
+from refnet.projections.worker.projector import Record
 from refnet.services.archive.export import parse_until
 from refnet.services.archive.format import (
     FORMAT,
@@ -59,15 +59,15 @@ def signed_values(key: SigningKey, count: int) -> list[bytes]:
     return values
 
 
-def sample_records(key: SigningKey) -> list[LogRecord]:
+def sample_records(key: SigningKey) -> list[Record]:
     """Two partitions: four signed events, one undecodable record; one empty partition."""
     values = signed_values(key, 4)
     records = [
-        LogRecord(0, 0, b"p-00000000", values[0], STAMP),
-        LogRecord(1, 0, b"p-00000001", values[1], STAMP + 1),
-        LogRecord(0, 1, b"p-00000002", values[2], STAMP + 2),
-        LogRecord(0, 2, None, UNDECODABLE, STAMP + 3),
-        LogRecord(1, 1, b"p-00000003", values[3], None),
+        Record(0, 0, b"p-00000000", values[0], STAMP),
+        Record(1, 0, b"p-00000001", values[1], STAMP + 1),
+        Record(0, 1, b"p-00000002", values[2], STAMP + 2),
+        Record(0, 2, None, UNDECODABLE, STAMP + 3),
+        Record(1, 1, b"p-00000003", values[3], None),
     ]
     return records
 
@@ -321,7 +321,7 @@ def test_a_gap_in_the_offsets_is_found_even_with_hashes_restated(
     archive: Path, key: SigningKey
 ) -> None:
     records = [r for r in sample_records(key) if r.partition == 0]
-    gapped = [records[0], records[1], LogRecord(0, 3, None, UNDECODABLE, STAMP)]
+    gapped = [records[0], records[1], Record(0, 3, None, UNDECODABLE, STAMP)]
     rewrite_partition(archive, 0, [encode_line(r) for r in gapped])
     assert problems(verify_archive(archive)) == [
         "partition-00000.jsonl.gz line 3: offset 3 where 2 was due",
@@ -350,7 +350,7 @@ def test_a_changed_event_fails_its_signature(archive: Path, key: SigningKey) -> 
     assert records[0].value is not None
     changed = records[0].value.replace(b'"german_level":"A2"', b'"german_level":"B1"')
     assert changed != records[0].value
-    lines = [encode_line(LogRecord(1, 0, records[0].key, changed, STAMP)), encode_line(records[1])]
+    lines = [encode_line(Record(1, 0, records[0].key, changed, STAMP)), encode_line(records[1])]
     rewrite_partition(archive, 1, lines)
     result = verify_archive(archive)
     assert result.problems == []
