@@ -65,6 +65,9 @@ class Finding:
     event_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
+    def __str__(self) -> str:
+        return self.message
+
     def as_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,

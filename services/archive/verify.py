@@ -10,13 +10,14 @@ import hashlib
 import json
 import zlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from refnet.events.codec import decode
 from refnet.events.errors import EventInvalid, EventUndecodable
 from refnet.events.signing import KeyUnusable, key_id_of, parse_public_key
+from refnet.projections.audit.findings import Finding
 from refnet.projections.worker.signatures import KeyRing
 from refnet.services.archive.format import (
     MANIFEST_NAME,
@@ -36,25 +37,18 @@ from refnet.services.archive.writer import sha256_of
 # ---------------------------------------------------------------- verifying
 
 
-@dataclass(frozen=True)
-class Finding:
+ARCHIVE = "archive"  # the kind of every finding about an archive's files
+
+
+def finding(file: str, reason: str, line: int | None = None, offset: int | None = None) -> Finding:
     """Something wrong in an archive, or worth noting, named by file and line."""
-
-    file: str
-    reason: str
-    line: int | None = None
-    offset: int | None = None
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.line is not None:
-            where += f" line {self.line}"
-        if self.offset is not None:
-            where += f" (offset {self.offset})"
-        return f"{where}: {self.reason}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+    where = file
+    if line is not None:
+        where += f" line {line}"
+    if offset is not None:
+        where += f" (offset {offset})"
+    detail = {"file": file, "line": line, "reason": reason}
+    return Finding(ARCHIVE, f"{where}: {reason}", offset=offset, detail=detail)
 
 
 @dataclass
@@ -98,9 +92,9 @@ class Verification:
             "events": self.events,
             "signatures_checked": self.signatures_checked,
             "chain_sha256": chain_hash(manifest.chained) if manifest else None,
-            "problems": [f.to_json() for f in self.problems],
-            "bad_signatures": [f.to_json() for f in self.bad_signatures],
-            "not_events": [f.to_json() for f in self.not_events],
+            "problems": [f.as_json() for f in self.problems],
+            "bad_signatures": [f.as_json() for f in self.bad_signatures],
+            "not_events": [f.as_json() for f in self.not_events],
         }
 
 
@@ -116,9 +110,9 @@ class _FileCheck:
     def problem(self, reason: str, line: int | None = None, offset: int | None = None) -> None:
         self.findings += 1
         if self.findings <= MAX_FINDINGS_PER_FILE:
-            self.result.problems.append(Finding(self.entry.name, reason, line, offset))
+            self.result.problems.append(finding(self.entry.name, reason, line, offset))
         elif self.findings == MAX_FINDINGS_PER_FILE + 1:
-            self.result.problems.append(Finding(self.entry.name, "more problems not listed"))
+            self.result.problems.append(finding(self.entry.name, "more problems not listed"))
 
     def line(self, number: int, raw: bytes) -> None:
         if not raw.endswith(b"\n"):
@@ -137,7 +131,7 @@ class _FileCheck:
 
     def _signature(self, number: int, record: ArchivedRecord) -> None:
         def note(reason: str) -> Finding:
-            return Finding(self.entry.name, reason, number, record.offset)
+            return finding(self.entry.name, reason, number, record.offset)
 
         if record.value is None:
             self.result.not_events.append(note("no value"))
@@ -181,12 +175,12 @@ def _check_file(
     digest = sha256_of(path)
     if digest != entry.sha256:
         result.problems.append(
-            Finding(entry.name, f"SHA-256 is {digest}, the manifest says {entry.sha256}")
+            finding(entry.name, f"SHA-256 is {digest}, the manifest says {entry.sha256}")
         )
     size = path.stat().st_size
     if size != entry.compressed_bytes:
         result.problems.append(
-            Finding(entry.name, f"is {size} bytes, the manifest says {entry.compressed_bytes}")
+            finding(entry.name, f"is {size} bytes, the manifest says {entry.compressed_bytes}")
         )
     check = _FileCheck(entry, result, keys)
     number = 0
@@ -207,7 +201,7 @@ def _check_listing(folder: Path, manifest: Manifest, result: Verification) -> No
     partitions = [f.partition for f in manifest.files]
     if partitions != list(range(manifest.partitions)):
         result.problems.append(
-            Finding(
+            finding(
                 MANIFEST_NAME,
                 f"files cover partitions {partitions}, not 0..{manifest.partitions - 1} in order",
             )
@@ -215,20 +209,20 @@ def _check_listing(folder: Path, manifest: Manifest, result: Verification) -> No
     for entry in manifest.files:
         if entry.first_offset != 0:
             result.problems.append(
-                Finding(entry.name, f"starts at offset {entry.first_offset}, not 0")
+                finding(entry.name, f"starts at offset {entry.first_offset}, not 0")
             )
         log_end = dict(enumerate(manifest.log_ends)).get(entry.partition, -1)
         if entry.end_offset > log_end:
             result.problems.append(
-                Finding(entry.name, f"ends at {entry.end_offset}, past the log's end {log_end}")
+                finding(entry.name, f"ends at {entry.end_offset}, past the log's end {log_end}")
             )
     named = [f.name for f in manifest.files] + [manifest.keys_file, MANIFEST_NAME]
     present = {p.name for p in folder.iterdir()}
     for name in named:
         if name not in present:
-            result.problems.append(Finding(name, "missing"))
+            result.problems.append(finding(name, "missing"))
     for name in sorted(present - set(named)):
-        result.problems.append(Finding(name, "extra: not named in the manifest"))
+        result.problems.append(finding(name, "extra: not named in the manifest"))
 
 
 def _load_keys(folder: Path, manifest: Manifest, result: Verification) -> KeyRing | None:
@@ -241,7 +235,7 @@ def _load_keys(folder: Path, manifest: Manifest, result: Verification) -> KeyRin
     name = manifest.keys_file
     if digest != manifest.keys_sha256:
         result.problems.append(
-            Finding(name, f"SHA-256 is {digest}, the manifest says {manifest.keys_sha256}")
+            finding(name, f"SHA-256 is {digest}, the manifest says {manifest.keys_sha256}")
         )
     try:
         documents = key_list(data)
@@ -251,7 +245,7 @@ def _load_keys(folder: Path, manifest: Manifest, result: Verification) -> KeyRin
             )
         return KeyRing.from_documents(documents)
     except (ArchiveError, KeyUnusable) as exc:
-        result.problems.append(Finding(name, str(exc)))
+        result.problems.append(finding(name, str(exc)))
         return None
 
 
@@ -297,17 +291,17 @@ def verify_archive(
     """
     result = Verification(folder)
     if not folder.is_dir():
-        result.problems.append(Finding(str(folder), "not a directory"))
+        result.problems.append(finding(str(folder), "not a directory"))
         return result
     try:
         manifest, stated_chain = read_manifest(folder)
     except ArchiveError as exc:
-        result.problems.append(Finding(MANIFEST_NAME, str(exc).removeprefix(f"{MANIFEST_NAME}: ")))
+        result.problems.append(finding(MANIFEST_NAME, str(exc).removeprefix(f"{MANIFEST_NAME}: ")))
         return result
     result.manifest = manifest
     if chain_hash(manifest.chained) != stated_chain:
         result.problems.append(
-            Finding(MANIFEST_NAME, "chain_sha256 does not match the files and keys it lists")
+            finding(MANIFEST_NAME, "chain_sha256 does not match the files and keys it lists")
         )
     _check_listing(folder, manifest, result)
     keys = _load_keys(folder, manifest, result)

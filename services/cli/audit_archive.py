@@ -16,11 +16,11 @@ import asyncpg
 import typer
 from rich.markup import escape
 
+from refnet.projections.audit.findings import Finding
 from refnet.services.archive.export import export_archive, parse_until, plan_export
 from refnet.services.archive.format import ArchiveError, Manifest
 from refnet.services.archive.restore import check_target_empty, restore_archive
 from refnet.services.archive.verify import (
-    Finding,
     Verification,
     key_list,
     read_manifest,
