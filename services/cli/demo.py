@@ -10,13 +10,12 @@ import typer
 from rich.table import Table
 
 from refnet.events.settings import Settings
-from refnet.projections.store.database import connect_pool
 from refnet.projections.store.queries import network_outcomes
 from refnet.projections.store.views import NetworkOutcomes, Period
 from refnet.services.cli.console import console, friendly, run
 from refnet.services.cli.projections import wait_until_caught_up
 from refnet.services.cli.publish import publish_with_progress
-from refnet.services.cli.root import cli_settings
+from refnet.services.cli.root import cli_settings, migrated_connection
 from refnet.services.demo.generator import demo_history
 from refnet.services.registry.local_keys import provision_keys
 
@@ -42,12 +41,8 @@ def demo_command(
 
 
 async def _outcomes(settings: Settings) -> NetworkOutcomes:
-    pool = await connect_pool(settings)
-    try:
-        async with pool.acquire() as conn:
-            return await network_outcomes(conn, Period(), settings.referral_overdue_days)
-    finally:
-        await pool.close()
+    async with migrated_connection(settings) as conn:
+        return await network_outcomes(conn, Period(), settings.referral_overdue_days)
 
 
 def summary_table(outcomes: NetworkOutcomes, title: str = "RefNet demo network: outcomes") -> Table:

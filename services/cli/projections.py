@@ -9,14 +9,12 @@ import typer
 from refnet.events.errors import LogUnavailable
 from refnet.events.settings import Settings
 from refnet.projections.audit.rebuild import Rebuild, RebuildReport
-from refnet.projections.store.database import connect_pool
-from refnet.projections.store.migrate import migrate
 from refnet.projections.store.reset import reset_read_model
 from refnet.projections.worker.catchup import wait_caught_up
 from refnet.projections.worker.lag import group_members
 from refnet.services.cli.console import console, fail, friendly, run
 from refnet.services.cli.progress import event_progress
-from refnet.services.cli.root import cli_settings
+from refnet.services.cli.root import cli_settings, migrated_connection
 
 projections_app = typer.Typer(help="Run and manage the projection worker.", no_args_is_help=True)
 
@@ -73,13 +71,8 @@ def reset_command(
 
 
 async def _reset(settings: Settings) -> None:
-    pool = await connect_pool(settings)
-    try:
-        async with pool.acquire() as conn:
-            await migrate(conn, settings.read_model_schema, settings.registry_schema)
-            await reset_read_model(conn)
-    finally:
-        await pool.close()
+    async with migrated_connection(settings) as conn:
+        await reset_read_model(conn)
 
 
 @projections_app.command("wait")
@@ -92,19 +85,14 @@ def wait_command(timeout: float = typer.Option(300.0, help="seconds to wait at m
 
 async def wait_until_caught_up(settings: Settings, timeout: float) -> None:
     """Wait with a progress bar; shared by `refnet demo`."""
-    pool = await connect_pool(settings)
-    try:
-        with event_progress(console) as progress:
-            task = progress.add_task("projecting", total=None)
+    with event_progress(console) as progress:
+        task = progress.add_task("projecting", total=None)
 
-            def show(done: int, end: int) -> None:
-                progress.update(task, completed=done, total=end)
+        def show(done: int, end: int) -> None:
+            progress.update(task, completed=done, total=end)
 
-            async with pool.acquire() as conn:
-                await migrate(conn, settings.read_model_schema, settings.registry_schema)
-                await wait_caught_up(conn, settings, timeout=timeout, on_progress=show)
-    finally:
-        await pool.close()
+        async with migrated_connection(settings) as conn:
+            await wait_caught_up(conn, settings, timeout=timeout, on_progress=show)
 
 
 @projections_app.command("rebuild")

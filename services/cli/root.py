@@ -9,7 +9,8 @@ commands in one process, each with its own environment).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar, cast
 
 import asyncpg
@@ -49,19 +50,26 @@ def cli_settings() -> Settings:
     return built if isinstance(built, Settings) else load_settings()
 
 
+@asynccontextmanager
+async def migrated_connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """One connection to the read model and the registry, brought up to date, closed after."""
+    pool = await connect_pool(settings, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as proxy:
+            # The pool's proxy forwards every Connection method; the stubs don't say so.
+            conn = cast(asyncpg.Connection, proxy)
+            await migrate(conn, settings.read_model_schema, settings.registry_schema)
+            yield conn
+    finally:
+        await pool.close()
+
+
 def with_connection(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    """Run `work` on one connection to the read model, brought up to date first."""
+    """Run `work` on a `migrated_connection`; a failure is one line and exit 1."""
 
     async def main() -> T:
-        pool = await connect_pool(settings, min_size=1, max_size=1)
-        try:
-            async with pool.acquire() as proxy:
-                # The pool's proxy forwards every Connection method; the stubs don't say so.
-                conn = cast(asyncpg.Connection, proxy)
-                await migrate(conn, settings.read_model_schema, settings.registry_schema)
-                return await work(conn)
-        finally:
-            await pool.close()
+        async with migrated_connection(settings) as conn:
+            return await work(conn)
 
     # Messages may quote what the user typed: escaped, so `[` is not read as markup.
     try:
