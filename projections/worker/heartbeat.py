@@ -38,7 +38,7 @@ SELECT worker_id, host, pid, started_at, heartbeat_at, partitions, batches, appl
        extract(epoch FROM now() - heartbeat_at)::float8 AS silent_seconds
 FROM projection_workers WHERE consumer_group = $1 ORDER BY started_at, worker_id
 """
-# Rows of workers gone for a day are history nobody reads; keep the table small.
+# Rows of workers gone for a day are history nobody reads: each starting worker prunes them.
 _PRUNE = "DELETE FROM projection_workers WHERE heartbeat_at < now() - interval '1 day'"
 
 
@@ -58,6 +58,7 @@ class WorkerCounters:
     last_error: str | None = None
     _started: float = field(default_factory=time.monotonic)
     _stuck_since: float | None = None
+    _pruned: bool = False
 
     def progressed(self, applied: int) -> None:
         """A batch was applied: whatever held the worker up is over."""
@@ -85,7 +86,10 @@ class WorkerCounters:
         return 0.0 if self._stuck_since is None else time.monotonic() - self._stuck_since
 
     async def beat(self, conn: Conn) -> None:
-        """Write this worker's row (the database's clock stamps it)."""
+        """Write this worker's row (the database's clock stamps it); the first prunes old ones."""
+        if not self._pruned:
+            await conn.execute(_PRUNE)
+            self._pruned = True
         await conn.execute(
             _BEAT,
             self.worker_id,
@@ -124,12 +128,8 @@ class WorkerStatus(BaseModel):
     silent_seconds: float = Field(description="seconds since its last heartbeat")
 
 
-async def worker_statuses(
-    conn: Conn, group: str, stall_after: float, prune: bool = False
-) -> list[WorkerStatus]:
+async def worker_statuses(conn: Conn, group: str, stall_after: float) -> list[WorkerStatus]:
     """The workers of `group` that reported, oldest first, each judged ok, stuck or gone."""
-    if prune:
-        await conn.execute(_PRUNE)
     statuses = []
     for row in await conn.fetch(_READ, group):
         values = dict(row)
@@ -157,9 +157,13 @@ def projection_verdict(workers: list[WorkerStatus], lag: int | None) -> tuple[bo
             f"{w.last_error or w.last_refusal or 'no progress'}"
             for w in stuck
         )
-        return False, f"{len(stuck)} of {len(live)} workers make no progress: {what}"
+        return False, f"{len(stuck)} of {_workers(len(live))} make no progress: {what}"
     if not live:
         if lag:
             return False, f"no worker is running and {lag} events wait in the log"
         return None, "no worker is running"
-    return True, f"{len(live)} workers running; {refused} batches refused and sought back"
+    return True, f"{_workers(len(live))} running; {refused} batches refused and sought back"
+
+
+def _workers(count: int) -> str:
+    return f"{count} worker" if count == 1 else f"{count} workers"

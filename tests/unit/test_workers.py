@@ -32,6 +32,7 @@ def test_running_workers_are_up_and_their_refusals_are_counted() -> None:
     up, detail = projection_verdict([status(refused_batches=2), status(worker_id="w2")], lag=0)
     assert up is True
     assert detail == "2 workers running; 2 batches refused and sought back"
+    assert projection_verdict([status()], lag=0)[1].startswith("1 worker running;")
 
 
 def test_a_stuck_worker_makes_the_projection_down_and_says_why() -> None:
