@@ -51,6 +51,12 @@ def finding(file: str, reason: str, line: int | None = None, offset: int | None 
     return Finding(ARCHIVE, f"{where}: {reason}", offset=offset, detail=detail)
 
 
+def as_archive_json(found: Finding) -> dict[str, Any]:
+    """`verify-archive --json`'s form of a finding: file, line, offset and reason, where known."""
+    fields = {**found.detail, "offset": found.offset}
+    return {k: fields[k] for k in ("file", "line", "offset", "reason") if fields.get(k) is not None}
+
+
 @dataclass
 class Verification:
     """What `verify_archive` found.
@@ -92,9 +98,9 @@ class Verification:
             "events": self.events,
             "signatures_checked": self.signatures_checked,
             "chain_sha256": chain_hash(manifest.chained) if manifest else None,
-            "problems": [f.as_json() for f in self.problems],
-            "bad_signatures": [f.as_json() for f in self.bad_signatures],
-            "not_events": [f.as_json() for f in self.not_events],
+            "problems": [as_archive_json(f) for f in self.problems],
+            "bad_signatures": [as_archive_json(f) for f in self.bad_signatures],
+            "not_events": [as_archive_json(f) for f in self.not_events],
         }
 
 
