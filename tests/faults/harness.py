@@ -28,7 +28,7 @@ from refnet.events.settings import Settings
 from refnet.services.localstack.kafka import KAFKA, start_kafka
 from refnet.services.localstack.postgres import read_state
 from refnet.services.localstack.process import running_pid, settings_env
-from tests.integration.world import T0, World, enrolled, placed, run_sync
+from tests.integration.world import T0, World, enrolled, free_port, placed, run_sync
 
 RESULTS: list[Verdict] = []
 """Every case's verdict in this run, for the table printed at the end."""
@@ -143,7 +143,7 @@ class ServedApi:
     def __init__(self, world: World, name: str = "api") -> None:
         self.world = world
         self.log = world.log_dir / f"{name}.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -174,12 +174,6 @@ class ServedApi:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-def _free_port() -> int:
-    from tests.integration.world import free_port
-
-    return free_port()
 
 
 @dataclass
