@@ -19,7 +19,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import asyncpg
 import faust
@@ -27,7 +27,7 @@ from faust.types import TP
 
 from refnet.events.kafka_client import MECHANISM, bootstrap, uses_sasl
 from refnet.events.settings import Settings
-from refnet.projections.store.database import connect_pool
+from refnet.projections.store.database import StoreUnavailable, connect_pool, is_transient
 from refnet.projections.store.migrate import migrate
 from refnet.projections.store.outcomes import DeadLetter, OffsetMismatch, OutcomeStore
 from refnet.projections.worker.gaps import GapGuard
@@ -38,6 +38,7 @@ from refnet.projections.worker.signatures import KeyRing
 
 log = logging.getLogger(__name__)
 EXIT_CRASHED = 70  # EX_SOFTWARE
+T = TypeVar("T")
 
 
 class Runtime:
@@ -58,16 +59,40 @@ class Runtime:
         self.committed: dict[int, int] = {}
         self.seek: Callable[[dict[int, int]], Awaitable[None]] | None = None
 
+    async def patiently(self, what: str, step: Callable[[], Awaitable[T]]) -> T:
+        """`step()` once PostgreSQL answers: a worker started, or assigned partitions,
+        while the database is down waits for it instead of failing."""
+        delay = 0.2
+        while True:
+            try:
+                return await step()
+            except Exception as exc:
+                if not (isinstance(exc, StoreUnavailable) or is_transient(exc)):
+                    raise
+                self.counters.failed(str(exc))
+                log.warning("%s: PostgreSQL unavailable, retrying in %.1fs: %s", what, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
     async def ready(self) -> tuple[OutcomeStore, Projector]:
         async with self._lock:
             if self.store is None or self._projector is None:
                 settings = self.settings
                 relaxed = not settings.projection_synchronous_commit
-                self._pool = await connect_pool(settings, relaxed_commit=relaxed)
-                async with self._pool.acquire() as conn:
-                    await migrate(conn, settings.read_model_schema, settings.registry_schema)
-                self.store = OutcomeStore(self._pool, self.settings.topic_events)
-                await self.store.ensure_partitions(self.settings.topic_partitions)
+                if self._pool is None:
+                    self._pool = await self.patiently(
+                        "connecting", lambda: connect_pool(settings, relaxed_commit=relaxed)
+                    )
+                pool = self._pool
+                store = OutcomeStore(pool, self.settings.topic_events)
+
+                async def prepare() -> None:
+                    async with pool.acquire() as conn:
+                        await migrate(conn, settings.read_model_schema, settings.registry_schema)
+                    await store.ensure_partitions(self.settings.topic_partitions)
+
+                await self.patiently("preparing the read model", prepare)
+                self.store = store
                 self._projector = Projector(
                     self.store,
                     self._send_dead_letter,
@@ -130,9 +155,14 @@ class Runtime:
             self.committed[r.partition] = max(self.committed.get(r.partition, 0), r.offset + 1)
 
     async def _load_keys(self) -> KeyRing:
-        assert self._pool is not None
-        async with self._pool.acquire() as conn:
-            ring = await KeyRing.load(conn)
+        pool = self._pool
+        assert pool is not None
+
+        async def load() -> KeyRing:
+            async with pool.acquire() as conn:
+                return await KeyRing.load(conn)
+
+        ring = await self.patiently("loading signing keys", load)
         log.info("loaded %d signing keys", len(ring))
         return ring
 
@@ -188,7 +218,7 @@ def build_app(settings: Settings) -> faust.App:
     async def seek_to_stored(sender: Any, assigned: set[TP], **_: Any) -> None:
         mine = [tp for tp in assigned if tp.topic == settings.topic_events]
         store, _projector = await runtime.ready()
-        stored = await store.offsets()
+        stored = await runtime.patiently("reading the stored offsets", store.offsets)
         ends = await asyncio.to_thread(end_offsets, settings)
         ahead = [
             tp.partition for tp in mine if stored.get(tp.partition, 0) > ends.get(tp.partition, 0)

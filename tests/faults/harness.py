@@ -25,6 +25,7 @@ import psutil
 
 from refnet.events.catalogue import EventModel
 from refnet.events.settings import Settings
+from refnet.projections.worker.catchup import CatchUpTimeout
 from refnet.services.localstack.kafka import KAFKA, start_kafka
 from refnet.services.localstack.postgres import read_state
 from refnet.services.localstack.process import running_pid, settings_env
@@ -126,6 +127,17 @@ def eventually(probe: Any, timeout: float, what: str) -> Any:
             return value
         time.sleep(0.05)  # polling a state change, not waiting out a guess
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def worker_report(world: World, lines: int = 40) -> str:
+    """Each worker's exit status and the end of its log: what a stalled catch-up needs."""
+    parts = []
+    for n, proc in enumerate(world.workers):
+        status = "running" if proc.poll() is None else f"exited with {proc.returncode}"
+        path = world.log_dir / f"worker-{n}.log"
+        tail = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
+        parts.append(f"--- worker {n} ({status}), last lines of {path.name}:\n" + "\n".join(tail))
+    return "\n".join(parts)
 
 
 def applied_events(world: World) -> int:
@@ -334,7 +346,10 @@ def conclude(
     wait: float = 240.0,
 ) -> Verdict:
     """Wait for the read model, compare it with the independent fold, verify, and record."""
-    run_sync(world.wait(timeout=wait))
+    try:
+        run_sync(world.wait(timeout=wait))
+    except CatchUpTimeout as exc:
+        raise AssertionError(f"{exc}\n{worker_report(world)}") from exc
     outcomes = run_sync(world.outcomes())
     logged = world.read_log()
     acked_ids = {str(e.event_id) for e in acknowledged}

@@ -86,3 +86,22 @@ def test_postgres_down_for_half_a_minute_while_the_api_ingests(
     # Nothing half-recorded: every event the gateway's ledger remembers is in the log.
     remembered = {r[0] for r in run_sync(world.fetch("SELECT event_id::text FROM ingested_events"))}
     assert remembered <= {str(e.event_id) for e in world.read_log()}
+
+
+def test_worker_started_while_postgres_is_down(world: World, repetition: int) -> None:
+    # An operator's restart order is not guaranteed: the worker may come up
+    # first and must wait for the database rather than die or hang.
+    people = h.histories(3_000, f"pgfirst{repetition}")
+    events = h.flat(people)
+    assert world.publish(events) == len(events)
+    h.postgres(world.settings, "stop")
+    try:
+        world.start_worker()
+        time.sleep(15)  # the worker's start, its assignment and first fetches, without PostgreSQL
+        assert world.workers[0].poll() is None, "the worker must wait for PostgreSQL"
+    finally:
+        h.postgres(world.settings, "start")
+    verdict = h.conclude(world, "worker started while PostgreSQL is down (15 s)", events, events)
+
+    h.assert_nothing_lost(verdict)
+    assert world.workers[0].poll() is None
