@@ -19,7 +19,16 @@ from refnet.projections.store.database import connect_pool
 from refnet.projections.store.migrate import migrate
 from refnet.services.api.deps import pooled
 from refnet.services.api.errors import install_error_handlers
-from refnet.services.api.routes import audit, events, health, network, partners, sequences
+from refnet.services.api.routes import (
+    audit,
+    events,
+    health,
+    network,
+    partners,
+    reports,
+    sequences,
+)
+from refnet.services.dashboard import app as dashboard
 from refnet.services.gateway.ingest import Gateway
 from refnet.services.gateway.sequence_blocks import HolderSession
 from refnet.services.registry.keys import ensure_gateway_key
@@ -89,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (events, sequences, network, partners, audit, health):
+    for module in (events, sequences, network, reports, partners, audit, health):
         app.include_router(module.router)
+    app.include_router(dashboard.router)
     return app

@@ -14,6 +14,7 @@ from refnet.services.cli.import_csv import import_command
 from refnet.services.cli.partners import app as partners_app
 from refnet.services.cli.projections import projections_app
 from refnet.services.cli.publish import publish_command
+from refnet.services.cli.report import report_app
 from refnet.services.cli.root import load_settings
 from refnet.services.cli.schemas import schemas_app
 from refnet.services.cli.serve import serve
@@ -41,6 +42,7 @@ app.add_typer(tokens_app, name="tokens", help="Issue, list and revoke API tokens
 app.add_typer(partners_app, name="partners")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
 app.command("publish")(publish_command)
 app.command("import")(import_command)
 app.command("demo")(demo_command)

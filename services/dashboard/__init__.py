@@ -1,0 +1,1 @@
+"""The web dashboard: server-rendered pages for the coordinator, partner staff and auditors."""

@@ -1,0 +1,1 @@
+"""Translations (gettext catalogues read with Babel) and locale formatting of numbers and dates."""

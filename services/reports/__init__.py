@@ -1,0 +1,1 @@
+"""The ESF+ report rendered for people: labels in German and English, CSV, XLSX and PDF."""
