@@ -31,6 +31,10 @@ from refnet.projections.fold.rows import (
 from refnet.projections.fold.rules import ParticipantState, _indexed
 
 LEAVING_WINDOW_DAYS = 28
+"""The situation on leaving is what is recorded at most this long after the leaving date."""
+FOLLOWUP_WINDOW_DAYS = (150, 240)
+"""A follow-up counts as the six-month result if it occurred this many days (inclusive, as
+durations from the leaving instant) after the leaving date."""
 
 
 def derive(state: ParticipantState) -> ParticipantRows:
@@ -60,7 +64,6 @@ def _participant(pid: str, by_type: dict[str, list[Fact]]) -> ParticipantRow:
     status = by_type.get("residence_status.changed", [])
     data: dict[str, Any] = first.data if first else {}
     leaving_at, leaving = _leaving(by_type.get("participant.exited", []))
-    follow_ups = by_type.get("participant.followed_up", [])
     return ParticipantRow(
         participant_id=pid,
         enrolled=first is not None,
@@ -78,7 +81,7 @@ def _participant(pid: str, by_type: dict[str, list[Fact]]) -> ParticipantRow:
         placement_partner=placed.partner_id if placed else None,
         exited_at=leaving_at,
         leaving_situation=leaving,
-        followup_situation=follow_ups[-1].data["situation"] if follow_ups else None,
+        followup_situation=_six_months(leaving_at, by_type.get("participant.followed_up", [])),
     )
 
 
@@ -91,7 +94,13 @@ def _text(value: object) -> str | None:
 
 
 def _leaving(exits: list[Fact]) -> tuple[str | None, str | None]:
-    """Situation on leaving: the last fact recorded within four weeks after the first exit."""
+    """The leaving date and the situation on leaving (PRODUCT.md, "The ESF+ report").
+
+    `exits` are the live exits in "first" order. The leaving date is the first
+    one's occurred_at; the situation is that of the exit recorded last among
+    those recorded at most 28 days after it (ties by log order), or else the
+    first exit's own.
+    """
     if not exits:
         return None, None
     first = exits[0]
@@ -100,6 +109,21 @@ def _leaving(exits: list[Fact]) -> tuple[str | None, str | None]:
     within = [f for f in exits if _instant(f.recorded_at) - left <= window]
     last = max(within or [first], key=lambda f: (f.recorded_at, f.partition, f.offset))
     return first.occurred_at, last.data["situation"]
+
+
+def _six_months(leaving_at: str | None, follow_ups: list[Fact]) -> str | None:
+    """The six-month result: of the live follow-ups that occurred 150 to 240 days after the
+    leaving date, the last (by occurred_at, ties by log order); None without one or an exit.
+
+    `follow_ups` are in "first" order, so the last one in the window is the result.
+    """
+    if leaving_at is None:
+        return None
+    left = _instant(leaving_at)
+    # Differences, not left + 150 days: an exit near year 9999 must not overflow.
+    earliest, latest = (timedelta(days=d) for d in FOLLOWUP_WINDOW_DAYS)
+    within = [f for f in follow_ups if earliest <= _instant(f.occurred_at) - left <= latest]
+    return within[-1].data["situation"] if within else None
 
 
 def _instant(stamp: str) -> datetime:

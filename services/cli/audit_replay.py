@@ -1,4 +1,5 @@
-"""`refnet audit replay`, `history` and `keys`: outcomes and timelines from the log alone."""
+"""`refnet audit replay`, `history` and `keys`: outcomes, the ESF+ report and timelines
+from the log alone."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ from refnet.projections.audit.log_reader import log_ends, read_log
 from refnet.projections.audit.replay import Replay, replay_log
 from refnet.projections.audit.timeline import Timeline, timeline
 from refnet.projections.fold.rules import ParticipantState
+from refnet.projections.reports.esf import (
+    GENDER_KEYS,
+    OUTPUT_KEYS,
+    OUTPUT_LABELS,
+    REFUSED_KEYS,
+    EsfReport,
+    GenderSplit,
+)
+from refnet.projections.reports.esf_asof import replayed_esf
+from refnet.projections.store.views import Period
 from refnet.projections.worker.signatures import KeyRing
 from refnet.services.cli.console import console, err_console, fail, friendly, run
 from refnet.services.cli.demo import summary_table
@@ -78,12 +89,34 @@ def replay_command(
     ] = TimeBasis.RECORDED,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
     keys_file: KeysFile = None,
+    esf: Annotated[
+        bool, typer.Option("--esf", help="the ESF+ report instead of the network outcomes")
+    ] = False,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="with --esf: start of the period, inclusive")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="with --esf: end of the period, exclusive")
+    ] = None,
 ) -> None:
-    """Network outcomes as of an instant, replayed from the event log (no read model used)."""
+    """Network outcomes (or with --esf the ESF+ report) as of an instant, replayed from the
+    event log (no read model used)."""
     settings = cli_settings()
     instants = [parse_instant(t, "--as-of") for t in as_of] if as_of else [datetime.now(UTC)]
+    if not esf and (from_ is not None or to is not None):
+        fail("--from and --to choose the period of the ESF+ report: add --esf")
+    period = _period(from_, to) if esf else None
     keys = run(audit_keys(settings, keys_file))
     replay = replay_with_progress(settings, keys)
+    if period is not None:
+        reports = [
+            replayed_esf(replay, settings.topic_events, instant, period, time)
+            for instant in instants
+        ]
+        _print_esf(reports, as_json, time)
+        if not as_json:
+            console.print(_replay_line(replay))
+        return
     answers = [
         (
             instant,
@@ -109,6 +142,40 @@ def replay_command(
         console.print(_breakdown(outcomes.by_site, "site"))
         console.print(_breakdown(outcomes.by_partner, "partner_id"))
     console.print(_replay_line(replay))
+
+
+def _period(from_: str | None, to: str | None) -> Period:
+    start = parse_instant(from_, "--from") if from_ is not None else None
+    end = parse_instant(to, "--to") if to is not None else None
+    if start is not None and end is not None and start >= end:
+        fail(f"--to: {to!r} must be later than --from {from_!r}")
+    return Period.model_validate({"from": start, "to": end})
+
+
+def _print_esf(reports: list[EsfReport], as_json: bool, time: TimeBasis) -> None:
+    if as_json:
+        bodies = [r.model_dump(mode="json", by_alias=True) for r in reports]
+        console.print_json(json.dumps(bodies[0] if len(bodies) == 1 else bodies))
+        return
+    for report in reports:
+        span = report.period
+        bounds = f"{span.from_ or '...'} to {span.to or '...'}"
+        title = (
+            f"ESF+ report {bounds}, as of {span.as_of:%Y-%m-%d %H:%M:%S} UTC ({time.value} time)"
+        )
+        labels = {k: f"{k} {v}" if k.startswith("EECO") else v for k, v in OUTPUT_LABELS.items()}
+        sections: list[tuple[str, dict[str, GenderSplit]]] = [
+            ("output", {labels[k]: getattr(report.output, k) for k in OUTPUT_KEYS}),
+            ("results on leaving", dict(report.results_on_leaving)),
+            ("results six months after leaving", dict(report.results_six_months)),
+        ]
+        for name, boxes in sections:
+            table = Table("indicator", "total", *GENDER_KEYS, title=f"{title}: {name}")
+            for label, box in boxes.items():
+                table.add_row(label, *(str(getattr(box, k)) for k in ("total", *GENDER_KEYS)))
+            console.print(table)
+        refused = ", ".join(f"{k} {getattr(report.refused, k)}" for k in REFUSED_KEYS)
+        console.print(f"refused: {refused}")
 
 
 def _log_summary(settings: Settings, replay: Replay) -> dict[str, Any]:

@@ -703,19 +703,21 @@ def test_an_exit_near_the_end_of_the_calendar_does_not_crash_the_fold() -> None:
     assert (row.exited_at, row.leaving_situation) == (stamp(late), "job_searching")
 
 
-def test_the_follow_up_situation_is_the_last_follow_up() -> None:
+def test_the_follow_up_situation_is_the_last_follow_up_of_the_six_month_window() -> None:
     row = fold(
+        exited("job_searching", day(40)),
         ev("participant.followed_up", "awo-en", day(230), situation="in_employment"),
         ev("participant.followed_up", "awo-en", day(210), situation="job_searching"),
     ).participant
 
-    assert row.followup_situation == "in_employment"
+    assert row.followup_situation == "in_employment"  # 190 days after leaving, the later
 
 
 def test_a_retracted_follow_up_falls_back_to_the_one_before() -> None:
     last = ev("participant.followed_up", "awo-en", day(230), situation="in_employment")
 
     row = fold(
+        exited("job_searching", day(40)),
         ev("participant.followed_up", "awo-en", day(210), situation="job_searching"),
         last,
         retract(last, at=day(231)),

@@ -1,7 +1,7 @@
-"""Auditors' views: network outcomes as of an instant, and one participant's timeline.
+"""Auditors' views: network outcomes and the ESF+ report as of an instant, one timeline.
 
-Auditor tokens only. Both answer from the fold the projection stored; the same
-numbers come from the log alone with `refnet audit replay` and `history`, and
+Auditor tokens only. Each answers from the fold the projection stored; the same
+numbers come from the log alone with `refnet audit replay` (`--esf`) and `history`, and
 `refnet audit verify` proves the read model matches the log. Every timeline
 read is recorded (who, when, what), as reads of a person's record must be.
 """
@@ -11,17 +11,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from refnet.events.fields import Pseudonym
 from refnet.projections.audit.asof import TimeBasis
 from refnet.projections.audit.reads import record_read, stored_outcomes_as_of, stored_timeline
 from refnet.projections.audit.timeline import Timeline
-from refnet.projections.store.views import NetworkOutcomes
+from refnet.projections.reports.esf import EsfReport
+from refnet.projections.reports.esf_asof import stored_esf_as_of
+from refnet.projections.store.views import NetworkOutcomes, Period
 from refnet.services.api.deps import AppSettings, Auditor, Conn
 from refnet.services.api.errors import ERROR_RESPONSES, ErrorBody
-from refnet.services.api.routes.network import BOUND_HELP, Bound, utc
+from refnet.services.api.routes.network import BOUND_HELP, Bound, period, utc
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)
 
@@ -50,6 +52,24 @@ async def read_outcomes_as_of(
     instant = utc(as_of, "as_of") or datetime.now(UTC)
     outcomes = await stored_outcomes_as_of(conn, instant, time, settings.referral_overdue_days)
     return AuditOutcomes(as_of=instant, time=time, outcomes=outcomes)
+
+
+@router.get("/esf")
+async def read_esf_as_of(
+    _: Auditor,
+    conn: Conn,
+    settings: AppSettings,
+    period: Annotated[Period, Depends(period)],
+    as_of: Annotated[Bound, Query(description=f"the instant (default: now): {BOUND_HELP}")] = None,
+    time: Annotated[TimeBasis, Query(description="the time basis")] = TimeBasis.RECORDED,
+) -> EsfReport:
+    """The ESF+ report of a period as of an instant, from the stored fold.
+
+    With `as_of` set to the stamp of a report of `GET /v1/network/esf`, this gives
+    its figures again (recorded time: what the network knew then).
+    """
+    instant = utc(as_of, "as_of") or datetime.now(UTC)
+    return await stored_esf_as_of(conn, instant, period, settings.topic_events, time)
 
 
 @router.get(
