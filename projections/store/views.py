@@ -1,16 +1,19 @@
-"""Shapes of what the read model answers: outcome counts, caseloads, referral lists, rejections.
+"""Shapes of what the read model answers: outcome counts, caseloads, referral lists, rejections,
+the network's funnel, referral flows and monthly series, and the follow-ups due.
 
 These are the API's response bodies too, so their field descriptions feed OpenAPI.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 ReferralState = Literal["pending", "accepted", "declined", "withdrawn"]
+FunnelStageName = Literal["enrolled", "referred", "accepted", "training_started", "placed"]
+FollowUpStatus = Literal["open", "overdue"]
 
 
 class _View(BaseModel):
@@ -153,6 +156,79 @@ class PartitionLag(_View):
         False,
         description="the read model applied offsets the log does not hold (was the topic "
         "recreated?): reset the read model",
+    )
+
+
+class FunnelStage(_View):
+    stage: FunnelStageName = Field(
+        description="`enrolled`; `referred` (a referral sent, withdrawn ones not counted); "
+        "`accepted` (a referral accepted); `training_started`; `placed`"
+    )
+    participants: int = Field(description="participants of the cohort who reached the stage")
+    share: float | None = Field(description="participants / the cohort's enrolled; None if none")
+
+
+class Funnel(_View):
+    """The participants first enrolled in the period, and how far each got (up to now)."""
+
+    period: Period
+    enrolled: int = Field(description="distinct participants first enrolled in the period")
+    stages: list[FunnelStage] = Field(description="every stage, in funnel order")
+
+
+class ReferralFlow(_View):
+    """Referrals from one partner to another, sent in the period; withdrawn ones left out."""
+
+    from_partner: str
+    to_partner: str
+    sent: int
+    accepted: int
+    declined: int
+    pending: int
+    acceptance_rate: float | None = Field(description="accepted / (accepted + declined)")
+    median_days_to_answer: float | None = Field(
+        description="median days from sending to the first answer; None while none is answered"
+    )
+
+
+class ReferralFlows(_View):
+    period: Period
+    partners: list[str] = Field(
+        description="every partner that sent or received one, sorted: the matrix's rows and columns"
+    )
+    flows: list[ReferralFlow] = Field(
+        description="one cell per (from, to) pair with at least one referral, sorted by both"
+    )
+
+
+class MonthOutcomes(_View):
+    month: date = Field(description="the first day of the calendar month, in Europe/Berlin time")
+    enrolments: int = Field(description="participants whose first enrolment is in the month")
+    placements: int = Field(description="participants whose first placement is in the month")
+    exits: int = Field(description="participants whose first exit (leaving date) is in the month")
+    partial: bool = Field(description="the period covers only part of the month")
+
+
+class MonthlyOutcomes(_View):
+    period: Period
+    timezone: str = Field(description="where the months begin and end: `Europe/Berlin`")
+    months: list[MonthOutcomes] = Field(
+        description="every month from the first to the last, oldest first; empty ones as zeros"
+    )
+
+
+class FollowUpDue(_View):
+    """An exited participant whose six-month follow-up is open or missed, with none recorded."""
+
+    participant_id: str
+    site: str | None = Field(description="the site of the first enrolment")
+    exited_at: datetime = Field(description="the leaving date: the first exit")
+    leaving_situation: str | None = Field(description="the situation on leaving")
+    opens_on: date = Field(description="the window's first day: 150 days after leaving (Berlin)")
+    closes_on: date = Field(description="the window's last day: 240 days after leaving (Berlin)")
+    status: FollowUpStatus = Field(
+        description="`open`: within the window today; `overdue`: the window closed without "
+        "a follow-up, so the participant has no six-month result"
     )
 
 

@@ -1,4 +1,4 @@
-"""Coordinator views of the whole network: outcome counts for a period.
+"""Coordinator views of the whole network: outcome counts, the funnel, referral flows, months.
 
 Periods are half-open, `from` inclusive and `to` exclusive, and always in UTC.
 """
@@ -13,8 +13,20 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 
+from refnet.projections.store.network_views import (
+    MonthRangeError,
+    monthly_outcomes,
+    network_funnel,
+    referral_flows,
+)
 from refnet.projections.store.queries import network_outcomes
-from refnet.projections.store.views import NetworkOutcomes, Period
+from refnet.projections.store.views import (
+    Funnel,
+    MonthlyOutcomes,
+    NetworkOutcomes,
+    Period,
+    ReferralFlows,
+)
 from refnet.services.api.deps import AppSettings, Conn, CoordinatorOrAuditor
 from refnet.services.api.errors import ERROR_RESPONSES
 
@@ -77,3 +89,49 @@ async def read_outcomes(
     `referrals.overdue` counts the period's referrals still pending past the overdue limit.
     """
     return await network_outcomes(conn, period, settings.referral_overdue_days)
+
+
+PeriodQuery = Annotated[Period, Depends(period)]
+
+
+@router.get("/funnel")
+async def read_funnel(_: CoordinatorOrAuditor, conn: Conn, period: PeriodQuery) -> Funnel:
+    """The participants first enrolled in the period, and how many reached each stage.
+
+    Stages: enrolled, referred, accepted, training_started, placed, each with its
+    share of those enrolled. A stage counts when reached at any time, also after
+    the period: the funnel follows the period's cohort.
+    """
+    return await network_funnel(conn, period)
+
+
+@router.get("/referral-flows")
+async def read_referral_flows(
+    _: CoordinatorOrAuditor, conn: Conn, period: PeriodQuery
+) -> ReferralFlows:
+    """Referrals sent in the period from each partner to each other, by their first answer.
+
+    Withdrawn referrals are left out. `partners` orders the matrix's rows and columns.
+    """
+    return await referral_flows(conn, period)
+
+
+@router.get("/outcomes/monthly")
+async def read_monthly_outcomes(
+    _: CoordinatorOrAuditor, conn: Conn, period: PeriodQuery
+) -> MonthlyOutcomes:
+    """Enrolments, placements and exits per calendar month in Europe/Berlin, for charts.
+
+    Months without any are listed with zeros. Bounds are instants: pass Berlin
+    midnights (`2025-01-01T00:00:00+01:00`) for whole months; a month a bound cuts
+    is marked `partial`. At most 1200 months; more is a 422.
+    """
+    try:
+        return await monthly_outcomes(conn, period)
+    except MonthRangeError as exc:
+        given = [name for name, bound in (("from", period.from_), ("to", period.to)) if bound]
+        problems = [
+            {"type": "value_error", "loc": ("query", name), "msg": str(exc), "input": None}
+            for name in given or ["from", "to"]
+        ]
+        raise RequestValidationError(problems) from exc

@@ -1,4 +1,4 @@
-"""A partner's own views: its caseload, its referral inbox and outbox, its rejected events.
+"""A partner's own views: its caseload, referral inbox and outbox, rejected events, follow-ups.
 
 A partner token reads only its own id's views; the coordinator reads any partner's;
 auditors are refused (these list participants one by one). A partner with no rows
@@ -11,9 +11,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from refnet.projections.store.network_views import follow_ups_due
 from refnet.projections.store.queries import caseload, inbox, outbox, referrals, rejections
 from refnet.projections.store.views import (
     CaseloadEntry,
+    FollowUpDue,
+    FollowUpStatus,
     InboxEntry,
     OutboxEntry,
     ReferralEntry,
@@ -90,3 +93,21 @@ async def read_rejections(
     Each names the rule it broke. Ordered by `recorded_at`, newest first.
     """
     return await rejections(conn, partner_id, page.limit, page.offset)
+
+
+@router.get("/{partner_id}/follow-ups")
+async def read_follow_ups(
+    partner_id: PartnerScope,
+    conn: Conn,
+    page: Paging,
+    status: Annotated[
+        FollowUpStatus | None, Query(description="only `open` or only `overdue` follow-ups")
+    ] = None,
+) -> list[FollowUpDue]:
+    """The partner's exited participants whose six-month follow-up is due or missed.
+
+    The window runs from 150 to 240 days after the leaving date (Europe/Berlin
+    dates); listed once it opened, until a follow-up in it is recorded. `open`
+    while it runs, `overdue` after it closed; soonest closing first.
+    """
+    return await follow_ups_due(conn, partner_id, None, status, page.limit, page.offset)

@@ -1,0 +1,265 @@
+"""The coordinator's network views (funnel, referral flows, monthly series) and follow-ups due.
+
+Like queries.py these only filter, group and count what the fold derived: it
+already decided retractions, "first" and the one answer per referral. `$1`/`$2`
+are the period bounds (`from` inclusive, `to` exclusive, NULL for open).
+The API routes and the dashboard both call these functions, so each count exists once.
+"""
+
+from __future__ import annotations
+
+from datetime import MAXYEAR, date, datetime, time, timedelta
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from refnet.projections.fold.derive import FOLLOWUP_WINDOW_DAYS
+from refnet.projections.store.database import Conn
+from refnet.projections.store.queries import _ENROLLED_IN, _IN, _PLACED_IN, _days
+from refnet.projections.store.views import (
+    FollowUpDue,
+    FollowUpStatus,
+    Funnel,
+    FunnelStage,
+    FunnelStageName,
+    MonthlyOutcomes,
+    MonthOutcomes,
+    Period,
+    ReferralFlow,
+    ReferralFlows,
+    ratio,
+)
+
+TIMEZONE: Final = "Europe/Berlin"
+"""Where a calendar month or a follow-up date begins and ends."""
+BERLIN: Final = ZoneInfo(TIMEZONE)
+MAX_MONTHS: Final = 1200
+"""The longest monthly series answered (a hundred years): a wider one is a typo in a bound."""
+# The six-month window, 150 to 240 days after the leaving date: the fold's own rule.
+FOLLOW_UP_OPENS_DAYS, FOLLOW_UP_CLOSES_DAYS = FOLLOWUP_WINDOW_DAYS
+
+FUNNEL_STAGES: Final[tuple[FunnelStageName, ...]] = (
+    "enrolled",
+    "referred",
+    "accepted",
+    "training_started",
+    "placed",
+)
+
+_COHORT = f"enrolled AND {_ENROLLED_IN}"
+# A stage counts when it is reached at any time, also after the period: the
+# funnel follows a cohort, unlike the period counts of network_outcomes.
+_FUNNEL = f"""
+SELECT
+  count(*) AS enrolled,
+  count(*) FILTER (WHERE EXISTS (
+    SELECT 1 FROM referrals r WHERE r.participant_id = p.participant_id AND r.state <> 'withdrawn'
+  )) AS referred,
+  count(*) FILTER (WHERE EXISTS (
+    SELECT 1 FROM referrals r WHERE r.participant_id = p.participant_id AND r.state = 'accepted'
+  )) AS accepted,
+  count(*) FILTER (WHERE EXISTS (
+    SELECT 1 FROM trainings t WHERE t.participant_id = p.participant_id
+  )) AS training_started,
+  count(*) FILTER (WHERE placed_at IS NOT NULL) AS placed
+FROM participants p WHERE {_COHORT}
+"""
+_FLOWS = f"""
+SELECT from_partner, to_partner,
+  count(*) AS sent,
+  count(*) FILTER (WHERE state = 'accepted') AS accepted,
+  count(*) FILTER (WHERE state = 'declined') AS declined,
+  count(*) FILTER (WHERE state = 'pending') AS pending,
+  percentile_cont(0.5) WITHIN GROUP (
+    ORDER BY extract(epoch FROM answered_at - sent_at) / 86400
+  ) FILTER (WHERE answered_at IS NOT NULL) AS median_days_to_answer
+FROM referrals WHERE state <> 'withdrawn' AND {_IN.format(col="sent_at")}
+GROUP BY from_partner, to_partner ORDER BY from_partner, to_partner
+"""
+# Placements are counted as network_outcomes counts `placed` (no enrolment
+# condition), so a period's months add up to its `placed.total`; an exit is
+# counted only for a participant, as the ESF+ report's `left` is.
+_MONTHLY = f"""
+WITH counted AS (
+  SELECT first_enrolled_at AS at, 'enrolments' AS what FROM participants WHERE {_COHORT}
+  UNION ALL
+  SELECT placed_at, 'placements' FROM participants WHERE {_PLACED_IN}
+  UNION ALL
+  SELECT exited_at, 'exits' FROM participants WHERE enrolled AND {_IN.format(col="exited_at")}
+)
+SELECT month, count(*) FILTER (WHERE what = 'enrolments') AS enrolments,
+  count(*) FILTER (WHERE what = 'placements') AS placements,
+  count(*) FILTER (WHERE what = 'exits') AS exits
+FROM (
+  -- A month as year * 12 + month - 1: a date of the year 10000 (the last hour of
+  -- 9999 in UTC is in it, in Berlin) could not be read into Python.
+  SELECT what, (extract(year FROM local) * 12 + extract(month FROM local) - 1)::int AS month
+  FROM (SELECT what, at AT TIME ZONE '{TIMEZONE}' AS local FROM counted) AS here
+) AS months GROUP BY month ORDER BY month
+"""
+# Hours, not days: `timestamptz + interval 'n days'` follows the connection's TimeZone
+# setting's daylight saving, while the fold's window is 150 x 24 hours after leaving.
+_WINDOW = "((p.exited_at + interval '{hours} hours') AT TIME ZONE '" + TIMEZONE + "')::date"
+_FOLLOW_UPS = f"""
+WITH due AS (
+  SELECT p.participant_id, p.site, p.exited_at, p.leaving_situation,
+    {_WINDOW.format(hours=FOLLOW_UP_OPENS_DAYS * 24)} AS opens_on,
+    {_WINDOW.format(hours=FOLLOW_UP_CLOSES_DAYS * 24)} AS closes_on
+  FROM (SELECT DISTINCT participant_id FROM partner_links WHERE partner_id = $1) l
+  JOIN participants p USING (participant_id)
+  WHERE p.enrolled AND p.exited_at IS NOT NULL AND p.followup_situation IS NULL
+)
+SELECT participant_id, site, exited_at, leaving_situation, opens_on, closes_on,
+  CASE WHEN closes_on < $2 THEN 'overdue' ELSE 'open' END AS status
+FROM due
+WHERE opens_on <= $2 AND ($3::text IS NULL OR (closes_on < $2) = ($3 = 'overdue'))
+ORDER BY closes_on, exited_at, participant_id
+LIMIT $4 OFFSET $5
+"""
+
+
+class MonthRangeError(ValueError):
+    """A monthly series that cannot be drawn: too many months, or beyond the calendar."""
+
+
+async def network_funnel(conn: Conn, period: Period) -> Funnel:
+    """The participants first enrolled in `period`, and how many reached each stage.
+
+    Each participant counts once however often enrolled. A stage is reached when
+    it happened at any time (up to now, also after the period's end): referred
+    (a referral sent that its sender did not withdraw), accepted (a referral
+    accepted), training_started, placed. Each share is of those enrolled.
+    """
+    row = await conn.fetchrow(_FUNNEL, period.from_, period.to)
+    assert row is not None
+    enrolled: int = row["enrolled"]
+    stages = [
+        FunnelStage(stage=name, participants=row[name], share=ratio(row[name], enrolled))
+        for name in FUNNEL_STAGES
+    ]
+    return Funnel(period=period, enrolled=enrolled, stages=stages)
+
+
+async def referral_flows(conn: Conn, period: Period) -> ReferralFlows:
+    """Referrals sent in `period` per (from partner, to partner), withdrawn ones left out.
+
+    Each cell counts sent, accepted, declined and pending by the first answer
+    alone, with its acceptance rate and median days to answer. `partners` lists
+    every partner in a cell, sorted, for the matrix's rows and columns.
+    """
+    rows = await conn.fetch(_FLOWS, period.from_, period.to)
+    flows = [
+        ReferralFlow(
+            from_partner=r["from_partner"],
+            to_partner=r["to_partner"],
+            sent=r["sent"],
+            accepted=r["accepted"],
+            declined=r["declined"],
+            pending=r["pending"],
+            acceptance_rate=ratio(r["accepted"], r["accepted"] + r["declined"]),
+            median_days_to_answer=_days(r["median_days_to_answer"]),
+        )
+        for r in rows
+    ]
+    partners = sorted({f.from_partner for f in flows} | {f.to_partner for f in flows})
+    return ReferralFlows(period=period, partners=partners, flows=flows)
+
+
+async def monthly_outcomes(conn: Conn, period: Period) -> MonthlyOutcomes:
+    """Enrolments, placements and exits in `period` per calendar month in Europe/Berlin.
+
+    Enrolments are participants by their first enrolment, placements by their
+    first placement, exits by their first exit (the leaving date). The months run
+    from the one holding `from` to the one holding the last instant before `to`;
+    an open bound takes the first or last month with a count. Months without one
+    are listed with zeros. Periods are instants, so a bound at UTC midnight leaves
+    the month it cuts `partial`; bounds at Berlin midnight give whole months.
+    Raises MonthRangeError for more than MAX_MONTHS months.
+    """
+    rows = await conn.fetch(_MONTHLY, period.from_, period.to)
+    counted = {r["month"]: r for r in rows}
+    first, last = _month_range(period, list(counted))
+    if first is None or last is None:  # both bounds open and nothing counted
+        return MonthlyOutcomes(period=period, timezone=TIMEZONE, months=[])
+    months = []
+    for index in range(first, last + 1):
+        row = counted.get(index)
+        months.append(
+            MonthOutcomes(
+                month=_month(index),
+                enrolments=row["enrolments"] if row else 0,
+                placements=row["placements"] if row else 0,
+                exits=row["exits"] if row else 0,
+                partial=_partial(period, index, first, last),
+            )
+        )
+    return MonthlyOutcomes(period=period, timezone=TIMEZONE, months=months)
+
+
+async def follow_ups_due(
+    conn: Conn,
+    partner_id: str,
+    today: date | None = None,
+    status: FollowUpStatus | None = None,
+    limit: int = 500,
+    offset: int = 0,
+) -> list[FollowUpDue]:
+    """The partner's exited participants whose six-month follow-up is open or missed.
+
+    Participants the partner is linked to (enrolled, accepted by referral or
+    placed) whose window (150 to 240 days after the leaving date, as dates in
+    Europe/Berlin) has opened by `today` (default: today in Berlin) and who have
+    no follow-up in it. `open` while the window runs, `overdue` once it closed;
+    soonest closing first.
+    """
+    day = today or datetime.now(BERLIN).date()
+    rows = await conn.fetch(_FOLLOW_UPS, partner_id, day, status, limit, offset)
+    return [FollowUpDue(**dict(r)) for r in rows]
+
+
+# ------------------------------------------------------------------ months
+
+
+def _month_of(at: datetime) -> int:
+    """The month holding `at` in Berlin, as year * 12 + month - 1."""
+    local = at.astimezone(BERLIN)
+    return local.year * 12 + local.month - 1
+
+
+def _month_range(period: Period, counted: list[int]) -> tuple[int | None, int | None]:
+    """The first and last month of the series; MonthRangeError when it cannot be drawn."""
+    try:
+        first = _month_of(period.from_) if period.from_ else min(counted, default=None)
+        end = period.to - timedelta(microseconds=1) if period.to else None
+        last = _month_of(end) if end else max(counted, default=None)
+    except (OverflowError, ValueError) as exc:
+        raise MonthRangeError(f"the period is outside the calendar in {TIMEZONE}") from exc
+    first, last = first if first is not None else last, last if last is not None else first
+    if first is None or last is None:
+        return None, None
+    if last - first >= MAX_MONTHS:
+        raise MonthRangeError(
+            f"the period spans {last - first + 1} months; at most {MAX_MONTHS} are shown"
+        )
+    if last // 12 > MAXYEAR:  # an event in the last hour of 9999 (UTC)
+        raise MonthRangeError(f"the period reaches past the calendar in {TIMEZONE}")
+    return first, last
+
+
+def _month(index: int) -> date:
+    year, month = divmod(index, 12)
+    return date(year, month + 1, 1)
+
+
+def _partial(period: Period, month: int, first: int, last: int) -> bool:
+    """Whether a bound cuts `month`: only the first and the last month can be cut."""
+    cut_at_start = month == first and period.from_ is not None and not _at_month_start(period.from_)
+    cut_at_end = month == last and period.to is not None and not _at_month_start(period.to)
+    return cut_at_start or cut_at_end
+
+
+def _at_month_start(at: datetime) -> bool:
+    try:
+        local = at.astimezone(BERLIN)
+    except OverflowError:
+        return False
+    return local.day == 1 and local.time() == time(0)
