@@ -30,6 +30,12 @@ from refnet.projections.fold.rows import (
 )
 from refnet.projections.fold.rules import ParticipantState, _indexed
 
+DERIVE_VERSION = 2
+"""Raise it with every change to what `derive` makes of a state: a worker then
+re-derives the stored rows from the stored states (`store/rederive.py`).
+1: the first rules; 2: the six-month result only from follow-ups 150 to 240 days
+after leaving."""
+
 LEAVING_WINDOW_DAYS = 28
 """The situation on leaving is what is recorded at most this long after the leaving date."""
 FOLLOWUP_WINDOW_DAYS = (150, 240)

@@ -30,6 +30,7 @@ from refnet.events.settings import Settings
 from refnet.projections.store.database import StoreUnavailable, connect_pool, is_transient
 from refnet.projections.store.migrate import migrate
 from refnet.projections.store.outcomes import DeadLetter, OffsetMismatch, OutcomeStore
+from refnet.projections.store.rederive import rederive_if_older
 from refnet.projections.worker.gaps import GapGuard
 from refnet.projections.worker.heartbeat import HEARTBEAT_SECONDS, WorkerCounters
 from refnet.projections.worker.lag import end_offsets
@@ -89,6 +90,7 @@ class Runtime:
                 async def prepare() -> None:
                     async with pool.acquire() as conn:
                         await migrate(conn, settings.read_model_schema, settings.registry_schema)
+                        await rederive_if_older(conn)
                     await store.ensure_partitions(self.settings.topic_partitions)
 
                 await self.patiently("preparing the read model", prepare)
