@@ -18,6 +18,9 @@ from refnet.services.cli.publish import publish_with_progress
 from refnet.services.cli.root import cli_settings, migrated_connection
 from refnet.services.demo.generator import demo_history
 from refnet.services.registry.local_keys import provision_keys
+from refnet.services.registry.tokens import issue_token
+
+DEMO_TOKEN_LABEL = "demo dashboard"
 
 
 @friendly
@@ -33,16 +36,29 @@ def demo_command(
         console.print(f"made and registered signing keys for {', '.join(made)}")
     publish_with_progress(settings, events, "publishing demo history")
     run(wait_until_caught_up(settings, timeout))
-    outcomes = run(_outcomes(settings))
+    outcomes, token = run(_outcomes(settings))
     console.print(summary_table(outcomes))
     base = f"http://{settings.api_host}:{settings.api_port}"
     console.print(f"API: {base}/v1/network/outcomes   docs: {base}/docs")
-    console.print("token: refnet tokens issue --role coordinator")
+    for line in dashboard_lines(base, token):
+        console.print(line, soft_wrap=True, highlight=False)
 
 
-async def _outcomes(settings: Settings) -> NetworkOutcomes:
+async def _outcomes(settings: Settings) -> tuple[NetworkOutcomes, str]:
+    """The network's outcomes, and a freshly issued coordinator token for the dashboard."""
     async with migrated_connection(settings) as conn:
-        return await network_outcomes(conn, Period(), settings.referral_overdue_days)
+        outcomes = await network_outcomes(conn, Period(), settings.referral_overdue_days)
+        issued = await issue_token(conn, "coordinator", label=DEMO_TOKEN_LABEL)
+    return outcomes, issued.token
+
+
+def dashboard_lines(base: str, token: str) -> list[str]:
+    """Where the dashboard is and how to sign in: printed after the summary."""
+    return [
+        f"Dashboard: {base}/  (served by the API that `refnet stack up` started)",
+        f"Sign in with this coordinator token: {token}",
+        f"Revoke it later with `refnet tokens revoke {token.split('_')[1]}`.",
+    ]
 
 
 def summary_table(outcomes: NetworkOutcomes, title: str = "RefNet demo network: outcomes") -> Table:

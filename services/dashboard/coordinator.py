@@ -1,0 +1,158 @@
+"""The coordinator's pages: network outcomes, the funnel, referral flows and overdue referrals.
+
+Every figure comes from the query function its JSON twin under `/v1/network`
+calls; these pages only lay the figures out. The ESF+ page is in `esf.py`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from refnet.projections.store.network_views import (
+    MonthRangeError,
+    monthly_outcomes,
+    network_funnel,
+    referral_flows,
+)
+from refnet.projections.store.queries import inbox, network_outcomes
+from refnet.projections.store.views import InboxEntry, MonthlyOutcomes, Period
+from refnet.services.api.deps import AppSettings, Conn
+from refnet.services.dashboard import charts
+from refnet.services.dashboard.periods import PeriodChoice, chosen_period
+from refnet.services.dashboard.rendering import N_, month, page, request_language, translate
+from refnet.services.dashboard.session import Coordinator, NetworkReader, PageRoute
+from refnet.services.i18n.translations import number, percent
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+STAGE_LABELS = {
+    "enrolled": N_("Enrolled"),
+    "referred": N_("Referred"),
+    "accepted": N_("Referral accepted"),
+    "training_started": N_("Training started"),
+    "placed": N_("Placed"),
+}
+_INBOX_PAGE = 1000
+
+
+def _refused_period(request: Request, template: str, choice: PeriodChoice) -> Response:
+    return page(request, template, {"choice": choice, "result": None}, status=400)
+
+
+def monthly_chart(lang: str, monthly: MonthlyOutcomes) -> object:
+    """Enrolments, placements and exits per month as columns, labelled in `lang`."""
+    months = [month(m.month, lang) for m in monthly.months]
+    series = [
+        charts.Series(translate(lang, "Enrolments"), [m.enrolments for m in monthly.months]),
+        charts.Series(translate(lang, "Placements"), [m.placements for m in monthly.months]),
+        charts.Series(translate(lang, "Exits"), [m.exits for m in monthly.months]),
+    ]
+    return charts.columns(
+        translate(lang, "Enrolments, placements and exits per month"),
+        translate(lang, "The same numbers are in the table below the chart."),
+        months,
+        series,
+        lambda v: number(v, lang),
+    )
+
+
+@router.get("/network")
+async def overview(
+    request: Request, _: NetworkReader, conn: Conn, settings: AppSettings
+) -> Response:
+    """Network outcomes for a period: figures, by site and partner, and per month."""
+    choice = chosen_period(request)
+    if choice.problems:
+        return _refused_period(request, "network/overview.html", choice)
+    outcomes = await network_outcomes(conn, choice.period, settings.referral_overdue_days)
+    lang = request_language(request)
+    try:
+        monthly = await monthly_outcomes(conn, choice.period)
+    except MonthRangeError:
+        monthly = None
+    context = {
+        "choice": choice,
+        "result": outcomes,
+        "monthly": monthly,
+        "chart": monthly_chart(lang, monthly) if monthly and monthly.months else None,
+    }
+    return page(request, "network/overview.html", context)
+
+
+@router.get("/network/funnel")
+async def funnel(request: Request, _: NetworkReader, conn: Conn) -> Response:
+    """The period's enrolled participants and how many reached each stage."""
+    choice = chosen_period(request)
+    if choice.problems:
+        return _refused_period(request, "network/funnel.html", choice)
+    result = await network_funnel(conn, choice.period)
+    lang = request_language(request)
+    chart = charts.bars(
+        translate(lang, "Funnel from enrolment to placement"),
+        translate(lang, "The same numbers are in the table below the chart."),
+        [translate(lang, STAGE_LABELS[s.stage]) for s in result.stages],
+        [
+            charts.Series(
+                translate(lang, "Participants"),
+                [s.participants for s in result.stages],
+                [
+                    f"{number(s.participants, lang)} ({percent(s.share, lang)})"
+                    for s in result.stages
+                ],
+            )
+        ],
+        lambda v: number(v, lang),
+    )
+    context = {"choice": choice, "result": result, "chart": chart, "stage_labels": STAGE_LABELS}
+    return page(request, "network/funnel.html", context)
+
+
+@router.get("/network/flows")
+async def flows(request: Request, _: NetworkReader, conn: Conn) -> Response:
+    """Referrals between partners: the matrix, a chart and the answers per pair."""
+    choice = chosen_period(request)
+    if choice.problems:
+        return _refused_period(request, "network/flows.html", choice)
+    result = await referral_flows(conn, choice.period)
+    lang = request_language(request)
+    cells = {(f.from_partner, f.to_partner): f for f in result.flows}
+    chart = charts.stacked(
+        translate(lang, "Referrals per pair of partners, by answer"),
+        translate(lang, "The same numbers are in the table below the chart."),
+        [f"{f.from_partner} → {f.to_partner}" for f in result.flows],
+        [
+            charts.Series(translate(lang, "Accepted"), [f.accepted for f in result.flows]),
+            charts.Series(translate(lang, "Declined"), [f.declined for f in result.flows]),
+            charts.Series(translate(lang, "Pending"), [f.pending for f in result.flows]),
+        ],
+        lambda v: number(v, lang),
+        label_width=330,
+    )
+    context = {"choice": choice, "result": result, "cells": cells, "chart": chart}
+    return page(request, "network/flows.html", context)
+
+
+async def overdue_referrals(conn: Conn, overdue_days: int) -> list[tuple[str, InboxEntry]]:
+    """Every overdue referral with its receiver: the overdue ones of each partner's inbox."""
+    receivers = (await referral_flows(conn, Period())).partners
+    found: list[tuple[str, InboxEntry]] = []
+    for partner_id in receivers:
+        offset = 0
+        while batch := await inbox(conn, partner_id, overdue_days, _INBOX_PAGE, offset):
+            found += [(partner_id, entry) for entry in batch if entry.overdue]
+            offset += _INBOX_PAGE
+    return sorted(found, key=lambda pair: (pair[1].sent_at, pair[1].referral_id))
+
+
+@router.get("/network/overdue")
+async def overdue(request: Request, _: Coordinator, conn: Conn, settings: AppSettings) -> Response:
+    """Referrals that have waited longer than the overdue limit for an answer."""
+    days = settings.referral_overdue_days
+    totals = await network_outcomes(conn, Period(), days)
+    entries = await overdue_referrals(conn, days)
+    context = {
+        "entries": entries,
+        "total": totals.referrals.overdue,
+        "limit_days": days,
+    }
+    return page(request, "network/overdue.html", context)

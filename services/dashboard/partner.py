@@ -1,0 +1,142 @@
+"""Partner staff's pages: caseload, inbox, outbox, rejections and follow-ups due.
+
+Each list comes from the query function of its JSON twin under
+`/v1/partners/{id}/...`, always for the signed-in partner's own id. Answering a
+referral from the inbox is `answers.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from refnet.events.vocabulary import DeclineReason
+from refnet.projections.store.network_views import follow_ups_due
+from refnet.projections.store.queries import caseload, inbox, outbox, rejections
+from refnet.services.api.deps import AppSettings, Conn
+from refnet.services.dashboard.rendering import N_, page
+from refnet.services.dashboard.session import PageRoute, PartnerStaff
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+PAGE_ROWS = 200
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+
+DECLINE_REASONS = {
+    DeclineReason.NO_CAPACITY.value: N_("No capacity"),
+    DeclineReason.NOT_ELIGIBLE.value: N_("Not eligible"),
+    DeclineReason.SERVICE_NOT_OFFERED.value: N_("Service not offered"),
+    DeclineReason.PARTICIPANT_DECLINED.value: N_("The participant declined"),
+    DeclineReason.OTHER.value: N_("Other reason"),
+}
+STATES = {
+    "pending": N_("pending"),
+    "accepted": N_("accepted"),
+    "declined": N_("declined"),
+    "withdrawn": N_("withdrawn"),
+}
+ROLES = {"enrolled": N_("enrolled"), "accepted": N_("accepted by referral"), "placed": N_("placed")}
+SERVICES = {
+    "counselling": N_("Counselling"),
+    "language_course": N_("Language course"),
+    "qualification": N_("Qualification"),
+    "apprenticeship_placement": N_("Apprenticeship placement"),
+    "job_placement": N_("Job placement"),
+    "recognition_of_qualifications": N_("Recognition of qualifications"),
+    "other": N_("Other"),
+}
+SITUATIONS = {
+    "job_searching": N_("job searching"),
+    "in_education_or_training": N_("in education or training"),
+    "gained_qualification": N_("gained a qualification"),
+    "in_employment": N_("in employment"),
+    "other": N_("other"),
+}
+PLACEMENTS = {"apprenticeship": N_("apprenticeship"), "employment": N_("employment")}
+LABELS = {
+    "decline_reasons": DECLINE_REASONS,
+    "states": STATES,
+    "roles": ROLES,
+    "services": SERVICES,
+    "situations": SITUATIONS,
+    "placements": PLACEMENTS,
+}
+"""Names of the catalogue's values, translated where they are shown."""
+
+
+def _partner(viewer: PartnerStaff) -> str:
+    assert viewer.partner_id is not None  # a partner token always names its partner
+    return viewer.partner_id
+
+
+def _listing(
+    request: Request, template: str, rows: list[object], offset: int, **extra: object
+) -> Response:
+    context = {"rows": rows, "offset": offset, "page_rows": PAGE_ROWS, **LABELS, **extra}
+    return page(request, template, context)
+
+
+@router.get("/partner/caseload")
+async def caseload_page(
+    request: Request, viewer: PartnerStaff, conn: Conn, offset: Offset = 0
+) -> Response:
+    """The participants the partner serves."""
+    rows = await caseload(conn, _partner(viewer), PAGE_ROWS, offset)
+    return _listing(request, "partner/caseload.html", list(rows), offset)
+
+
+async def inbox_page(
+    request: Request,
+    viewer: PartnerStaff,
+    conn: Conn,
+    settings: AppSettings,
+    offset: int = 0,
+    notice: str | None = None,
+    problems: list[str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The inbox, with a notice of what was just done or why it was refused."""
+    rows = await inbox(conn, _partner(viewer), settings.referral_overdue_days, PAGE_ROWS, offset)
+    return page(
+        request,
+        "partner/inbox.html",
+        {
+            "rows": rows,
+            "offset": offset,
+            "page_rows": PAGE_ROWS,
+            "notice": notice,
+            "problems": problems or [],
+            "limit_days": settings.referral_overdue_days,
+            **LABELS,
+        },
+        status=status,
+    )
+
+
+@router.get("/partner/outbox")
+async def outbox_page(
+    request: Request, viewer: PartnerStaff, conn: Conn, settings: AppSettings, offset: Offset = 0
+) -> Response:
+    """The referrals the partner sent and what became of them."""
+    days = settings.referral_overdue_days
+    rows = await outbox(conn, _partner(viewer), days, None, PAGE_ROWS, offset)
+    return _listing(request, "partner/outbox.html", list(rows), offset)
+
+
+@router.get("/partner/rejections")
+async def rejections_page(
+    request: Request, viewer: PartnerStaff, conn: Conn, offset: Offset = 0
+) -> Response:
+    """The partner's events that broke a rule, with the rule."""
+    rows = await rejections(conn, _partner(viewer), PAGE_ROWS, offset)
+    return _listing(request, "partner/rejections.html", list(rows), offset)
+
+
+@router.get("/partner/follow-ups")
+async def follow_ups_page(
+    request: Request, viewer: PartnerStaff, conn: Conn, offset: Offset = 0
+) -> Response:
+    """The six-month follow-ups that are due or were missed, soonest first."""
+    rows = await follow_ups_due(conn, _partner(viewer), None, None, PAGE_ROWS, offset)
+    return _listing(request, "partner/follow_ups.html", list(rows), offset)
