@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration bench down status clean
+.PHONY: demo test lint typecheck unit integration browser browser-deps chromium fonts bench down status clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,11 +14,46 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The browser tests drive Debian's Chromium (installed here when missing; a test tool's
+# own browser download is never used) and inject npm packages pinned in their lock file.
+CHROMIUM ?= /usr/bin/chromium
+APT_GET ?= apt-get
+BROWSER_DIR := tests/browser
+BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.installed
+
+browser-deps: chromium fonts $(BROWSER_STAMP)
+
+chromium:
+	@if [ -x $(CHROMIUM) ]; then \
+		echo "chromium: $(CHROMIUM) is installed"; \
+	else \
+		echo "chromium: $(CHROMIUM) is missing; installing Debian's chromium"; \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q chromium; \
+	fi
+
+# The ESF+ report's PDF embeds a Unicode TrueType font (umlauts, dashes).
+FONT ?= /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+fonts:
+	@if [ -f $(FONT) ]; then \
+		echo "fonts: $(FONT) is installed"; \
+	else \
+		echo "fonts: $(FONT) is missing; installing Debian's fonts-dejavu-core"; \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q fonts-dejavu-core; \
+	fi
+
+# `npm ci` installs exactly the lock file and empties node_modules first, so the
+# stamp is written after it.
+$(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+demo: $(STAMP) fonts
 	$(BIN)/refnet stack up
 	$(BIN)/refnet demo
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) browser-deps lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
@@ -38,6 +73,9 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
+
+browser: $(STAMP) browser-deps
+	$(BIN)/pytest -q tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.throughput

@@ -54,6 +54,8 @@ RUN = uuid.uuid4().hex[:8]
 SEEDED = re.compile(rf"az{RUN}-[a-z]+-\d")
 PUBLIC = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}
 """Routes without data, open to anyone: the API's description and its documentation page."""
+DASHBOARD_OPEN = {"/", "/sign-in", "/language/{lang}", "/static/{name}"}
+"""Dashboard routes anyone may open: the start page, signing in, the language, the CSS."""
 INVALID = ("no token", "revoked", "expired", "malformed")
 UNUSED_REASON = f"authorization matrix {RUN}"
 """The reason of every report of unused numbers the matrix posts, to find what was recorded."""
@@ -300,6 +302,11 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
     return result
 
 
+def api_endpoints(app: FastAPI) -> list[Endpoint]:
+    """The JSON API's endpoints (bearer tokens); the dashboard's pages read a cookie."""
+    return [e for e in endpoints(app) if e.path.startswith("/v1/") or e.path in PUBLIC]
+
+
 def rule(endpoint: Endpoint) -> str | None:
     """The access rule of deps.py that governs `endpoint`, or None if there is none yet."""
     method, path = endpoint.method, endpoint.path
@@ -317,6 +324,10 @@ def rule(endpoint: Endpoint) -> str | None:
         return "the partner's own publisher id"
     if method == "GET" and path.startswith("/v1/audit/"):
         return "auditor"
+    if path in DASHBOARD_OPEN:
+        return "public"
+    if not path.startswith("/v1/"):
+        return "dashboard session"  # a signed-in cookie, not a bearer token: see below
     return None
 
 
@@ -466,7 +477,7 @@ async def test_every_endpoint_answers_every_caller_as_the_rules_say(
     request: pytest.FixtureRequest,
 ) -> None:
     matrix = Matrix()
-    table = endpoints(app)
+    table = api_endpoints(app)
     published: dict[str, bool] = {}  # event_id posted -> whether the rules let it through
 
     async def probe(endpoint: Endpoint, caller: Caller, partner: str | None) -> None:
@@ -558,7 +569,7 @@ async def test_a_token_revoked_with_the_cli_is_refused_everywhere(
     token = issued.stdout.strip()
     token_id = token.split("_")[1]
     caller = Caller("cli", "partner", bearer(token), "partner", partner, token)
-    table = endpoints(app)
+    table = api_endpoints(app)
     before = [(await send(client, e, caller, partner))[0].status_code for e in table]
 
     revoked = await asyncio.to_thread(cli.invoke, tokens_app, ["revoke", token_id], env=env)
@@ -575,3 +586,22 @@ async def test_a_token_revoked_with_the_cli_is_refused_everywhere(
         else:
             assert answer.status_code == 401, (endpoint.label, answer.text)
             assert check_answer(endpoint, Caller("revoked", "revoked"), partner, answer) == []
+
+
+async def test_no_dashboard_page_answers_a_bearer_token_or_an_anonymous_caller(
+    app: FastAPI, client: httpx.AsyncClient, callers: list[Caller]
+) -> None:
+    # The dashboard reads its session cookie only: a bearer token, good or bad,
+    # opens no page and posts nothing (both lead to the sign-in form, or a refusal).
+    pages = [e for e in endpoints(app) if rule(e) == "dashboard session"]
+    assert {e.label for e in pages} >= {"GET /network", "GET /partner/inbox", "GET /audit/timeline"}
+    for endpoint in pages:
+        path = endpoint.path.replace("{partner_id}", "awo-en")
+        for caller in callers:
+            answer = await client.request(endpoint.method, path, headers=caller.headers)
+            where = (endpoint.label, caller.name, answer.text[:200])
+            if endpoint.method == "GET" or answer.status_code == 303:
+                assert answer.status_code == 303, where
+                assert answer.headers["location"].startswith("/sign-in"), where
+            else:
+                assert answer.status_code in (401, 403), where

@@ -6,11 +6,12 @@ import datetime as dt
 
 from refnet.events import catalogue as c
 from refnet.events import vocabulary as v
+from refnet.events.catalogue import EventModel
 from refnet.projections.fold.derive import DERIVE_VERSION
 from tests.integration.world import T0, World, enrolled, envelope, new_pid
 
 
-def _left_and_followed_up(pid: str, after_days: int) -> list[c.Envelope]:
+def _left_and_followed_up(pid: str, after_days: int) -> list[EventModel]:
     left = T0 + dt.timedelta(days=10)
     exited = c.ParticipantExited(
         **envelope(pid, "awo-en", left),
