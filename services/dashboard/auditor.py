@@ -19,6 +19,7 @@ from refnet.services.api.deps import AppSettings, Conn
 from refnet.services.dashboard.partner import LABELS
 from refnet.services.dashboard.rendering import N_, page
 from refnet.services.dashboard.session import Auditor, PageRoute
+from refnet.services.i18n.translations import BERLIN
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -33,9 +34,13 @@ STATUS_LABELS = {
 
 
 def parse_instant(text: str) -> datetime:
-    """A date (its midnight) or a date-time; without an offset it is UTC, as in the API."""
+    """A date (its midnight) or a date-time; without an offset it is German time.
+
+    A report's stamp carries its offset (`2026-12-02T07:04:09+00:00`) and is
+    taken exactly; a bare date or time is read as the auditor's wall clock.
+    """
     value = datetime.fromisoformat(text)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.replace(tzinfo=BERLIN) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @router.get("/audit/outcomes")

@@ -1,7 +1,9 @@
 """The period a coordinator chose on a page's small form: `from` inclusive, `to` exclusive.
 
-Dates are read as midnight UTC, exactly as the JSON API reads `from=2025-01-01`,
-so a page and its JSON twin count the same period. Either bound may be empty.
+A date is its midnight in Germany (Europe/Berlin): a coordinator choosing
+1 January means New Year's midnight there, as the monthly figures do. The page
+shows the bounds as instants, so its JSON twin is asked with the same offset
+(`from=2025-01-01T00:00:00+01:00`). Either bound may be empty.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from fastapi import Request
 
 from refnet.projections.store.views import Period
 from refnet.services.dashboard.rendering import N_
+from refnet.services.i18n.translations import BERLIN
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class PeriodChoice:
 
 
 def _day(text: str) -> dt.datetime:
-    return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=dt.UTC)
+    return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=BERLIN)
 
 
 def chosen_period(request: Request) -> PeriodChoice:

@@ -233,8 +233,10 @@ async def test_a_page_of_another_role_is_refused(demo: Demo, role: str, path: st
 async def test_the_overview_shows_the_same_figures_as_the_json_api(demo: Demo) -> None:
     bearer = {"Authorization": f"Bearer {demo.tokens['coordinator']}"}
     async with signed_in(demo, "coordinator") as http:
-        for query in ("", "?from=2024-01-01&to=2024-07-01"):
-            body = (await http.get(f"/v1/network/outcomes{query}", headers=bearer)).json()
+        # A page's date is midnight in Berlin; the JSON API is asked with that offset.
+        berlin = "?from=2024-01-01T00:00:00%2B01:00&to=2024-07-01T00:00:00%2B02:00"
+        for query, api_query in (("", ""), ("?from=2024-01-01&to=2024-07-01", berlin)):
+            body = (await http.get(f"/v1/network/outcomes{api_query}", headers=bearer)).json()
             page = await http.get(f"/network{query}")
             assert page.status_code == 200
             assert count(metric(page, "participants")) == body["participants"]
