@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 from refnet.projections.reports.esf import EsfReport, GenderSplit
-from refnet.services.i18n.translations import date, instant
+from refnet.services.i18n.translations import BERLIN, date, instant
 from refnet.services.reports.labels import FIGURE_KEYS, SECTIONS, label, term
 
 
@@ -97,8 +97,10 @@ def replay_command(report: EsfReport) -> str:
 
 
 def _when(value: datetime, lang: str) -> str:
-    # Bounds are usually midnights: a date reads better than "01.01.2025, 01:00 (UTC+1)".
-    return date(value, lang) if value.astimezone(UTC).time() == time(0) else instant(value, lang)
+    # Bounds are usually midnights (UTC from the API, German time from the dashboard):
+    # a date reads better than "01.01.2025, 00:00 (UTC+1)".
+    midnight = time(0) in (value.astimezone(UTC).time(), value.astimezone(BERLIN).time())
+    return date(value, lang) if midnight else instant(value, lang)
 
 
 def period_text(report: EsfReport, lang: str) -> str:
