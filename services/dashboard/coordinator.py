@@ -6,6 +6,8 @@ calls; these pages only lay the figures out. The ESF+ page is in `esf.py`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter, Request, Response
 
 from refnet.projections.store.network_views import (
@@ -56,6 +58,21 @@ def monthly_chart(lang: str, monthly: MonthlyOutcomes) -> object:
     )
 
 
+def breakdown_chart(lang: str, title: str, rows: Sequence[tuple[str, int, int]]) -> object:
+    """Participants and placed per site or partner as horizontal bars, labelled in `lang`."""
+    return charts.bars(
+        title,
+        translate(lang, "The same numbers are in the table below the chart."),
+        [name for name, _, _ in rows],
+        [
+            charts.Series(translate(lang, "Participants"), [p for _, p, _ in rows]),
+            charts.Series(translate(lang, "Placed"), [placed for _, _, placed in rows]),
+        ],
+        lambda v: number(v, lang),
+        label_width=150.0,
+    )
+
+
 @router.get("/network")
 async def overview(
     request: Request, _: NetworkReader, conn: Conn, settings: AppSettings
@@ -75,6 +92,20 @@ async def overview(
         "result": outcomes,
         "monthly": monthly,
         "chart": monthly_chart(lang, monthly) if monthly and monthly.months else None,
+        "site_chart": breakdown_chart(
+            lang,
+            translate(lang, "Participants and placed by site"),
+            [(r.site, r.participants, r.placed) for r in outcomes.by_site],
+        )
+        if outcomes.by_site
+        else None,
+        "partner_chart": breakdown_chart(
+            lang,
+            translate(lang, "Participants and placed by partner"),
+            [(r.partner_id, r.participants, r.placed) for r in outcomes.by_partner],
+        )
+        if outcomes.by_partner
+        else None,
     }
     return page(request, "network/overview.html", context)
 
