@@ -51,11 +51,12 @@ def request(query: str) -> Request:
     )
 
 
-def test_a_period_is_read_as_utc_midnights_like_the_api() -> None:
+def test_a_period_is_read_as_midnights_in_germany() -> None:
     choice = chosen_period(request("from=2024-01-01&to=2024-07-01"))
     assert not choice.problems
-    assert choice.period.from_ == dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    assert choice.period.to == dt.datetime(2024, 7, 1, tzinfo=dt.UTC)
+    # Winter and summer time: 23:00 and 22:00 UTC the evening before.
+    assert choice.period.from_ == dt.datetime(2023, 12, 31, 23, tzinfo=dt.UTC)
+    assert choice.period.to == dt.datetime(2024, 6, 30, 22, tzinfo=dt.UTC)
     assert choice.query == "from=2024-01-01&to=2024-07-01"
     assert chosen_period(request("")).period.from_ is None
 
