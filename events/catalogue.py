@@ -33,12 +33,14 @@ from refnet.events.fields import (
 )
 from refnet.events.vocabulary import (
     AgeBand,
+    ConsentPurpose,
     DeclineReason,
     EducationLevel,
     EmploymentStatus,
     ExitReason,
     Gender,
     GermanLevel,
+    KeyDestroyedReason,
     PlacementKind,
     ResidenceStatus,
     Service,
@@ -133,6 +135,43 @@ class FollowedUpData(_Frozen):
 class RetractedData(_Frozen):
     retracted_event_id: UUID
     reason: ShortText
+
+
+class SealedData(_Frozen):
+    """Clear text sealed with AES-256-GCM under the participant's own data key.
+
+    The event's ids are the associated data (`events/sealing.py`): the
+    ciphertext opens only inside the event it was made for.
+    """
+
+    alg: Literal["AES-256-GCM"] = "AES-256-GCM"
+    key_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+    nonce: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16}$")]  # 12 bytes, base64url
+    ciphertext: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{24,8192}$")]
+
+
+class ContactRecordedData(_Frozen):
+    """A participant's contact details (`events/contact.py`), only ever sealed."""
+
+    sealed: SealedData
+
+
+class ConsentData(_Frozen):
+    """Consent for one purpose, to every partner or to one `recipient` partner."""
+
+    purpose: ConsentPurpose
+    recipient: Slug | None = None
+
+
+class ErasureRequestedData(_Frozen):
+    reason: ShortText
+
+
+class KeyDestroyedData(_Frozen):
+    """The participant's data key was destroyed: what it sealed can no longer be read."""
+
+    key_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+    reason: KeyDestroyedReason
 
 
 # ------------------------------------------------------------------ envelope
@@ -234,6 +273,38 @@ class EventRetracted(Envelope):
     data: RetractedData
 
 
+class ContactRecorded(Envelope):
+    type: Literal["participant.contact_recorded"] = "participant.contact_recorded"
+    data: ContactRecordedData
+
+
+class ConsentGiven(Envelope):
+    type: Literal["consent.given"] = "consent.given"
+    data: ConsentData
+
+
+class ConsentWithdrawn(Envelope):
+    type: Literal["consent.withdrawn"] = "consent.withdrawn"
+    data: ConsentData
+
+
+class ErasureRequested(Envelope):
+    """The participant asked for erasure; recorded by the network (`partner_id` NETWORK)."""
+
+    type: Literal["privacy.erasure_requested"] = "privacy.erasure_requested"
+    data: ErasureRequestedData
+
+
+class KeyDestroyed(Envelope):
+    """Recorded by the network when it destroys a participant's data key."""
+
+    type: Literal["privacy.key_destroyed"] = "privacy.key_destroyed"
+    data: KeyDestroyedData
+
+
+NETWORK = "network"
+"""The `partner_id` of what the network itself records (erasure requests, key destructions)."""
+
 EventModel = Union[  # noqa: UP007 - a Union reads better than a 12-line `|` chain here
     ParticipantEnrolled,
     ResidenceStatusChanged,
@@ -247,6 +318,11 @@ EventModel = Union[  # noqa: UP007 - a Union reads better than a 12-line `|` cha
     ParticipantExited,
     ParticipantFollowedUp,
     EventRetracted,
+    ContactRecorded,
+    ConsentGiven,
+    ConsentWithdrawn,
+    ErasureRequested,
+    KeyDestroyed,
 ]
 Event = Annotated[EventModel, Field(discriminator="type")]
 """Any v1 event; validate with `refnet.events.codec`."""

@@ -9,6 +9,13 @@ RefNetError                  base of everything RefNet raises on purpose
 │   │                        topic is missing (every driver error of a read becomes this)
 │   └── BrokerUnavailable    (services.kafka.admin) an admin request or the local broker failed
 ├── KeyUnusable              (events.signing) a key file or public key that cannot be used
+├── SealBroken               (events.sealing) a ciphertext that does not open: another key,
+│                            another event, altered bytes, or a data key under another KEK
+├── KeyGone                  (events.sealing) the participant's data key was destroyed
+├── KekError                 (services.registry.data_keys) the key-encryption key is unusable
+│   ├── KekMissing           none configured: no REFNET_KEK and no file at REFNET_KEK_FILE
+│   ├── KekMalformed         not base64url of exactly 32 bytes
+│   └── KekMismatch          the registry's data keys were wrapped under another KEK
 ├── StoreError               (projections.store.database) a read-model failure
 │   ├── StoreUnavailable     the database cannot be reached, or failed transiently
 │   │   └── DatabaseUnavailable (services.localstack.errors) the local cluster, also a StackError

@@ -7,6 +7,11 @@ has confirmed every event, or raises `PublishFailed` naming those it did not.
 Given a way to find each partner's `Signer`, every event is signed on the way,
 and a reservation is closed in the signer's journal only once its numbers are
 confirmed or reported unused to the ledger.
+
+At the door, `Publisher.publish` seals every `participant.contact_recorded`
+given in clear (`ClearContactRecorded`) under its participant's data key from
+the `DataKeyStore` it was handed, before anything is signed, and refuses free
+text that holds personal data (`events/pii.py`): the log never sees either.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +29,11 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import encode
-from refnet.events.errors import PublishFailed
+from refnet.events.contact import ClearContactRecorded
+from refnet.events.errors import EventInvalid, Problem, PublishFailed
 from refnet.events.kafka_client import client_config
+from refnet.events.pii import pii_problems
+from refnet.events.sealing import DataKeyStore, seal_events
 from refnet.events.settings import Settings
 from refnet.events.signing import Signer
 from refnet.events.unused_numbers import ABANDONED_BY_CLIENT, UnusedLedger
@@ -119,23 +128,27 @@ class Publisher:
         producer: Producer | None = None,
         signer_for: SignerFor | None = None,
         ledger: UnusedLedger | None = None,
+        data_keys: DataKeyStore | None = None,
     ) -> None:
         self._topic = settings.topic_events
         self._producer = producer or Producer(producer_config(settings))
         self._signer_for = signer_for
         self._ledger = ledger
+        self._data_keys = data_keys
         self._swept: set[str] = set()  # publisher ids whose left-behind numbers were reported
 
     def publish(
         self,
-        events: Iterable[EventModel],
+        events: Iterable[EventModel | ClearContactRecorded],
         on_delivered: Callable[[int], None] | None = None,
         timeout: float = 60.0,
     ) -> DeliveryReport:
-        """Send `events` (signed, if this publisher signs) and wait for every confirmation."""
+        """Send `events` (sealed, checked, signed if this publisher signs) and wait for
+        every confirmation; EventInvalid before anything is sent if one cannot go."""
+        batch = self._at_the_door(events)
         if self._signer_for is None:
-            return self.publish_encoded((encoded(e) for e in events), on_delivered, timeout)
-        records, reserved = signed_batch(events, self._signer_for)
+            return self.publish_encoded((encoded(e) for e in batch), on_delivered, timeout)
+        records, reserved = signed_batch(batch, self._signer_for)
         self._report_left_behind(reserved)
         try:
             report = self.publish_encoded(records, on_delivered, timeout)
@@ -149,6 +162,27 @@ class Publisher:
         for reservation in reserved:
             reservation.signer.settle(reservation.first)
         return report
+
+    def _at_the_door(self, events: Iterable[EventModel | ClearContactRecorded]) -> list[EventModel]:
+        """`events` with contact details sealed; EventInvalid naming any personal free text."""
+        given = list(events)
+        if any(isinstance(e, ClearContactRecorded) for e in given):
+            if self._data_keys is None:
+                reason = "contact details are sealed before publishing: give the Publisher a "
+                raise EventInvalid([Problem("data.contact", reason + "data_keys store")])
+            # A thread of its own: the caller may itself be inside an event loop.
+            with ThreadPoolExecutor(1) as pool:
+                batch = pool.submit(asyncio.run, seal_events(given, self._data_keys)).result()
+        else:
+            batch = [e for e in given if not isinstance(e, ClearContactRecorded)]
+        problems = [
+            Problem(f"events[{n}].{p.field}", p.reason)
+            for n, event in enumerate(batch)
+            for p in pii_problems(event)
+        ]
+        if problems:
+            raise EventInvalid(problems)
+        return batch
 
     def _report_left_behind(self, reserved: Iterable[Reservation]) -> None:
         if self._ledger is None:

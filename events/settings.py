@@ -5,6 +5,7 @@ Built once per process by its composition root and handed down; never at import.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from pydantic import Field
@@ -88,6 +89,22 @@ class Settings(BaseSettings):
         description="when set, Kafka clients log in with SCRAM-SHA-512 on kafka_sasl_bootstrap",
     )
     kafka_sasl_password: str | None = Field(None, description="the SCRAM password of that user")
+    kek_file: Path = Field(
+        Path(".refnet/keys/kek"),
+        description="the key-encryption key that wraps participants' data keys (32 random "
+        "bytes, base64url); `refnet stack up` makes one for the local stack",
+    )
+    kek: str | None = Field(
+        None,
+        description="the key-encryption key itself (base64url of 32 bytes); wins over kek_file",
+        repr=False,
+    )
+    retention_last_payment: dict[str, dt.date] = Field(
+        default_factory=dict,
+        description="per programme, the date of the funder's last payment, as JSON "
+        '(`{"Netzwerk Integration": "2029-06-30"}`): the audit-retention duty runs five years '
+        "from the end of that year; a programme not listed has no duty",
+    )
 
     def data_path(self) -> Path:
         """`data_dir` as an absolute path (the setting may be relative or start with ~)."""

@@ -109,3 +109,16 @@ class DeclineReason(StrEnum):
     SERVICE_NOT_OFFERED = "service_not_offered"
     PARTICIPANT_DECLINED = "participant_declined"
     OTHER = "other"
+
+
+class ConsentPurpose(StrEnum):
+    """What a participant consents to (PRODUCT.md, "Privacy"), each given or withdrawn."""
+
+    SHARE_CASE_DATA = "share_case_data"  # case data seen by the partners serving them
+    PASS_CONTACT_DETAILS = "pass_contact_details"  # contact details to a referral's recipient
+    FOLLOW_UP_CONTACT = "follow_up_contact"  # being contacted for the six-month follow-up
+
+
+class KeyDestroyedReason(StrEnum):
+    ERASURE = "erasure"  # erasure was requested and no retention duty runs
+    RETENTION_ENDED = "retention_ended"  # the audit-retention duty after a request ended

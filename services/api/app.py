@@ -1,11 +1,15 @@
 """The HTTP API's composition root: `create_app(settings)` builds the FastAPI app.
 
-Nothing connects at import or at `create_app`: the lifespan opens the pool,
-applies the migrations, and closes the pool when the server stops.
+Nothing connects at import or at `create_app`: the lifespan loads the
+key-encryption key, opens the pool, applies the migrations, checks the KEK
+against the registry's, and closes the pool when the server stops. A missing or
+wrong KEK stops the API at start (`services/registry/data_keys.py`): there is no
+default KEK, so an API never runs with one nobody configured.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -25,13 +29,22 @@ from refnet.services.api.routes import (
     health,
     network,
     partners,
+    privacy,
     reports,
     sequences,
 )
 from refnet.services.dashboard import app as dashboard
 from refnet.services.gateway.ingest import Gateway
 from refnet.services.gateway.sequence_blocks import HolderSession
+from refnet.services.registry.data_keys import (
+    KekError,
+    PostgresDataKeyStore,
+    check_kek,
+    load_kek,
+)
 from refnet.services.registry.keys import ensure_gateway_key
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """
 A RefNet referral network: partners publish events (`POST /v1/events`) and read
@@ -64,22 +77,39 @@ def _version() -> str:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The API for `settings`; its pool lives from startup to shutdown on `app.state.pool`."""
+    """The API for `settings`; its pool lives from startup to shutdown on `app.state.pool`.
+
+    `app.state.data_keys` is the participants' data-key store (a `PostgresDataKeyStore`
+    on the pool), for the views that open contact details; a route that already holds
+    a pooled connection uses `data_keys.on(conn)`, as the gateway does.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            kek = load_kek(settings)  # before the pool: a missing KEK needs no database
+        except KekError as exc:
+            log.error("the API cannot start: %s", exc)  # one line above uvicorn's traceback
+            raise
         pool = await connect_pool(settings)
         gateway: Gateway | None = None
         try:
             async with pooled(pool) as conn:
                 await migrate(conn, settings.read_model_schema, settings.registry_schema)
+                try:
+                    await check_kek(conn, kek)
+                except KekError as exc:
+                    log.error("the API cannot start: %s", exc)
+                    raise
                 key = await ensure_gateway_key(conn, settings.gateway_key_file)
+            data_keys = PostgresDataKeyStore(pool, kek)
             # Its sequence numbers are reserved in PostgreSQL, shared by its restarts.
             signer = Signer(key, settings.gateway_publisher_id)
             timeout_ms = int(settings.ingest_publish_timeout * 1000)
             publisher = AsyncPublisher(settings, **{"message.timeout.ms": timeout_ms})
-            gateway = Gateway(signer, publisher, HolderSession(settings))
+            gateway = Gateway(signer, publisher, HolderSession(settings), data_keys)
             app.state.pool = pool
+            app.state.data_keys = data_keys
             app.state.gateway = gateway
             yield
         finally:
@@ -98,7 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (events, sequences, network, reports, partners, audit, health):
+    for module in (events, sequences, network, reports, partners, privacy, audit, health):
         app.include_router(module.router)
     app.include_router(dashboard.router)
     return app

@@ -2,8 +2,14 @@
 
 A batch is published whole or not at all. Its steps, in order:
 
-1. every item is validated; any problem answers 422 listing each bad event;
+1. every item is validated, its free text through the PII gate (`events/pii.py`);
+   any problem answers 422 listing each bad event. A `participant.contact_recorded`
+   comes with `data.contact` in clear (over TLS); a `data.sealed` is refused, since
+   only the gateway seals what HTTP publishers send;
 2. every event must name the caller's partner, or 403 naming the events;
+   then each contact event is sealed under its participant's data key (bound to
+   the event's ids), so the log only ever sees the ciphertext; a participant whose
+   key was destroyed is refused (422): their details cannot be recorded again;
 3. event ids already accepted are answered as duplicates and not published
    again (409 if the id was accepted with another body);
 4. sequence numbers are reserved for the gateway's publisher id
@@ -21,10 +27,11 @@ A batch is published whole or not at all. Its steps, in order:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,11 +39,23 @@ import asyncpg
 
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import canonical_json, to_canonical_dict, validate
+from refnet.events.contact import ClearContactRecorded
 from refnet.events.errors import EventInvalid, RefNetError
+from refnet.events.pii import pii_problems
 from refnet.events.publisher import AsyncPublisher
+from refnet.events.sealing import (
+    DataKey,
+    DataKeyStore,
+    KeyGone,
+    clear_contact,
+    clear_digest,
+    is_contact_item,
+    seal_event,
+)
 from refnet.events.signing import INTEGRITY_FIELDS, Signer
 from refnet.projections.store.database import Conn
 from refnet.services.gateway.sequence_blocks import HolderSession, SequenceBlock
+from refnet.services.registry.data_keys import PostgresDataKeyStore
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +144,13 @@ def parse_body(raw: bytes, max_events: int) -> list[Any]:
     return items
 
 
-def validate_items(items: Sequence[Any]) -> list[EventModel]:
+Incoming = EventModel | ClearContactRecorded
+"""A validated item: an event, or a contact event still in clear."""
+
+
+def validate_items(items: Sequence[Any]) -> list[Incoming]:
     """Every item as an event, or IngestRefused(422) listing every problem of every item."""
-    events: list[EventModel] = []
+    events: list[Incoming] = []
     problems: list[EventProblem] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
@@ -139,7 +162,9 @@ def validate_items(items: Sequence[Any]) -> list[EventModel]:
                 reason = "is set by the gateway when it signs the event; leave it out"
                 problems.append(EventProblem(index, name, reason, event_id))
         try:
-            events.append(validate({k: v for k, v in item.items() if k not in INTEGRITY_FIELDS}))
+            events.append(
+                _validate_one({k: v for k, v in item.items() if k not in INTEGRITY_FIELDS})
+            )
         except EventInvalid as exc:
             problems += [EventProblem(index, p.field, p.reason, event_id) for p in exc.problems]
         except RecursionError:
@@ -152,7 +177,16 @@ def validate_items(items: Sequence[Any]) -> list[EventModel]:
     return events
 
 
-def check_partner(events: Sequence[EventModel], partner_id: str) -> None:
+def _validate_one(raw: dict[str, Any]) -> Incoming:
+    if is_contact_item(raw):
+        return clear_contact(raw)  # its envelope holds no free text for the PII gate
+    event = validate(raw)
+    if problems := pii_problems(event):
+        raise EventInvalid(problems)
+    return event
+
+
+def check_partner(events: Sequence[Incoming], partner_id: str) -> None:
     """A partner publishes only its own events: 403 naming every other one."""
     foreign = [
         EventProblem(n, "partner_id", f"is {e.partner_id!r}; this token publishes only for "
@@ -169,6 +203,28 @@ def check_partner(events: Sequence[EventModel], partner_id: str) -> None:
         )
 
 
+def _on_request(store: DataKeyStore) -> Callable[[Conn], DataKeyStore]:
+    """The store to use on a request's connection: the request already holds one from
+    the pool, and a second one taken for the keys could wait for ever under load."""
+    if isinstance(store, PostgresDataKeyStore):
+        return store.on
+    return lambda _conn: store
+
+
+async def _keys(store: DataKeyStore, participants: set[str]) -> dict[str, DataKey | KeyGone]:
+    """Each participant's data key, or why it is gone."""
+
+    async def one(participant_id: str) -> DataKey | KeyGone:
+        try:
+            return await store.key_for(participant_id)
+        except KeyGone as exc:
+            return exc
+
+    ordered = sorted(participants)
+    found = await asyncio.gather(*(one(p) for p in ordered))
+    return dict(zip(ordered, found, strict=True))
+
+
 class Gateway:
     """Publishes partners' events to the log, signed with the gateway's key."""
 
@@ -177,20 +233,20 @@ class Gateway:
         signer: Signer,
         publisher: AsyncPublisher,
         session: HolderSession,
+        data_keys: DataKeyStore,
         retry_after: int = 5,
     ) -> None:
         self._signer = signer
         self._publisher = publisher
         self._session = session
+        self._data_keys = _on_request(data_keys)
         self._retry_after = retry_after
         self._sequence = SequenceBlock(signer.publisher_id, session)
 
     async def ingest(self, conn: Conn, partner_id: str, items: Sequence[Any]) -> IngestResult:
-        events = validate_items(items)
-        check_partner(events, partner_id)
-        # Each event's canonical form is made once: hashed for the ledger, then signed.
-        bodies = [to_canonical_dict(e) for e in events]
-        digests = [hashlib.sha256(canonical_json(b)).digest() for b in bodies]
+        incoming = validate_items(items)
+        check_partner(incoming, partner_id)
+        events, bodies, digests = await self._seal(self._data_keys(conn), incoming)
         fresh, result = await self._dedupe(conn, events, digests)
         if fresh:
             await self._publish(conn, [(events[n], bodies[n]) for n in fresh])
@@ -205,6 +261,40 @@ class Gateway:
                     [digests[n] for n in fresh],
                 )
         return result
+
+    async def _seal(
+        self, store: DataKeyStore, incoming: list[Incoming]
+    ) -> tuple[list[EventModel], list[dict[str, Any]], list[bytes]]:
+        """Every event ready to sign (contact details sealed), its canonical form and digest.
+
+        Each canonical form is made once: hashed for the ledger, then signed. A sealed
+        body differs on every post (a fresh nonce), so a contact event's digest is
+        taken of its clear body, keyed by the participant's data key: a re-post is
+        still a duplicate, and the ledger confirms no guess of the details.
+        """
+        to_seal = [i for i in incoming if isinstance(i, ClearContactRecorded)]
+        keys = await _keys(store, {i.participant_id for i in to_seal})
+        events: list[EventModel] = []
+        digests: list[bytes] = []
+        gone: list[EventProblem] = []
+        for n, item in enumerate(incoming):
+            if not isinstance(item, ClearContactRecorded):
+                events.append(item)
+                digests.append(hashlib.sha256(canonical_json(to_canonical_dict(item))).digest())
+                continue
+            key = keys[item.participant_id]
+            if isinstance(key, KeyGone):
+                gone.append(EventProblem(n, "participant_id", str(key), str(item.event_id)))
+                continue
+            clear = canonical_json(item.model_dump(mode="json", exclude_none=True))
+            digests.append(clear_digest(key, clear))
+            events.append(seal_event(key, item))
+        if gone:
+            raise IngestRefused(
+                422, "participant_erased", f"{len(gone)} event(s) name an erased participant", gone
+            )
+        bodies = [to_canonical_dict(e) for e in events]
+        return events, bodies, digests
 
     async def _dedupe(
         self, conn: Conn, events: list[EventModel], digests: list[bytes]

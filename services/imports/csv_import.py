@@ -4,6 +4,11 @@ The layout (which columns, German or English headers) is in `csv_layout.py`.
 Problems are reported by physical line (the header is line 1) and by the
 column header as written in the file, so a partner can find the cell in the
 spreadsheet. Nothing here talks to Kafka: the CLI decides what is published.
+
+A row may add events for its contact details and consent (`csv_extras.py`);
+contact details stay in clear in memory (`ClearContactRecorded`) until the
+publisher seals them. Free text holding personal data (an e-mail address in a
+reason, say) is refused at its row and column (`events/pii.py`).
 """
 
 from __future__ import annotations
@@ -19,17 +24,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from refnet.events.catalogue import EventModel
-from refnet.events.codec import canonical_json, to_canonical_dict, validate
+from refnet.events.codec import canonical_json, validate
+from refnet.events.contact import ClearContactRecorded
 from refnet.events.errors import EventInvalid
+from refnet.events.pii import pii_problems
+from refnet.events.sealing import clear_contact
 from refnet.services.imports.cells import cell_value
+from refnet.services.imports.csv_extras import Incoming, added_events
 from refnet.services.imports.csv_layout import (
+    ADDED_COLUMNS,
+    CONTACT_TYPE,
     DATA_COLUMNS,
     DATA_NAMES,
     ENVELOPE_COLUMNS,
     ENVELOPE_NAMES,
     GERMAN_HEADERS,
     HEADERS,
+    NOT_IMPORTED,
     TYPE_NAMES,
     header_key,
 )
@@ -40,6 +51,7 @@ NAMESPACE = uuid.UUID("c7cd9136-9789-4172-a443-51f1b70316ee")
 # A plain date means midnight where the network works, not in UTC.
 _SEP_LINE = re.compile(r'^"?sep=(.)"?$', re.IGNORECASE)  # Excel's delimiter hint
 _ENVELOPE = {c.name: c for c in ENVELOPE_COLUMNS}
+_ADDED = {c.name: c for c in ADDED_COLUMNS}
 
 _PLACEHOLDER_ID = uuid.UUID(int=0)
 
@@ -59,10 +71,10 @@ class CellError:
 
 @dataclass(frozen=True)
 class ImportedRow:
-    """A valid row: the line it starts on, and its event."""
+    """An event of a valid row: the line it starts on, and the event (a row may add more)."""
 
     line: int
-    event: EventModel
+    event: Incoming
 
 
 @dataclass
@@ -85,7 +97,7 @@ class CsvImport:
         return sorted({e.line for e in self.line_errors})
 
     @property
-    def events(self) -> list[EventModel]:
+    def events(self) -> list[Incoming]:
         """The valid events in time order (ties in file order), as they are published.
 
         Spreadsheets are often sorted by person or by name; publishing by
@@ -126,26 +138,30 @@ def parse_csv(content: bytes, partner: str) -> CsvImport:
     for line, cells in records[1:]:
         if not any(cell.strip() for cell in cells):
             continue
-        event, errors = _event_of(line, cells, header, partner)
-        if event is not None:
+        events, errors = _events_of(line, cells, header, partner)
+        for event in events:
             errors += _conflicting_id(line, event, header, seen)
         if errors:
             result.line_errors.extend(errors)
-        elif event is not None:
-            result.rows.append(ImportedRow(line, event))
+        else:
+            result.rows.extend(ImportedRow(line, event) for event in events)
     return result
 
 
-def derived_event_id(event: EventModel) -> uuid.UUID:
+def derived_event_id(event: Incoming) -> uuid.UUID:
     """The id of an event without one: the same row always gets the same id.
 
     It hashes the canonical form of everything but the id (partner, type and
     every value, after parsing), so a re-imported spreadsheet publishes the
     same ids and the projections count each event once, however the cells
     were spelled (`ja` or `true`, German or ISO dates, German or English headers).
+    Contact details are left out: the id goes on the log in clear, and a hash of
+    them would confirm a guess of them for ever (see `csv_extras.py`).
     """
-    body = to_canonical_dict(event)
+    body = event.model_dump(mode="json", exclude_none=True)
     body.pop("event_id", None)
+    if isinstance(event, ClearContactRecorded):
+        body.pop("data")
     return uuid.uuid5(NAMESPACE, canonical_json(body).decode())
 
 
@@ -258,9 +274,30 @@ def _suggest(text: str) -> str:
 # -------------------------------------------------------------------- one row
 
 
+def _events_of(
+    line: int, cells: list[str], header: _Header, partner: str
+) -> tuple[list[Incoming], list[CellError]]:
+    """The row's event and the events its contact and consent cells add, or its problems."""
+    event, added, errors = _event_of(line, cells, header, partner)
+    if event is None:
+        return [], errors
+    extras, problems = added_events(event, added, NAMESPACE)
+    errors += [CellError(line, header.label(column), reason) for column, reason in problems]
+    return ([] if errors else [event, *extras]), errors
+
+
+def _validated(raw: dict[str, Any]) -> Incoming:
+    if raw["type"] == CONTACT_TYPE:
+        return clear_contact(raw | {"data": {"contact": raw["data"]}})
+    event = validate(raw)
+    if problems := pii_problems(event):
+        raise EventInvalid(problems)
+    return event
+
+
 def _event_of(
     line: int, cells: list[str], header: _Header, partner: str
-) -> tuple[EventModel | None, list[CellError]]:
+) -> tuple[Incoming | None, dict[str, Any], list[CellError]]:
     errors: list[CellError] = []
     values: dict[str, str] = {}
     for position, cell in enumerate(cells):
@@ -279,14 +316,18 @@ def _event_of(
             close = difflib.get_close_matches(header_key(type_text), TYPE_NAMES, n=1)
             hint = f' (did you mean "{TYPE_NAMES[close[0]]}"?)' if close else ""
             reason = f"unknown event type {type_text!r}{hint}"
-        return None, [*errors, CellError(line, header.label("type"), reason)]
+        return None, {}, [*errors, CellError(line, header.label("type"), reason)]
+    if event_type in NOT_IMPORTED:
+        reason = f"{event_type} is recorded by the network (`refnet privacy`), not imported"
+        return None, {}, [*errors, CellError(line, header.label("type"), reason)]
 
     columns = {c.name: c for c in DATA_COLUMNS[event_type]} | _ENVELOPE
     raw: dict[str, Any] = {"type": event_type, "partner_id": partner}
     data: dict[str, Any] = {}
+    added: dict[str, Any] = {}
     reported = set(header.missing)  # fields already explained: no second error for them
     for name, text in values.items():
-        column = columns.get(name)
+        column = columns.get(name) or _ADDED.get(name)
         if column is None:
             reason = f"not a column of {event_type}; leave it empty on this line"
             errors.append(CellError(line, header.label(name), reason))
@@ -301,6 +342,8 @@ def _event_of(
             reason = f"is {value!r}, but this import is for --partner {partner!r}"
             errors.append(CellError(line, header.label(name), reason))
             reported.add(name)
+        elif name not in columns:
+            added[name] = value
         elif name not in ENVELOPE_NAMES:
             data[name] = value
         elif name != "partner_id":
@@ -316,25 +359,25 @@ def _event_of(
     raw.setdefault("event_id", _PLACEHOLDER_ID)
     raw["data"] = data
     try:
-        event = validate(raw)
+        event = _validated(raw)
     except EventInvalid as exc:
         for problem in exc.problems:
             errors.extend(_problem_at(line, problem.field, problem.reason, header, reported))
         if not errors and not header.missing:  # never drop a row without saying why
             errors.append(CellError(line, None, str(exc)))
-        return None, errors
+        return None, added, errors
     if errors:
-        return None, errors
+        return None, added, errors
     if not given_id:
         event = event.model_copy(update={"event_id": derived_event_id(event)})
-    return event, []
+    return event, added, []
 
 
 def _problem_at(
     line: int, path: str, reason: str, header: _Header, reported: set[str]
 ) -> list[CellError]:
-    """Map a catalogue field path (`data.gender`) back to the file's column."""
-    name = path.removeprefix("data.")
+    """Map a catalogue field path (`data.gender`, `data.contact.phone`) to the file's column."""
+    name = path.removeprefix("data.").removeprefix("contact.")
     if name in reported:
         return []
     if name not in ENVELOPE_NAMES | DATA_NAMES:  # the event as a whole
@@ -345,11 +388,11 @@ def _problem_at(
 
 
 def _conflicting_id(
-    line: int, event: EventModel, header: _Header, seen: dict[uuid.UUID, tuple[int, bytes]]
+    line: int, event: Incoming, header: _Header, seen: dict[uuid.UUID, tuple[int, bytes]]
 ) -> list[CellError]:
     # Derived ids only repeat for identical rows, which the projections count once anyway;
     # a written id that repeats with other content would silently lose one of the two.
-    body = canonical_json(to_canonical_dict(event))
+    body = canonical_json(event.model_dump(mode="json", exclude_none=True))
     first = seen.setdefault(event.event_id, (line, body))
     if first[1] == body:
         return []

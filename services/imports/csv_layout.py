@@ -4,6 +4,15 @@ Every column is a field of the envelope or of an event type's `data`, read off
 the catalogue models, so the layout cannot drift from the contract. The only
 hand-written parts are the German headers and the German names of the event
 types; `layout_markdown()` renders the whole layout for the README.
+
+Contact details and consent (`ADDED_COLUMNS`) may fill any row and add events
+for it (`csv_extras.py`): the contact columns a `participant.contact_recorded`,
+sealed before it is published; `consent_contact_details` (a recipient partner id,
+or `all`) a `consent.given` to pass contact details; `consent_follow_up` a
+`consent.given` (`ja`) or `consent.withdrawn` (`nein`) of the six-month
+follow-up contact. A `participant.contact_recorded` row holds only the contact
+columns. The `privacy.*` events are recorded by the network (`refnet privacy`),
+never imported from a partner's spreadsheet.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, StringConstraints
 
 from refnet.events.catalogue import EVENT_TYPES, Envelope
+from refnet.events.contact import ContactDetails
 from refnet.events.fields import REFUSED, BusinessId, Pseudonym, Slug
 
 Base = Literal["type", "text", "bool", "date", "datetime", "uuid", "enum"]
@@ -58,6 +68,16 @@ GERMAN_HEADERS: dict[str, str] = {
     "start_date": "Beginn",
     "situation": "Verbleib",
     "retracted_event_id": "Widerrufene Ereignis-ID",
+    "purpose": "Zweck",
+    "recipient": "Empfänger",
+    # contact details and consent, on any row
+    "name": "Name",
+    "phone": "Telefon",
+    "email": "E-Mail",
+    "postal_address": "Anschrift",
+    "preferred_language": "Sprache",
+    "consent_contact_details": "Einwilligung Kontaktdaten",
+    "consent_follow_up": "Einwilligung Nachbefragung",
 }
 """The German header of every column, by its English header (the field name)."""
 
@@ -74,8 +94,17 @@ GERMAN_TYPES: dict[str, str] = {
     "participant.exited": "austritt",
     "participant.followed_up": "nachbefragung",
     "event.retracted": "widerruf",
+    "participant.contact_recorded": "kontaktdaten",
+    "consent.given": "einwilligung_erteilt",
+    "consent.withdrawn": "einwilligung_widerrufen",
 }
 """German names accepted in the `type` column, beside the catalogue names."""
+
+NOT_IMPORTED = ("privacy.erasure_requested", "privacy.key_destroyed")
+"""Event types only the network records (`refnet privacy`); a spreadsheet row may not."""
+CONTACT_TYPE = "participant.contact_recorded"
+ALL_RECIPIENTS = ("all", "alle")
+"""`consent_contact_details` cells meaning: to every partner of the network."""
 
 REFUSED_WORDS = (REFUSED, "verweigert")
 TRUE_WORDS = ("true", "ja", "yes", "wahr", "1")
@@ -87,12 +116,21 @@ FILLED_BY_IMPORT = ("event_id", "partner_id", "recorded_at")
 # current one, and the integrity fields are added by signed ingestion.
 NOT_COLUMNS = ("schema_version", "publisher_id", "sequence", "signature")
 
-_ENVELOPE_NOTES = {
+_NOTES = {
     "type": "an event type below, or its German name",
     "event_id": "UUID; when empty, derived from the row (see above)",
     "partner_id": "when given, must equal `--partner`",
     "occurred_at": "ISO 8601 date-time with offset, or a date (`2024-03-04`, `04.03.2024`)",
     "recorded_at": "as `occurred_at`; when empty, equal to `occurred_at`",
+    "name": "text, up to 200 characters; sealed, never on the log in clear",
+    "phone": "phone number (digits, spaces, `()/.-`, optional leading `+`); sealed",
+    "email": "e-mail address; sealed",
+    "postal_address": "text, up to 400 characters; sealed",
+    "preferred_language": "ISO 639 code (`de`, `ar`, `prs`); sealed",
+    "consent_contact_details": "the partner id that may receive the contact details, or "
+    "`all` (`alle`): adds a `consent.given` (`pass_contact_details`)",
+    "consent_follow_up": "`ja`/`nein`: adds a `consent.given` or `consent.withdrawn` "
+    "(`follow_up_contact`)",
 }
 
 
@@ -133,7 +171,7 @@ class Column:
             "uuid": "UUID",
             "enum": ", ".join(f"`{c}`" for c in self.choices),
         }
-        text = _ENVELOPE_NOTES.get(self.name, kinds[self.base])
+        text = _NOTES.get(self.name, kinds[self.base])
         return text + ("; or `refused` (`verweigert`)" if self.refusable else "")
 
     def _text(self) -> str:
@@ -201,16 +239,29 @@ def _envelope_columns() -> tuple[Column, ...]:
     return tuple(columns)
 
 
+def _model_columns(model: type[BaseModel]) -> tuple[Column, ...]:
+    return tuple(
+        _column(name, field.annotation, field.metadata, field.is_required())
+        for name, field in model.model_fields.items()
+    )
+
+
+CONTACT_COLUMNS: tuple[Column, ...] = _model_columns(ContactDetails)
+"""The contact details' columns: the data of a `participant.contact_recorded` row."""
+
+
 def _data_columns() -> dict[str, tuple[Column, ...]]:
     layout: dict[str, tuple[Column, ...]] = {}
     for event_type, model in EVENT_TYPES.items():
+        if event_type in NOT_IMPORTED:
+            continue
+        if event_type == CONTACT_TYPE:  # written in clear, sealed by the import
+            layout[event_type] = CONTACT_COLUMNS
+            continue
         data_model = model.model_fields["data"].annotation
         if not (isinstance(data_model, type) and issubclass(data_model, BaseModel)):
             raise TypeError(f"{event_type}: data is not a model")
-        layout[event_type] = tuple(
-            _column(name, field.annotation, field.metadata, field.is_required())
-            for name, field in data_model.model_fields.items()
-        )
+        layout[event_type] = _model_columns(data_model)
     return layout
 
 
@@ -220,13 +271,21 @@ ENVELOPE_COLUMNS: tuple[Column, ...] = _envelope_columns()
 DATA_COLUMNS: dict[str, tuple[Column, ...]] = _data_columns()
 """The data columns of each event type."""
 
+ADDED_COLUMNS: tuple[Column, ...] = (
+    *CONTACT_COLUMNS,
+    Column("consent_contact_details", GERMAN_HEADERS["consent_contact_details"], "text", False),
+    Column("consent_follow_up", GERMAN_HEADERS["consent_follow_up"], "bool", False),
+)
+"""Columns any row may fill; each adds an event for the row's participant."""
+
 ENVELOPE_NAMES = frozenset(c.name for c in ENVELOPE_COLUMNS)
 DATA_NAMES = frozenset(c.name for columns in DATA_COLUMNS.values() for c in columns)
+ADDED_NAMES = frozenset(c.name for c in ADDED_COLUMNS)
 
 
 def _header_index() -> dict[str, tuple[str, bool]]:
     index: dict[str, tuple[str, bool]] = {}
-    for name in sorted(ENVELOPE_NAMES | DATA_NAMES):
+    for name in sorted(ENVELOPE_NAMES | DATA_NAMES | ADDED_NAMES):
         index[header_key(name)] = (name, False)
         index[header_key(GERMAN_HEADERS.get(name, name))] = (name, True)
     return index
@@ -249,6 +308,10 @@ def layout_markdown() -> str:
     ]
     for column in ENVELOPE_COLUMNS:
         lines.append(_row("every row", column))
+    label = "any row (adds events)"
+    for column in ADDED_COLUMNS:
+        lines.append(_row(label, column))
+        label = ""
     for event_type, columns in DATA_COLUMNS.items():
         german = GERMAN_TYPES.get(event_type)
         label = f"`{event_type}`" + (f" (`{german}`)" if german else "")

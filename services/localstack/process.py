@@ -188,10 +188,12 @@ def settings_env(settings: Settings, base: Mapping[str, str] | None = None) -> d
     when the stack's settings were built in code rather than from the environment.
     """
     env = dict(os.environ if base is None else base)
-    for field, value in settings.model_dump().items():
+    for field, value in settings.model_dump(mode="json").items():
         name = f"REFNET_{field.upper()}"
         if value is None:
             env.pop(name, None)  # unset stays unset: "None" would be read as a value
+        elif isinstance(value, dict | list):
+            env[name] = json.dumps(value)  # pydantic-settings reads complex values as JSON
         else:
             env[name] = str(value)
     env["REFNET_DATA_DIR"] = str(data_dir(settings))

@@ -54,6 +54,7 @@ from refnet.services.localstack.process import (
     stop_background,
     tracked_names,
 )
+from refnet.services.registry.data_keys import write_kek_file
 
 __all__ = [
     "API", "KAFKA", "WORKER", "BackgroundProcess", "ComponentStatus", "KafkaStart",
@@ -87,6 +88,8 @@ class UpReport:
     """name -> (pid, started now); False means it was already running."""
     access: ServiceAccess | None = None
     """The service principals on the SASL listener (None: not looked at)."""
+    kek_made: bool = False
+    """Whether `up` made the key-encryption key file now (it never replaces one)."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ async def up(
     extra_processes: Sequence[BackgroundProcess] = (),
     on_step: Callable[[str], None] | None = None,
 ) -> UpReport:
-    """Jars, broker, topics, PostgreSQL, then `extra_processes` (worker and API).
+    """Jars, broker, topics, PostgreSQL, the KEK file, then `extra_processes` (worker and API).
 
     Each extra process runs with every setting exported as `REFNET_*` and the DSN that
     `ensure_postgres` returned; one already running is left alone.
@@ -165,9 +168,15 @@ async def up(
     access = await asyncio.to_thread(ensure_service_access, settings)
     step("Starting PostgreSQL")
     dsn = await ensure_postgres(settings)
+    # The local stack's own KEK, made once beside the signing keys; a KEK given in
+    # REFNET_KEK is used as it is. Nothing else ever makes one (see registry.data_keys).
+    kek_made = settings.kek is None and write_kek_file(settings.kek_file)
+    if kek_made:
+        step(f"Made the key-encryption key {settings.kek_file}")
     # --- worker and API: the caller passes them (see services/cli/stack.py) ---
     env = settings_env(settings)
     env["REFNET_DATABASE_URL"] = dsn
+    env["REFNET_KEK_FILE"] = str(settings.kek_file.expanduser().resolve())
     processes: dict[str, tuple[int, bool]] = {}
     for name, argv in extra_processes:
         # The worker reads the log as the projections principal, the only one allowed to.
@@ -178,7 +187,7 @@ async def up(
             continue
         step(f"Starting {name}")
         processes[name] = (start_background(name, argv, settings, proc_env), True)
-    return UpReport(str(libs), kafka, topics, dsn, processes, access)
+    return UpReport(str(libs), kafka, topics, dsn, processes, access, kek_made)
 
 
 def _projections_login(access: ServiceAccess) -> dict[str, str]:

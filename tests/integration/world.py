@@ -8,7 +8,9 @@ processes, so they can be killed like real ones.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
+import hashlib
 import os
 import signal
 import socket
@@ -68,9 +70,18 @@ def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
     return result[0]
 
 
+def world_kek(tag: str) -> str:
+    """The key-encryption key of the world `tag`, the same on every call (base64url)."""
+    digest = hashlib.sha256(f"refnet-test-kek/{tag}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 def isolated_settings(tag: str | None = None, **overrides: Any) -> Settings:
+    """Settings of a world of its own: topics, group, schemas, and its own KEK (`REFNET_KEK`,
+    so `settings_env` hands it to the processes a test starts)."""
     tag = tag or uuid.uuid4().hex[:10]
     values: dict[str, Any] = {
+        "kek": world_kek(tag),
         "topic_events": f"test-{tag}",
         "topic_dead_letter": f"test-{tag}-dead",
         "consumer_group": f"test-{tag}-group",
@@ -185,6 +196,10 @@ class World:
 
     def read_log(self) -> list[EventModel]:
         """Every event on the log, decoded, in (partition, offset) order."""
+        return [decode(value) for value in self.read_raw_log()]
+
+    def read_raw_log(self) -> list[bytes]:
+        """Every record's value on the log as the broker holds it, in (partition, offset) order."""
         ends = high_watermarks(self.settings, self.settings.topic_events)
         consumer = Consumer(
             {
@@ -195,17 +210,17 @@ class World:
         )
         wanted = {p: end for p, end in ends.items() if end > 0}
         consumer.assign([TopicPartition(self.settings.topic_events, p, 0) for p in wanted])
-        found: list[tuple[int, int, EventModel]] = []
+        found: list[tuple[int, int, bytes]] = []
         try:
             deadline = time.monotonic() + 60
             while len(found) < sum(wanted.values()) and time.monotonic() < deadline:
                 msg = consumer.poll(1.0)
                 if msg is not None and not msg.error():
                     where = (msg.partition() or 0, msg.offset() or 0)
-                    found.append((*where, decode(msg.value() or b"")))
+                    found.append((*where, msg.value() or b""))
         finally:
             consumer.close()
-        return [event for _, _, event in sorted(found, key=lambda f: f[:2])]
+        return [value for _, _, value in sorted(found, key=lambda f: f[:2])]
 
     def dead_letter_reasons(self, expected: int) -> list[str]:
         """The `refnet-reason` of each parked source event, in source (partition, offset) order.

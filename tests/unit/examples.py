@@ -55,6 +55,18 @@ _DATA: dict[str, dict[str, Any]] = {
         "retracted_event_id": "0b9d3c0e-6a1f-4c1e-9d1a-2f4e6b8a0c11",
         "reason": "entered for the wrong participant",
     },
+    "participant.contact_recorded": {
+        "sealed": {
+            "alg": "AES-256-GCM",
+            "key_id": "k7Qm2xP9vL4wR1sT",
+            "nonce": "bX3kQ9mZ2pL7vR1s",
+            "ciphertext": "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5",
+        }
+    },
+    "consent.given": {"purpose": "pass_contact_details", "recipient": OTHER_PARTNER},
+    "consent.withdrawn": {"purpose": "follow_up_contact"},
+    "privacy.erasure_requested": {"reason": "the participant asked for erasure"},
+    "privacy.key_destroyed": {"key_id": "k7Qm2xP9vL4wR1sT", "reason": "erasure"},
 }
 
 EXAMPLE_TYPES: tuple[str, ...] = tuple(_DATA)

@@ -18,16 +18,21 @@ from hypothesis import strategies as st
 from refnet.events import vocabulary as v
 from refnet.events.catalogue import (
     EVENT_TYPES,
+    ConsentData,
+    ContactRecordedData,
     EnrolledData,
+    ErasureRequestedData,
     EventModel,
     ExitedData,
     FollowedUpData,
+    KeyDestroyedData,
     PlacedData,
     ReferralAcceptedData,
     ReferralDeclinedData,
     ReferralSentData,
     ResidenceStatusChangedData,
     RetractedData,
+    SealedData,
     TrainingCompletedData,
     TrainingDiscontinuedData,
     TrainingStartedData,
@@ -115,6 +120,27 @@ DATA: dict[str, st.SearchStrategy[Any]] = {
     ),
     "participant.followed_up": st.builds(FollowedUpData, situation=st.sampled_from(v.Situation)),
     "event.retracted": st.builds(RetractedData, retracted_event_id=st.uuids(), reason=short_texts),
+    "participant.contact_recorded": st.builds(
+        ContactRecordedData,
+        sealed=st.builds(
+            SealedData,
+            key_id=st.from_regex(r"[A-Za-z0-9_-]{8,64}", fullmatch=True),
+            nonce=st.from_regex(r"[A-Za-z0-9_-]{16}", fullmatch=True),
+            ciphertext=st.from_regex(r"[A-Za-z0-9_-]{24,200}", fullmatch=True),
+        ),
+    ),
+    "consent.given": st.builds(
+        ConsentData, purpose=st.sampled_from(v.ConsentPurpose), recipient=st.none() | slugs
+    ),
+    "consent.withdrawn": st.builds(
+        ConsentData, purpose=st.sampled_from(v.ConsentPurpose), recipient=st.none() | slugs
+    ),
+    "privacy.erasure_requested": st.builds(ErasureRequestedData, reason=short_texts),
+    "privacy.key_destroyed": st.builds(
+        KeyDestroyedData,
+        key_id=st.from_regex(r"[A-Za-z0-9_-]{8,64}", fullmatch=True),
+        reason=st.sampled_from(v.KeyDestroyedReason),
+    ),
 }
 
 
