@@ -136,6 +136,7 @@ def replay_tables(replay: Replay) -> dict[str, list[Row]]:
         )
     for rows in replay.rows():
         derived = [rows.participant, *rows.referrals, *rows.trainings, *rows.links]
+        derived += [*([rows.contact] if rows.contact else []), *rows.consents]
         for row in derived:
             tables[row.TABLE].append(
                 _as_stored(dict(zip(row.columns(), row.values(), strict=True)))

@@ -4,6 +4,16 @@
 order), one answer per referral, a placement reported twice counted once. It
 keeps its own defences (an answer from another partner, a foreign retraction,
 a retraction cycle) for states stored before the rules were judged in `apply`.
+
+Privacy rows (`fold/privacy.py`): the latest live contact details as a
+ciphertext reference (never clear text), the standing consent per purpose and
+recipient, and when erasure was requested and the key destroyed. The rule for
+the enrolment's `consent_to_share`: each live enrolment counts as a statement of
+`share_case_data` for the whole network (recipient none) at the enrolment's
+occurred_at, true or false as it says; a consent event for that purpose and
+the network that is later (by occurred_at, ties by log order) decides instead.
+It says nothing about passing contact details or the follow-up: those need
+their own consent events.
 """
 
 from __future__ import annotations
@@ -20,6 +30,12 @@ from refnet.projections.fold.facts import (
     TRAINING_ENDS,
     Fact,
 )
+from refnet.projections.fold.privacy import (
+    consent_rows,
+    contact_row,
+    erasure_requested_at,
+    key_destroyed_at,
+)
 from refnet.projections.fold.retractions import _live
 from refnet.projections.fold.rows import (
     ParticipantRow,
@@ -30,11 +46,11 @@ from refnet.projections.fold.rows import (
 )
 from refnet.projections.fold.rules import ParticipantState, _indexed
 
-DERIVE_VERSION = 2
+DERIVE_VERSION = 3
 """Raise it with every change to what `derive` makes of a state: a worker then
 re-derives the stored rows from the stored states (`store/rederive.py`).
 1: the first rules; 2: the six-month result only from follow-ups 150 to 240 days
-after leaving."""
+after leaving; 3: contact references, standing consents, erasure and key destruction."""
 
 LEAVING_WINDOW_DAYS = 28
 """The situation on leaving is what is recorded at most this long after the leaving date."""
@@ -59,6 +75,8 @@ def derive(state: ParticipantState) -> ParticipantRows:
         referrals=referrals + withdrawn,
         trainings=_trainings(state.participant_id, live),
         links=_links(state.participant_id, by_type, referrals),
+        contact=contact_row(state.participant_id, by_type),
+        consents=consent_rows(state.participant_id, by_type),
     )
 
 
@@ -88,6 +106,8 @@ def _participant(pid: str, by_type: dict[str, list[Fact]]) -> ParticipantRow:
         exited_at=leaving_at,
         leaving_situation=leaving,
         followup_situation=_six_months(leaving_at, by_type.get("participant.followed_up", [])),
+        erasure_requested_at=erasure_requested_at(by_type),
+        key_destroyed_at=key_destroyed_at(by_type),
     )
 
 

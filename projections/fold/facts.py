@@ -64,4 +64,11 @@ SENT = "referral.sent"
 ANSWERS = ("referral.accepted", "referral.declined")
 STARTED = "training.started"
 TRAINING_ENDS = ("training.completed", "training.discontinued")
-NEEDS_ENROLMENT = frozenset({SENT, STARTED, *TRAINING_ENDS, "participant.placed"})
+CONTACT = "participant.contact_recorded"
+CONSENTS = ("consent.given", "consent.withdrawn")
+ERASURE = "privacy.erasure_requested"
+KEY_DESTROYED = "privacy.key_destroyed"
+NETWORK_ONLY = frozenset({ERASURE, KEY_DESTROYED})
+"""Recorded only by the network itself (`partner_id` NETWORK), never by a partner."""
+NEEDS_ENROLMENT = frozenset({SENT, STARTED, *TRAINING_ENDS, "participant.placed", CONTACT})
+"""Consent events and erasure requests need none: a withdrawal must never be lost."""

@@ -5,7 +5,7 @@ Each class lists its columns in table order; `columns()` and `values()` feed COP
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -62,6 +62,8 @@ class ParticipantRow(_Row):
     exited_at: str | None
     leaving_situation: str | None
     followup_situation: str | None
+    erasure_requested_at: str | None = None  # processing restricted from then on
+    key_destroyed_at: str | None = None  # what was sealed for them is unreadable
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,36 @@ class PartnerLinkRow(_Row):
     participant_id: str
     role: str
     since: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow(_Row):
+    """Where a participant's standing contact details are: a ciphertext reference, never clear.
+
+    `sealed` is the event's `SealedData` as compact JSON; only the API opens it,
+    with the participant's data key and the event's ids as associated data.
+    """
+
+    TABLE: ClassVar[str] = "contacts"
+    participant_id: str
+    event_id: str
+    partner_id: str
+    occurred_at: str
+    recorded_at: str
+    key_id: str
+    sealed: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRow(_Row):
+    """The standing consent for one purpose, to one recipient partner or (None) the network."""
+
+    TABLE: ClassVar[str] = "consents"
+    participant_id: str
+    purpose: str
+    recipient: str | None
+    given: bool
+    since: str  # occurred_at of the event that decides it: a consent event or the enrolment
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +172,5 @@ class ParticipantRows:
     referrals: list[ReferralRow]
     trainings: list[TrainingRow]
     links: list[PartnerLinkRow]
+    contact: ContactRow | None = None
+    consents: list[ConsentRow] = field(default_factory=list)

@@ -8,7 +8,11 @@ rule exists once.
 that need state): only the receiving partner answers a referral, and only once;
 only the emitter retracts an event, and an answered referral can no longer be
 withdrawn; a referral, training or placement needs an enrolled participant; a
-training is ended by the partner that started it, once. An event that breaks a
+training is ended by the partner that started it, once; contact details need an
+enrolled participant too, but consent events and erasure requests do not (a
+withdrawal must never be lost to an ordering accident); erasure requests and key
+destructions come only from the network itself, and a key destruction cannot be
+retracted (the key is gone). An event that breaks a
 rule is not applied: its event_id is remembered with the reason, so that a
 redelivery of it is a duplicate, never applied later.
 """
@@ -19,10 +23,13 @@ import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from refnet.events.catalogue import NETWORK
 from refnet.projections.fold.facts import (
     ANSWERS,
     ENROLLED,
+    KEY_DESTROYED,
     NEEDS_ENROLMENT,
+    NETWORK_ONLY,
     RETRACTED,
     SENT,
     STARTED,
@@ -104,6 +111,8 @@ def _violation(state: ParticipantState, index: _Index, fact: Fact, revive: bool)
     """The rule `fact` breaks given the live facts, or None."""
     if fact.type in NEEDS_ENROLMENT and not index.enrolments:
         return f"participant {state.participant_id} is not enrolled"
+    if fact.type in NETWORK_ONLY and fact.partner_id != NETWORK:
+        return f"only the network ({NETWORK}) records {fact.type}"
     if fact.type in ANSWERS:
         return _answer_violation(index, fact)
     if fact.type in TRAINING_ENDS:
@@ -149,6 +158,8 @@ def _retraction_violation(
         return f"no event {target_id} for this participant"
     if target.partner_id != fact.partner_id:
         return f"only {target.partner_id}, which emitted event {target_id}, may retract it"
+    if target.type == KEY_DESTROYED:
+        return f"event {target_id} records a destroyed key; a destruction cannot be undone"
     if target.type == SENT:
         referral_id = target.data["referral_id"]
         if _answer_of(index, referral_id, target.data["to_partner"]) is not None:

@@ -25,6 +25,8 @@ from refnet.projections.fold.batch import fold_batch
 from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact, Position
 from refnet.projections.fold.rows import (
+    ConsentRow,
+    ContactRow,
     ParticipantRow,
     ParticipantRows,
     PartnerLinkRow,
@@ -52,7 +54,9 @@ _DELETE_DERIVED = """
 WITH state AS (DELETE FROM participant_state WHERE participant_id = ANY($1::text[])),
      people AS (DELETE FROM participants WHERE participant_id = ANY($1::text[])),
      refs AS (DELETE FROM referrals WHERE participant_id = ANY($1::text[])),
-     courses AS (DELETE FROM trainings WHERE participant_id = ANY($1::text[]))
+     courses AS (DELETE FROM trainings WHERE participant_id = ANY($1::text[])),
+     reach AS (DELETE FROM contacts WHERE participant_id = ANY($1::text[])),
+     consent AS (DELETE FROM consents WHERE participant_id = ANY($1::text[]))
 DELETE FROM partner_links WHERE participant_id = ANY($1::text[])
 """
 _PARK = """
@@ -279,12 +283,17 @@ async def copy_derived(conn: Conn, derived: list[ParticipantRows]) -> None:
     referrals: list[ReferralRow] = []
     trainings: list[TrainingRow] = []
     links: list[PartnerLinkRow] = []
+    contacts: list[ContactRow] = []
+    consents: list[ConsentRow] = []
     for rows in derived:
         participants.append(rows.participant)
         referrals.extend(rows.referrals)
         trainings.extend(rows.trainings)
         links.extend(rows.links)
-    for table in (participants, referrals, trainings, links):
+        if rows.contact is not None:
+            contacts.append(rows.contact)
+        consents.extend(rows.consents)
+    for table in (participants, referrals, trainings, links, contacts, consents):
         await copy_rows(conn, table)
 
 
@@ -309,7 +318,9 @@ async def copy_rows(
     | list[ReferralRow]
     | list[TrainingRow]
     | list[PartnerLinkRow]
-    | list[RejectionRow],
+    | list[RejectionRow]
+    | list[ContactRow]
+    | list[ConsentRow],
 ) -> None:
     """COPY rows of one table (all of one class) into it, times parsed from ISO text."""
     if not rows:

@@ -36,7 +36,9 @@ _STATES = "SELECT participant_id, facts::text FROM participant_state WHERE parti
 _CLEAR = """
 WITH people AS (DELETE FROM participants WHERE participant_id = ANY($1::text[])),
      refs AS (DELETE FROM referrals WHERE participant_id = ANY($1::text[])),
-     courses AS (DELETE FROM trainings WHERE participant_id = ANY($1::text[]))
+     courses AS (DELETE FROM trainings WHERE participant_id = ANY($1::text[])),
+     reach AS (DELETE FROM contacts WHERE participant_id = ANY($1::text[])),
+     consent AS (DELETE FROM consents WHERE participant_id = ANY($1::text[]))
 DELETE FROM partner_links WHERE participant_id = ANY($1::text[])
 """
 

@@ -18,6 +18,8 @@ DERIVED_TABLES: dict[str, tuple[str, ...]] = {
     "trainings": ("participant_id", "training_id"),
     "partner_links": ("partner_id", "participant_id", "role"),
     "rejections": ("event_id",),
+    "contacts": ("participant_id",),
+    "consents": ("participant_id", "purpose", "recipient"),
 }
 DEAD_LETTERS = "dead_letters"
 OFFSETS = "projection_offsets"
@@ -29,6 +31,7 @@ ALL_TABLES: tuple[str, ...] = (*DERIVED_TABLES, DEAD_LETTERS, OFFSETS)
 TIME_COLUMNS = {  # written as timestamptz; the fold keeps canonical UTC strings
     "first_enrolled_at", "placed_at", "exited_at", "sent_at", "answered_at", "withdrawn_at",
     "started_at", "ended_at", "since", "occurred_at", "recorded_at",
+    "erasure_requested_at", "key_destroyed_at",
 }  # fmt: skip
 
 READ_OFFSETS = """

@@ -16,7 +16,7 @@ from refnet.services.cli.console import console, friendly, run
 from refnet.services.cli.projections import wait_until_caught_up
 from refnet.services.cli.publish import publish_with_progress
 from refnet.services.cli.root import cli_settings, migrated_connection
-from refnet.services.demo.generator import demo_history
+from refnet.services.demo.generator import demo_network
 from refnet.services.registry.local_keys import provision_keys
 from refnet.services.registry.tokens import issue_token
 
@@ -30,7 +30,8 @@ def demo_command(
 ) -> None:
     """Publish the demo network's history, wait for the projections, print the outcomes."""
     settings = cli_settings()
-    events = demo_history(seed)
+    # With contact details in clear, sealed by the publisher under each person's key.
+    events = demo_network(seed)
     made = run(provision_keys(settings, {e.partner_id for e in events}))
     if made:
         console.print(f"made and registered signing keys for {', '.join(made)}")

@@ -2,7 +2,9 @@
 
 Each list comes from the query function of its JSON twin under
 `/v1/partners/{id}/...`, always for the signed-in partner's own id. Answering a
-referral from the inbox is `answers.py`.
+referral from the inbox is `answers.py`. The caseload and the inbox show a
+participant's contact details exactly where the API would (`services/api/contacts.py`:
+the same decision, the same opening, the same recorded read), else the reason.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from refnet.events.vocabulary import DeclineReason
 from refnet.projections.store.network_views import follow_ups_due
 from refnet.projections.store.queries import caseload, inbox, outbox, rejections
+from refnet.services.api.contacts import contacts_for
 from refnet.services.api.deps import AppSettings, Conn
 from refnet.services.dashboard.rendering import N_, page
 from refnet.services.dashboard.session import PageRoute, PartnerStaff
@@ -54,6 +57,18 @@ SITUATIONS = {
     "other": N_("other"),
 }
 PLACEMENTS = {"apprenticeship": N_("apprenticeship"), "employment": N_("employment")}
+WITHHELD_REASONS = {  # the codes of projections/store/contacts.WITHHELD
+    "key_destroyed": N_("Data key destroyed: the contact details can no longer be read."),
+    "erasure_requested": N_("Erasure requested: processing is restricted."),
+    "unrelated": N_("You neither enrolled this person nor received a referral of them."),
+    "no_consent": N_("No consent to pass the contact details to %(partner)s."),
+    "no_contact": N_("No contact details recorded."),
+    "unknown": N_("No record of this participant."),
+    "staff_only": N_("Contact details are shown only to the partner's own staff."),
+    "no_key_store": N_("Contact details cannot be opened here: no key store is configured."),
+    "no_key": N_("The participant's data key is not available."),
+    "broken": N_("The contact details do not open (another key, or altered)."),
+}
 LABELS = {
     "decline_reasons": DECLINE_REASONS,
     "states": STATES,
@@ -61,6 +76,7 @@ LABELS = {
     "services": SERVICES,
     "situations": SITUATIONS,
     "placements": PLACEMENTS,
+    "withheld_reasons": WITHHELD_REASONS,
 }
 """Names of the catalogue's values, translated where they are shown."""
 
@@ -81,9 +97,12 @@ def _listing(
 async def caseload_page(
     request: Request, viewer: PartnerStaff, conn: Conn, offset: Offset = 0
 ) -> Response:
-    """The participants the partner serves."""
-    rows = await caseload(conn, _partner(viewer), PAGE_ROWS, offset)
-    return _listing(request, "partner/caseload.html", list(rows), offset)
+    """The participants the partner serves, with contact details where allowed."""
+    partner = _partner(viewer)
+    rows = await caseload(conn, partner, PAGE_ROWS, offset)
+    ids = [r.participant_id for r in rows]
+    contacts = await contacts_for(request, conn, viewer, partner, ids, "dashboard caseload")
+    return _listing(request, "partner/caseload.html", list(rows), offset, contacts=contacts)
 
 
 async def inbox_page(
@@ -96,8 +115,11 @@ async def inbox_page(
     problems: list[str] | None = None,
     status: int = 200,
 ) -> Response:
-    """The inbox, with a notice of what was just done or why it was refused."""
-    rows = await inbox(conn, _partner(viewer), settings.referral_overdue_days, PAGE_ROWS, offset)
+    """The inbox, with contact details where allowed, and a notice of what was just done."""
+    partner = _partner(viewer)
+    rows = await inbox(conn, partner, settings.referral_overdue_days, PAGE_ROWS, offset)
+    ids = [r.participant_id for r in rows]
+    contacts = await contacts_for(request, conn, viewer, partner, ids, "dashboard inbox")
     return page(
         request,
         "partner/inbox.html",
@@ -108,6 +130,7 @@ async def inbox_page(
             "notice": notice,
             "problems": problems or [],
             "limit_days": settings.referral_overdue_days,
+            "contacts": contacts,
             **LABELS,
         },
         status=status,

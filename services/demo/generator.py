@@ -1,8 +1,11 @@
 """A seeded two-year history of the demo network: exactly 413 participants, 148 placed.
 
 Deterministic: one seed always gives the same events with the same ids, so
-publishing the history twice changes no count. `expected_summary` checks the
-counts by folding the history with the real outcome rules, never by a side tally.
+publishing the history twice changes no count. Consents are part of the history;
+contact details (in clear until `Publisher` seals them) only of `demo_network`,
+for a publisher with the participants' data keys (`services/demo/privacy.py`).
+`expected_summary` checks the counts by folding the history with the real outcome
+rules, never by a side tally.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ import random
 from collections.abc import Iterable
 
 from refnet.events.catalogue import (
+    ConsentGiven,
+    ConsentWithdrawn,
     EnrolledData,
     EventModel,
     EventRetracted,
     ParticipantEnrolled,
     RetractedData,
 )
+from refnet.events.contact import ClearContactRecorded
 from refnet.events.fields import REFUSED
 from refnet.events.vocabulary import (
     PlacementKind,
@@ -69,6 +75,7 @@ from refnet.services.demo.network import (
     PARTNER_SITES,
     PROGRAMME,
 )
+from refnet.services.demo.privacy import merged, privacy_events
 from refnet.services.demo.steps import (
     _duplicate_enrolment,
     _leaving,
@@ -80,11 +87,25 @@ from refnet.services.demo.steps import (
     _second_enrolment,
 )
 
+ConsentEvents = (ConsentGiven, ConsentWithdrawn)
+
 # ------------------------------------------------------------------ public API
 
 
 def demo_history(seed: int = DEMO_SEED) -> list[EventModel]:
-    """The network's two-year history in log order, duplicates included."""
+    """The network's two-year history in log order, duplicates and consents included."""
+    history = _outcome_history(seed)
+    consents = [e for e in privacy_events(seed, history) if isinstance(e, ConsentEvents)]
+    return [e for e in merged(history, consents) if not isinstance(e, ClearContactRecorded)]
+
+
+def demo_network(seed: int = DEMO_SEED) -> list[EventModel | ClearContactRecorded]:
+    """`demo_history` with most participants' contact details, to be sealed on publishing."""
+    history = _outcome_history(seed)
+    return merged(history, privacy_events(seed, history))
+
+
+def _outcome_history(seed: int) -> list[EventModel]:
     gen = _Generator(seed)
     people = _plan_network(gen)
     events = [event for person in people for event in _materialise(gen, person)]

@@ -112,6 +112,8 @@ async def test_a_clean_history_is_intact(running: World, tmp_path: Path) -> None
         "trainings": 1,
         "partner_links": 8,  # six enrolments, one acceptance, one placement
         "rejections": 1,
+        "contacts": 0,
+        "consents": 6,  # each enrolment's consent_to_share, as share_case_data
         "dead_letters": 0,
     }
     assert {t: v["live"] for t, v in tables.items()} == expected_rows

@@ -9,6 +9,11 @@ have rows, and a refusal that leaked them would show. Each answer is checked for
 its exact status; refusals carry the error JSON and no participant at all;
 allowed reads carry only the rows of the partner in the path.
 
+Each enrolled participant's contact details are recorded (sealed) by the
+partner that enrolled them, and nobody consented to pass them on: every answer
+is checked for them too, and only the enrolling partner's own token may see
+them (its own intake), never the partner a referral went to, nor the coordinator.
+
 The matrix (endpoint x kind of caller -> statuses) is printed at the end of the
 run and written as Markdown to `authorization-matrix.md` in the test's tmp dir.
 """
@@ -36,6 +41,8 @@ from typer.testing import CliRunner
 
 from refnet.events import catalogue as c
 from refnet.events.catalogue import EventModel
+from refnet.events.contact import ClearContactData, ClearContactRecorded, ContactDetails
+from refnet.events.publisher import Publisher
 from refnet.events.settings import Settings
 from refnet.events.vocabulary import Service
 from refnet.services.api.app import create_app
@@ -43,6 +50,7 @@ from refnet.services.api.deps import pooled
 from refnet.services.cli.tokens import tokens_app
 from refnet.services.demo.network import DEMO_PARTNERS
 from refnet.services.localstack.process import settings_env
+from refnet.services.registry.data_keys import PostgresDataKeyStore, load_kek
 from refnet.services.registry.tokens import issue_token, revoke_token
 from tests.integration.world import T0, World, enrolled, placed, run_sync, show_in_terminal
 
@@ -98,6 +106,34 @@ def seed_events() -> list[EventModel]:
     return events
 
 
+def phone(n: int) -> str:
+    """The (fictitious) phone number of `enrolled-n`, recorded by partner n."""
+    return f"+49 30 23125{200 + n:03d}"
+
+
+PHONES = re.compile(r"\+49 30 23125(2\d\d)")
+
+
+def contact_events() -> list[ClearContactRecorded]:
+    """`enrolled-n`'s contact details, recorded by partner n; no consent to pass them on."""
+    return [
+        ClearContactRecorded(
+            event_id=uuid.uuid4(),
+            partner_id=partner,
+            site="witten",
+            participant_id=person("enrolled", n),
+            occurred_at=T0,
+            recorded_at=T0,
+            data=ClearContactData(contact=ContactDetails(name="Max Beispiel", phone=phone(n))),
+        )  # fmt: skip
+        for n, partner in enumerate(DEMO_PARTNERS)
+    ]
+
+
+def data_keys(world: World) -> PostgresDataKeyStore:
+    return PostgresDataKeyStore(world.settings, load_kek(world.settings))
+
+
 def visible_to(partner: str) -> set[str]:
     """The seeded participants whose rows `partner`'s views may show."""
     n = DEMO_PARTNERS.index(partner)
@@ -116,6 +152,7 @@ def expected_rows(endpoint: str, partner: str) -> set[str]:
         "GET /v1/partners/{partner_id}/inbox": {received},
         "GET /v1/partners/{partner_id}/outbox": {own},
         "GET /v1/partners/{partner_id}/rejections": {person("stranger", n)},
+        "GET /v1/partners/{partner_id}/referrals/{referral_id}": {own},
     }
     return by_view.get(endpoint, set())
 
@@ -146,6 +183,10 @@ def authz_world(infrastructure: str, tmp_path_factory: pytest.TempPathFactory) -
     world = World.create(tmp_path_factory.mktemp("authz"))
     try:
         assert world.publish(seed_events()) == 3 * len(DEMO_PARTNERS)
+        publisher = Publisher(
+            world.settings, signer_for=world.keys.signer, data_keys=data_keys(world)
+        )
+        assert publisher.publish(contact_events()).delivered == len(DEMO_PARTNERS)
         start_worker(world)
         run_sync(world.wait())
         rejected = run_sync(world.fetch("SELECT participant_id FROM rejections"))
@@ -161,6 +202,8 @@ def authz_world(infrastructure: str, tmp_path_factory: pytest.TempPathFactory) -
 async def app(authz_world: World) -> AsyncIterator[FastAPI]:
     application = create_app(authz_world.settings)
     async with application.router.lifespan_context(application):
+        if getattr(application.state, "data_keys", None) is None:
+            application.state.data_keys = data_keys(authz_world)
         yield application
 
 
@@ -324,6 +367,8 @@ def rule(endpoint: Endpoint) -> str | None:
         return "the partner's own publisher id"
     if method == "GET" and path.startswith("/v1/audit/"):
         return "auditor"
+    if method == "POST" and path.startswith("/v1/privacy/"):
+        return "coordinator"
     if path in DASHBOARD_OPEN:
         return "public"
     if not path.startswith("/v1/"):
@@ -350,6 +395,8 @@ def expected_status(endpoint: Endpoint, caller: Caller, partner: str | None) -> 
         return 201 if caller.role == "partner" and caller.partner == partner else 403
     if which == "auditor":
         return 200 if caller.role == "auditor" else 403
+    if which == "coordinator":
+        return 202 if caller.role == "coordinator" else 403
     raise AssertionError(f"no rule for {endpoint.label}")
 
 
@@ -424,6 +471,12 @@ def check_answer(
     """What is wrong with `answer` besides its status: leaks, shapes, challenges."""
     problems: list[str] = []
     seen = set(SEEDED.findall(answer.text))
+    # Only the enrolling partner's own staff see its intake's details; nobody consented more.
+    own = partner is not None and caller.role == "partner" and caller.partner == partner
+    shown = {int(m) - 200 for m in PHONES.findall(answer.text)}
+    allowed_phones = {DEMO_PARTNERS.index(partner)} if own and partner else set()
+    if not shown <= allowed_phones:
+        problems.append(f"contact details without consent: of enrolled-{sorted(shown)}")
     if answer.status_code in (401, 403):
         body = answer.json()
         error = body.get("error") if isinstance(body, dict) else None
@@ -454,11 +507,20 @@ async def send(
     `partner`); a report of unused numbers names `partner` as its publisher."""
     path = endpoint.path.replace("{partner_id}", partner or "")
     path = path.replace("{participant_id}", person("enrolled", 0))
+    # The referral the partner in the path sent (the coordinator reads the same one).
+    path = path.replace(
+        "{referral_id}", f"ref-{RUN}-{DEMO_PARTNERS.index(partner or DEMO_PARTNERS[0])}"
+    )
     if endpoint.path == "/v1/sequences/unused":
         number = secrets.randbelow(2**40)
         ranges = [{"first": number, "last": number}]
         report = {"publisher_id": partner or "", "ranges": ranges, "reason": UNUSED_REASON}
         return await client.post(path, json=report, headers=caller.headers), None
+    if endpoint.path == "/v1/privacy/erasures":
+        # The partner's rejected stranger: erased once per partner, counts unchanged.
+        stranger = person("stranger", DEMO_PARTNERS.index(partner or DEMO_PARTNERS[0]))
+        erasure = {"participant_id": stranger, "reason": UNUSED_REASON}
+        return await client.post(path, json=erasure, headers=caller.headers), None
     if endpoint.method == "POST":
         event = enrolled(f"az{RUN}-posted-{uuid.uuid4().hex[:10]}", partner=partner or "")
         body = event.model_dump(mode="json", exclude_none=True)
@@ -516,6 +578,9 @@ async def test_every_endpoint_answers_every_caller_as_the_rules_say(
             await probe(endpoint, caller, partner)
         if endpoint.label == "POST /v1/events":
             assert await written() == (size + len(allowed), reported)
+        elif endpoint.label == "POST /v1/privacy/erasures":
+            # Each erasure request and its key's destruction (no retention duty runs).
+            assert await written() == (size + 2 * len(allowed), reported)
         elif endpoint.method == "POST":
             # Each partner's own report, once: nothing reaches the log.
             assert await written() == (size, sorted(reported + [p for _, p in allowed if p]))
@@ -533,6 +598,36 @@ async def test_every_endpoint_answers_every_caller_as_the_rules_say(
     assert {r[0] for r in recorded} == {e for e, ok in published.items() if ok}
     assert sum(published.values()) == len(DEMO_PARTNERS)
     assert len(published) == len(DEMO_PARTNERS) * len(callers)
+
+
+# ------------------------------------------------------------------------------- contacts
+
+
+async def test_a_partner_without_consent_never_sees_contact_details(
+    client: httpx.AsyncClient, callers: list[Caller]
+) -> None:
+    """Each partner sees the phone of its own intake; the referral it received carries none."""
+    partners = {c.partner: c for c in callers if c.kind == "partner"}
+    coordinator = next(c for c in callers if c.kind == "coordinator")
+    for n, partner in enumerate(DEMO_PARTNERS):
+        before = (n - 1) % len(DEMO_PARTNERS)
+        headers = partners[partner].headers
+        base = f"/v1/partners/{partner}"
+        caseload = (await client.get(f"{base}/caseload", headers=headers)).json()
+        inbox = (await client.get(f"{base}/inbox", headers=headers)).json()
+        received = await client.get(f"{base}/referrals/ref-{RUN}-{before}", headers=headers)
+        sent = await client.get(f"{base}/referrals/ref-{RUN}-{n}", headers=headers)
+        as_coordinator = await client.get(f"{base}/caseload", headers=coordinator.headers)
+
+        mine = next(e for e in caseload if e["participant_id"] == person("enrolled", n))
+        assert mine["contact"]["phone"] == phone(n)
+        assert sent.json()["contact"]["phone"] == phone(n)
+        reason = f"no consent to pass contact details to {partner}"
+        theirs = next(e for e in inbox if e["participant_id"] == person("enrolled", before))
+        assert (theirs["contact"], theirs["contact_withheld"]) == (None, reason)
+        assert (received.json()["contact"], received.json()["contact_withheld"]) == (None, reason)
+        assert phone(before) not in received.text + str(inbox)
+        assert not PHONES.findall(as_coordinator.text)
 
 
 # ------------------------------------------------------------------------------- tokens

@@ -299,6 +299,9 @@ async def test_the_inbox_lists_what_waits_for_an_answer_oldest_first(
         "sent_at": None,
         "age_days": None,
         "overdue": True,
+        # Enrolled by awo-en; nothing consents to passing contact details to bobeq.
+        "contact": None,
+        "contact_withheld": "no consent to pass contact details to bobeq",
     }
     assert instant(bobeq[0]["sent_at"]) == ago(60)
     assert caritas == []

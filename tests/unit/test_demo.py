@@ -15,6 +15,8 @@ from uuid import UUID
 import pytest
 
 from refnet.events.catalogue import (
+    ConsentGiven,
+    ConsentWithdrawn,
     Envelope,
     EventModel,
     EventRetracted,
@@ -28,12 +30,14 @@ from refnet.events.catalogue import (
     TrainingStarted,
 )
 from refnet.events.codec import decode, encode
+from refnet.events.contact import ClearContactRecorded
 from refnet.events.fields import REFUSED
-from refnet.events.vocabulary import ResidenceStatus, Service
+from refnet.events.sealing import DataKey, new_data_key, seal_event
+from refnet.events.vocabulary import ConsentPurpose, ResidenceStatus, Service
 from refnet.projections.fold.facts import Position, fact_of
 from refnet.projections.fold.rows import ParticipantRows
 from refnet.projections.fold.rules import ParticipantState, Status, apply
-from refnet.services.demo.generator import demo_history, expected_summary, fold_rows
+from refnet.services.demo.generator import demo_history, demo_network, expected_summary, fold_rows
 from refnet.services.demo.network import (
     DEMO_PARTICIPANTS,
     DEMO_PARTNERS,
@@ -46,6 +50,7 @@ from refnet.services.demo.network import (
 from tests.unit.history import day, ev, retract
 
 E = TypeVar("E", bound=Envelope)
+PASS = ConsentPurpose.PASS_CONTACT_DETAILS
 
 
 @pytest.fixture(scope="module")
@@ -311,3 +316,76 @@ def test_stories_run_in_causal_order(history: list[EventModel]) -> None:
         *of_type(history, TrainingDiscontinued),
     ]
     assert all(end.occurred_at > started[end.data.training_id] for end in ends)
+
+
+# ------------------------------------------------------------------ contact details and consents
+
+FICTION = re.compile(r"^\+49 (30 23125|40 66969|69 90009|89 99998|221 4710)\d{3}$")
+
+
+@pytest.fixture(scope="module")
+def network() -> list[EventModel | ClearContactRecorded]:
+    return demo_network()
+
+
+def sealed(network: list[EventModel | ClearContactRecorded]) -> list[EventModel]:
+    keys: dict[str, DataKey] = {}
+    return [
+        seal_event(keys.setdefault(e.participant_id, new_data_key()), e)
+        if isinstance(e, ClearContactRecorded)
+        else e
+        for e in network
+    ]
+
+
+def test_most_participants_get_fictitious_contact_details(
+    network: list[EventModel | ClearContactRecorded],
+) -> None:
+    contacts = [e for e in network if isinstance(e, ClearContactRecorded)]
+    people = {e.participant_id for e in contacts}
+    assert 0.8 * DEMO_PARTICIPANTS < len(people) == len(contacts) < DEMO_PARTICIPANTS
+    details = [e.data.contact for e in contacts]
+    assert all(d.phone is not None and FICTION.match(d.phone) for d in details)
+    assert all(d.email is not None and d.email.endswith("@example.org") for d in details)
+    assert len({d.phone for d in details}) == len(details)
+
+
+def test_consent_to_pass_contact_details_varies_and_some_withdraw(
+    history: list[EventModel],
+) -> None:
+    given = [e for e in of_type(history, ConsentGiven) if e.data.purpose == PASS]
+    network_wide = {e.participant_id for e in given if e.data.recipient is None}
+    one_partner = {e.participant_id for e in given if e.data.recipient is not None}
+    withdrawn = [e for e in of_type(history, ConsentWithdrawn) if e.data.purpose == PASS]
+    assert len(network_wide) > 0.6 * DEMO_PARTICIPANTS
+    assert 10 < len(one_partner) < len(network_wide)
+    assert DEMO_PARTICIPANTS - len(network_wide | one_partner) > 10  # a few gave none
+    assert withdrawn and all(w.occurred_at.date() < HISTORY_END for w in withdrawn)
+
+
+def test_contact_details_and_consents_change_no_outcome(
+    network: list[EventModel | ClearContactRecorded], history: list[EventModel]
+) -> None:
+    with_contacts = fold_rows(sealed(network))
+    without = fold_rows(e for e in history if not e.type.startswith("consent."))
+    assert expected_summary(sealed(network)) == expected_summary(history)
+    assert (expected_summary(history).participants, expected_summary(history).placed) == (413, 148)
+    for pid, rows in without.items():
+        mine = with_contacts[pid]
+        assert (mine.participant, mine.referrals, mine.trainings, mine.links) == (
+            rows.participant, rows.referrals, rows.trainings, rows.links,
+        )  # fmt: skip
+    assert sum(r.contact is not None for r in with_contacts.values()) > 0.8 * DEMO_PARTICIPANTS
+
+
+def test_the_network_breaks_no_rule_once_sealed(
+    network: list[EventModel | ClearContactRecorded],
+) -> None:
+    states: dict[str, ParticipantState] = {}
+    reasons = []
+    for offset, event in enumerate(sealed(network)):
+        state = states.setdefault(event.participant_id, ParticipantState(event.participant_id))
+        verdict = apply(state, fact_of(event, Position(0, offset)))
+        if verdict.status is Status.REJECTED:
+            reasons.append(verdict.reason)
+    assert reasons == []

@@ -3,7 +3,9 @@
 Auditor tokens only. Each answers from the fold the projection stored; the same
 numbers come from the log alone with `refnet audit replay` (`--esf`) and `history`, and
 `refnet audit verify` proves the read model matches the log. Every timeline
-read is recorded (who, when, what), as reads of a person's record must be.
+read is recorded (who, when, what), as reads of a person's record must be, and
+`GET /v1/audit/reads` lists those records. Listing the read log is not itself
+recorded: it shows who read, never what the record holds.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from refnet.events.fields import Pseudonym
 from refnet.projections.audit.asof import TimeBasis
-from refnet.projections.audit.reads import record_read, stored_outcomes_as_of, stored_timeline
+from refnet.projections.audit.reads import (
+    record_read,
+    recorded_reads,
+    stored_outcomes_as_of,
+    stored_timeline,
+)
 from refnet.projections.audit.timeline import Timeline
 from refnet.projections.reports.esf import EsfReport
 from refnet.projections.reports.esf_asof import stored_esf_as_of
 from refnet.projections.store.views import NetworkOutcomes, Period
-from refnet.services.api.deps import AppSettings, Auditor, Conn
+from refnet.services.api.deps import AppSettings, Auditor, Conn, Paging
 from refnet.services.api.errors import ERROR_RESPONSES, ErrorBody
 from refnet.services.api.routes.network import BOUND_HELP, Bound, period, utc
 
@@ -98,3 +105,46 @@ async def read_history(
         "audit history",
     )
     return found
+
+
+class RecordReadOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    read_id: int
+    read_at: datetime
+    token_id: str = Field(description="the API token's id, or `os:<user>` for a CLI read")
+    role: str = Field(description="coordinator, auditor, partner; `operator` for the CLI")
+    partner_id: str | None
+    participant_id: str
+    what: str = Field(description="the view read; a CLI read adds `; reason: ...` as given")
+
+
+class RecordReads(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    reads: list[RecordReadOut] = Field(description="in the order they happened")
+    limit: int
+    offset: int
+
+
+@router.get("/reads")
+async def read_log_of_reads(
+    _: Auditor,
+    conn: Conn,
+    paging: Paging,
+    span: Annotated[Period, Depends(period)],
+    participant: Annotated[
+        Pseudonym | None, Query(description="only reads of this participant's record")
+    ] = None,
+    by: Annotated[
+        str | None,
+        Query(max_length=100, description="only reads by this token id, `os:<user>` or partner"),
+    ] = None,
+) -> RecordReads:
+    """Every recorded read of a participant's record: who, when, which participant, what.
+
+    `from` (inclusive) and `to` (exclusive) bound when the read happened.
+    """
+    found = await recorded_reads(
+        conn, participant, by, span.from_, span.to, paging.limit, paging.offset
+    )
+    reads = [RecordReadOut.model_validate(r, from_attributes=True) for r in found]
+    return RecordReads(reads=reads, limit=paging.limit, offset=paging.offset)

@@ -3,28 +3,40 @@
 A partner token reads only its own id's views; the coordinator reads any partner's;
 auditors are refused (these list participants one by one). A partner with no rows
 yet gets an empty list, never a 404. Lists page with `limit` (at most 1000) and `offset`.
+
+The caseload, the inbox and a referral's detail carry `contact`: the participant's
+contact details, opened here only where `projections/store/contacts.decide` allows
+(own intake, or consent to pass them to this partner; never after an erasure
+request), else null with `contact_withheld` saying why. Each response that shows
+contact details is recorded as a read of those participants' records.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
+from refnet.events.fields import BusinessId
 from refnet.projections.store.network_views import follow_ups_due
 from refnet.projections.store.queries import caseload, inbox, outbox, referrals, rejections
+from refnet.projections.store.referral_detail import referral_detail
 from refnet.projections.store.views import (
-    CaseloadEntry,
     FollowUpDue,
     FollowUpStatus,
-    InboxEntry,
     OutboxEntry,
     ReferralEntry,
     ReferralState,
     RejectionEntry,
 )
-from refnet.services.api.deps import AppSettings, Conn, Paging, PartnerScope
-from refnet.services.api.errors import ERROR_RESPONSES
+from refnet.services.api.contacts import (
+    CaseloadContact,
+    InboxContact,
+    ReferralContact,
+    contacts_for,
+)
+from refnet.services.api.deps import AppSettings, Conn, CurrentPrincipal, Paging, PartnerScope
+from refnet.services.api.errors import ERROR_RESPONSES, ErrorBody
 
 router = APIRouter(prefix="/v1/partners", tags=["partners"], responses=ERROR_RESPONSES)
 
@@ -32,9 +44,18 @@ Direction = Literal["inbox", "outbox"]
 
 
 @router.get("/{partner_id}/caseload")
-async def read_caseload(partner_id: PartnerScope, conn: Conn, page: Paging) -> list[CaseloadEntry]:
+async def read_caseload(
+    partner_id: PartnerScope,
+    principal: CurrentPrincipal,
+    conn: Conn,
+    page: Paging,
+    request: Request,
+) -> list[CaseloadContact]:
     """Participants the partner enrolled, accepted by referral, or placed; oldest link first."""
-    return await caseload(conn, partner_id, page.limit, page.offset)
+    rows = await caseload(conn, partner_id, page.limit, page.offset)
+    ids = [r.participant_id for r in rows]
+    shown = await contacts_for(request, conn, principal, partner_id, ids, "partner caseload")
+    return [CaseloadContact(**r.model_dump(), **shown[r.participant_id].fields()) for r in rows]
 
 
 @router.get("/{partner_id}/referrals")
@@ -53,16 +74,45 @@ async def read_referrals(
     return await referrals(conn, partner_id, direction, page.limit, page.offset)
 
 
+@router.get(
+    "/{partner_id}/referrals/{referral_id}",
+    responses={
+        404: {"model": ErrorBody, "description": "the partner neither sent nor received it"}
+    },
+)
+async def read_referral(
+    partner_id: PartnerScope,
+    principal: CurrentPrincipal,
+    conn: Conn,
+    request: Request,
+    referral_id: Annotated[BusinessId, Path(description="the referral's business id")],
+) -> ReferralContact:
+    """One referral the partner sent or received, with the person's contact details if allowed."""
+    found = await referral_detail(conn, partner_id, referral_id)
+    if found is None:
+        raise HTTPException(404, f"{partner_id} neither sent nor received referral {referral_id}")
+    pid = found.participant_id
+    shown = await contacts_for(request, conn, principal, partner_id, [pid], "partner referral")
+    return ReferralContact(**found.model_dump(), **shown[pid].fields())
+
+
 @router.get("/{partner_id}/inbox")
 async def read_inbox(
-    partner_id: PartnerScope, conn: Conn, page: Paging, settings: AppSettings
-) -> list[InboxEntry]:
+    partner_id: PartnerScope,
+    principal: CurrentPrincipal,
+    conn: Conn,
+    page: Paging,
+    settings: AppSettings,
+    request: Request,
+) -> list[InboxContact]:
     """Referrals to the partner that wait for its answer: oldest first, with their age.
 
     `overdue` marks those unanswered for longer than the network's overdue limit.
     """
-    days = settings.referral_overdue_days
-    return await inbox(conn, partner_id, days, page.limit, page.offset)
+    rows = await inbox(conn, partner_id, settings.referral_overdue_days, page.limit, page.offset)
+    ids = [r.participant_id for r in rows]
+    shown = await contacts_for(request, conn, principal, partner_id, ids, "partner inbox")
+    return [InboxContact(**r.model_dump(), **shown[r.participant_id].fields()) for r in rows]
 
 
 @router.get("/{partner_id}/outbox")
