@@ -12,6 +12,7 @@ from refnet.services.cli.audit import audit_app
 from refnet.services.cli.demo import demo_command
 from refnet.services.cli.import_csv import import_command
 from refnet.services.cli.partners import app as partners_app
+from refnet.services.cli.privacy import privacy_app
 from refnet.services.cli.projections import projections_app
 from refnet.services.cli.publish import publish_command
 from refnet.services.cli.report import report_app
@@ -43,6 +44,7 @@ app.add_typer(partners_app, name="partners")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
+app.add_typer(privacy_app, name="privacy")
 app.command("publish")(publish_command)
 app.command("import")(import_command)
 app.command("demo")(demo_command)

@@ -162,7 +162,9 @@ def test_a_timeline_marks_the_retraction_with_who_and_why(
     scripted: tuple[World, Script],
 ) -> None:
     world, script = scripted
-    from_log = json.loads(cli(world, "history", script.c, "--json").stdout)
+    from_log = json.loads(
+        cli(world, "history", script.c, "--json", "--reason", "audit test").stdout
+    )
     from_model = run_sync(_timeline(world, script.c))
     assert from_model == from_log
 
@@ -204,7 +206,7 @@ def test_a_timeline_shows_late_recording_and_rejected_events(world: World) -> No
     world.start_worker()
     run_sync(world.wait())
 
-    timeline = json.loads(cli(world, "history", pid, "--json").stdout)
+    timeline = json.loads(cli(world, "history", pid, "--json", "--reason", "audit test").stdout)
     assert run_sync(_timeline(world, pid)) == timeline
     rows = [(e["type"], e["status"], e["recorded_at"]) for e in timeline["events"]]
     assert rows == [
@@ -218,7 +220,9 @@ def test_a_timeline_shows_late_recording_and_rejected_events(world: World) -> No
 def test_an_unknown_participant_is_a_clear_error(world: World) -> None:
     world.publish([enrolled(new_pid("u"))])
     result = CliRunner().invoke(
-        app, ["audit", "history", "nobody-here"], env=settings_env(world.settings)
+        app,
+        ["audit", "history", "nobody-here", "--reason", "audit test"],
+        env=settings_env(world.settings),
     )
     assert result.exit_code == 1
     assert "participant_id: no event about 'nobody-here'" in result.output

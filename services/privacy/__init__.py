@@ -1,0 +1,1 @@
+"""Privacy duties: erasure and retention, crypto-shredding, access requests, the PII scan."""
