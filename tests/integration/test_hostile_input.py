@@ -525,14 +525,15 @@ def read_operations(server: Server) -> list[tuple[str, list[dict[str, Any]]]]:
 
 
 def valid_url(path: str, parameters: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
-    """`path` with PARTNER as its partner, a participant no event names (the audit timeline
-    answers 404 for it), and every required query parameter's first value."""
+    """`path` with PARTNER as its partner, a participant and a referral no event names (their
+    views answer 404), and every required query parameter's first value."""
     query = {
         p["name"]: p["schema"]["enum"][0]
         for p in parameters
         if p["in"] == "query" and p.get("required")
     }
-    return path.replace("{partner_id}", PARTNER).replace("{participant_id}", NOBODY), query
+    url = path.replace("{partner_id}", PARTNER).replace("{participant_id}", NOBODY)
+    return url.replace("{referral_id}", NOBODY), query
 
 
 NOBODY = "nobody-here"

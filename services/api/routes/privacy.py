@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from refnet.events.fields import Pseudonym, ShortText
 from refnet.services.api.deps import AppSettings, Conn, CurrentPrincipal, forbidden
@@ -60,8 +61,24 @@ class ErasureAccepted(BaseModel):
     next: str = Field(description="what happens next, in words")
 
 
+async def _erasure_body(_: Coordinator, request: Request) -> ErasureRequest:
+    # Read after the caller is known: FastAPI parses a declared body before any
+    # dependency, so a stranger's malformed body would get 422 instead of 401.
+    try:
+        return ErasureRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        problems = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(problems) from None
+
+
 @router.post(
     "/erasures",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ErasureRequest.model_json_schema()}},
+        }
+    },
     status_code=202,
     responses={
         404: {"model": ErrorBody, "description": "no event names this participant"},
@@ -69,7 +86,11 @@ class ErasureAccepted(BaseModel):
     },
 )
 async def request_erasure_route(
-    _: Coordinator, conn: Conn, settings: AppSettings, request: Request, body: ErasureRequest
+    _: Coordinator,
+    conn: Conn,
+    settings: AppSettings,
+    request: Request,
+    body: Annotated[ErasureRequest, Depends(_erasure_body)],
 ) -> ErasureAccepted:
     """Record a participant's erasure request; destroy their data key unless a duty runs."""
     gateway: Gateway = request.app.state.gateway
