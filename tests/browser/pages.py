@@ -29,7 +29,7 @@ PARTNER_PAGES = (
     "/partner/rejections",
     "/partner/follow-ups",
 )
-AUDITOR_PAGES = ("/audit/outcomes", "/audit/timeline?participant={participant}")
+AUDITOR_PAGES = ("/audit/outcomes", "/audit/timeline?participant={participant}", "/audit/reads")
 
 SIGN_OUT = re.compile(r"^\s*(Abmelden|Sign out)\s*$", re.IGNORECASE)
 STACK_TRACE = re.compile(r"Traceback|Internal Server Error|File \"[^\"]+\", line \d+")
