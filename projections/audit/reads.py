@@ -11,7 +11,7 @@ API tokens by their token id and role, the CLI by the operating-system user
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -107,6 +107,22 @@ async def record_read(
     """Note that a person read one participant's record: who, when, what (and why, if told)."""
     recorded = what if reason is None else f"{what}{REASON_MARK}{reason}"
     await conn.execute(_RECORD_READ, token_id, role, partner_id, participant_id, recorded)
+
+
+async def record_list_read(
+    conn: Conn,
+    token_id: str,
+    role: str,
+    partner_id: str | None,
+    participant_ids: Sequence[str],
+    what: str,
+) -> None:
+    """Note that a person read a list naming these participants (once each), in `what`."""
+    distinct = list(dict.fromkeys(participant_ids))
+    if distinct:
+        await conn.executemany(
+            _RECORD_READ, [(token_id, role, partner_id, pid, what) for pid in distinct]
+        )
 
 
 async def record_operator_read(

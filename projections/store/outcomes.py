@@ -274,7 +274,8 @@ def continuing(batch: Sequence[Incoming], next_offset: dict[int, int]) -> list[I
     }
     if holes:
         raise OffsetMismatch({p: next_offset[p] for p in next_offset}, holes)
-    return list(fresh.values())
+    # In log order: a seek back inside a batch may deliver a later offset before an earlier one.
+    return [fresh[at] for at in sorted(fresh)]
 
 
 async def copy_derived(conn: Conn, derived: list[ParticipantRows]) -> None:

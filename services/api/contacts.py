@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from refnet.events.contact import ContactDetails
 from refnet.events.sealing import DataKeyStore, KeyGone, SealBroken, open_contact
-from refnet.projections.audit.reads import record_read
+from refnet.projections.audit.reads import record_list_read
 from refnet.projections.store.contacts import Access, Withheld, contact_access
 from refnet.projections.store.database import Conn
 from refnet.projections.store.referral_detail import ReferralDetail
@@ -30,6 +30,8 @@ from refnet.projections.store.views import CaseloadEntry, InboxEntry
 from refnet.services.registry.tokens import Principal
 
 log = logging.getLogger(__name__)
+WITHOUT_CONTACT = " (no contact details)"
+"""Appended to a recorded read's view when the person was listed without contact details."""
 
 
 class WithContact(BaseModel):
@@ -109,19 +111,30 @@ async def contacts_for(
 ) -> dict[str, Shown]:
     """Each participant's contact details as `partner_id` may see them in `view`.
 
-    Every participant whose details are shown is recorded as read by `principal`.
+    Every participant listed is recorded as read by `principal`: in `view` when
+    their details were shown, in `view (no contact details)` otherwise.
     """
     if not participant_ids:
         return {}
     if principal.role != "partner" or principal.partner_id != partner_id:
         # The consent is to pass details to the partner, not to whoever reads its views.
-        return {pid: Shown(None, Withheld("staff_only")) for pid in participant_ids}
-    store = key_store(request)
-    decided = await contact_access(conn, partner_id, participant_ids)
-    shown = {pid: await _open(store, access) for pid, access in decided.items()}
-    for pid, item in shown.items():
-        if item.contact is not None:
-            await record_read(
-                conn, principal.token_id, principal.role, principal.partner_id, pid, view
-            )
+        shown = {pid: Shown(None, Withheld("staff_only")) for pid in participant_ids}
+    else:
+        store = key_store(request)
+        decided = await contact_access(conn, partner_id, participant_ids)
+        shown = {pid: await _open(store, access) for pid, access in decided.items()}
+    opened = [pid for pid, item in shown.items() if item.contact is not None]
+    others = [pid for pid in participant_ids if pid not in set(opened)]
+    who = (principal.token_id, principal.role, principal.partner_id)
+    await record_list_read(conn, *who, opened, view)
+    await record_list_read(conn, *who, others, f"{view}{WITHOUT_CONTACT}")
     return shown
+
+
+async def record_listed(
+    conn: Conn, principal: Principal, participant_ids: Sequence[str], view: str
+) -> None:
+    """A person-level list without contact details (outbox, rejections, follow-ups): each
+    participant it names is recorded as read by `principal` in `view`."""
+    who = (principal.token_id, principal.role, principal.partner_id)
+    await record_list_read(conn, *who, participant_ids, view)

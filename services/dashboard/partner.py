@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from refnet.events.vocabulary import DeclineReason
 from refnet.projections.store.network_views import follow_ups_due
 from refnet.projections.store.queries import caseload, inbox, outbox, rejections
-from refnet.services.api.contacts import contacts_for
+from refnet.services.api.contacts import contacts_for, record_listed
 from refnet.services.api.deps import AppSettings, Conn
 from refnet.services.dashboard.rendering import N_, page
 from refnet.services.dashboard.session import PageRoute, PartnerStaff
@@ -144,6 +144,7 @@ async def outbox_page(
     """The referrals the partner sent and what became of them."""
     days = settings.referral_overdue_days
     rows = await outbox(conn, _partner(viewer), days, None, PAGE_ROWS, offset)
+    await record_listed(conn, viewer, [r.participant_id for r in rows], "dashboard outbox")
     return _listing(request, "partner/outbox.html", list(rows), offset)
 
 
@@ -153,6 +154,7 @@ async def rejections_page(
 ) -> Response:
     """The partner's events that broke a rule, with the rule."""
     rows = await rejections(conn, _partner(viewer), PAGE_ROWS, offset)
+    await record_listed(conn, viewer, [r.participant_id for r in rows], "dashboard rejections")
     return _listing(request, "partner/rejections.html", list(rows), offset)
 
 
@@ -162,4 +164,5 @@ async def follow_ups_page(
 ) -> Response:
     """The six-month follow-ups that are due or were missed, soonest first."""
     rows = await follow_ups_due(conn, _partner(viewer), None, None, PAGE_ROWS, offset)
+    await record_listed(conn, viewer, [r.participant_id for r in rows], "dashboard follow-ups")
     return _listing(request, "partner/follow_ups.html", list(rows), offset)

@@ -26,6 +26,7 @@ from refnet.services.api.app import create_app
 from refnet.services.api.deps import pooled
 from refnet.services.cli.tokens import tokens_app
 from refnet.services.registry.tokens import issue_token, revoke_token
+from tests.integration.world import world_kek
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +34,19 @@ BASE = "http://refnet.test"
 LABEL = f"api tests {uuid.uuid4().hex[:8]}"
 """Every token the tests issue carries this run's label, and is deleted at the end."""
 TOKEN_SHAPE = re.compile(r"rn_[a-z0-9]{12}_[A-Za-z0-9_-]{43}")
+
+
+RUN = uuid.uuid4().hex[:8]
+
+
+def api_settings(**overrides: Any) -> Settings:
+    """The stack's settings with a registry of this run's own and its KEK: the shared
+    registry may have been set up by another checkout's stack with another KEK."""
+    return Settings(
+        registry_schema=f"api_tests_{RUN}_registry",
+        kek=world_kek(f"api-tests-{RUN}"),
+        **overrides,
+    )
 
 
 def rid(prefix: str) -> str:
@@ -52,11 +66,12 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 async def app() -> AsyncIterator[FastAPI]:
     # ASGITransport does not run the lifespan; enter it here, as uvicorn would.
-    application = create_app(Settings())
+    application = create_app(api_settings())
     async with application.router.lifespan_context(application):
         yield application
         async with pooled(application.state.pool) as conn:
             await conn.execute("DELETE FROM api_tokens WHERE label = $1", LABEL)
+            await conn.execute(f'DROP SCHEMA IF EXISTS "api_tests_{RUN}_registry" CASCADE')
 
 
 @pytest.fixture(scope="module")
@@ -487,7 +502,7 @@ async def test_health_reports_database_broker_and_lag(
 
 
 async def test_a_lost_database_is_503_never_500() -> None:
-    application = create_app(Settings())
+    application = create_app(api_settings())
     async with application.router.lifespan_context(application):
         async with pooled(application.state.pool) as conn:
             token = (await issue_token(conn, "coordinator", label=LABEL)).token
@@ -507,7 +522,7 @@ async def test_a_lost_database_is_503_never_500() -> None:
 
 async def test_an_unreachable_broker_is_reported_as_degraded_with_503() -> None:
     # Port 1 refuses at once; the probe still waits out its metadata timeout (~5 s).
-    application = create_app(Settings(kafka_bootstrap="127.0.0.1:1"))
+    application = create_app(api_settings(kafka_bootstrap="127.0.0.1:1"))
     async with application.router.lifespan_context(application):
         async with pooled(application.state.pool) as conn:
             token = (await issue_token(conn, "auditor", label=LABEL)).token
@@ -545,7 +560,8 @@ async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
 
 @pytest.fixture
 def cli() -> Iterator[CliRunner]:
-    yield CliRunner()
+    # The app fixture's registry, whose teardown deletes this run's tokens.
+    yield CliRunner(env={"REFNET_REGISTRY_SCHEMA": api_settings().registry_schema})
 
 
 @pytest.mark.usefixtures("app")  # whose teardown deletes this run's tokens

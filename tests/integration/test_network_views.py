@@ -8,31 +8,23 @@ date must be fixed, through the query functions the API and the dashboard call).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
 from refnet.events import catalogue as c
 from refnet.events import vocabulary as v
 from refnet.events.catalogue import EventModel
-from refnet.events.settings import Settings
 from refnet.projections.store.network_views import follow_ups_due
-from refnet.services.api.app import create_app
-from refnet.services.api.deps import pooled
 from refnet.services.demo.generator import demo_history
-from refnet.services.registry.tokens import issue_token
+from tests.integration.api_client import serving
 from tests.integration.world import World, enrolled, envelope, new_pid, placed, retracted
 
 pytestmark = pytest.mark.integration
 
-BASE = "http://refnet.test"
 BERLIN = ZoneInfo("Europe/Berlin")
-PARTNERS = ("awo-en", "bobeq", "caritas-witten", "jobcenter-en")
 H1_2025 = "from=2025-01-01&to=2025-07-01"
 
 
@@ -79,37 +71,6 @@ async def told(world: World, events: list[EventModel]) -> None:
 
 
 # ------------------------------------------------------------------ the API
-
-
-@dataclass
-class Api:
-    http: httpx.AsyncClient
-    tokens: dict[str, str]
-
-    async def get(self, path: str, who: str) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
-        return await self.http.get(path, headers=headers)
-
-    async def ok(self, path: str, who: str = "coordinator") -> Any:
-        response = await self.get(path, who)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[Api]:
-    """The API on `settings`, with a token for each kind of reader."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with pooled(app.state.pool) as conn:
-            tokens = {
-                "coordinator": (await issue_token(conn, "coordinator")).token,
-                "auditor": (await issue_token(conn, "auditor")).token,
-                **{p: (await issue_token(conn, "partner", p)).token for p in PARTNERS},
-            }
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
-            yield Api(http, tokens)
 
 
 # ------------------------------------------------------------------ the funnel

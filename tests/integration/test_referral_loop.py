@@ -13,27 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
-import httpx
 import pytest
 
 from refnet.events import catalogue as c
 from refnet.events import vocabulary as v
 from refnet.events.catalogue import EventModel
-from refnet.events.settings import Settings
-from refnet.services.api.app import create_app
-from refnet.services.api.deps import pooled
-from refnet.services.registry.tokens import issue_token
+from tests.integration.api_client import PARTNERS, serving
 from tests.integration.world import World, enrolled, envelope
 
 pytestmark = pytest.mark.integration
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-BASE = "http://refnet.test"
 
 
 def ago(days: float) -> dt.datetime:
@@ -199,40 +191,6 @@ async def test_a_republished_rejected_event_is_recorded_once_and_never_applied(
 
 
 # ------------------------------------------------------------------ the API
-
-
-@dataclass
-class Api:
-    http: httpx.AsyncClient
-    tokens: dict[str, str]
-
-    async def get(self, path: str, who: str) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
-        return await self.http.get(path, headers=headers)
-
-    async def ok(self, path: str, who: str = "coordinator") -> Any:
-        response = await self.get(path, who)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[Api]:
-    """The API on `settings`, with a token for each kind of reader."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with pooled(app.state.pool) as conn:
-            tokens = {
-                "coordinator": (await issue_token(conn, "coordinator")).token,
-                "auditor": (await issue_token(conn, "auditor")).token,
-                **{p: (await issue_token(conn, "partner", p)).token for p in PARTNERS},
-            }
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
-            yield Api(http, tokens)
-
-
-PARTNERS = ("awo-en", "bobeq", "caritas-witten", "jobcenter-en")
 
 
 @pytest.fixture

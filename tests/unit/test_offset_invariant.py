@@ -26,9 +26,13 @@ def offsets_of(batch: list[Incoming]) -> list[tuple[int, int]]:
     return [(i.position.partition, i.position.offset) for i in batch]
 
 
-def test_a_batch_at_the_stored_offset_is_applied_whole() -> None:
+def test_a_batch_at_the_stored_offset_is_applied_whole_in_log_order() -> None:
     batch = [record(0, 5), record(1, 0), record(0, 6), record(1, 1)]
-    assert offsets_of(continuing(batch, {0: 5, 1: 0})) == [(0, 5), (1, 0), (0, 6), (1, 1)]
+    assert offsets_of(continuing(batch, {0: 5, 1: 0})) == [(0, 5), (0, 6), (1, 0), (1, 1)]
+
+
+def test_a_later_offset_delivered_first_is_applied_after_the_earlier() -> None:
+    assert offsets_of(continuing([record(0, 18), record(0, 17)], {0: 17})) == [(0, 17), (0, 18)]
 
 
 def test_redeliveries_below_the_stored_offset_are_dropped_and_the_rest_applies() -> None:

@@ -7,8 +7,8 @@ yet gets an empty list, never a 404. Lists page with `limit` (at most 1000) and 
 The caseload, the inbox and a referral's detail carry `contact`: the participant's
 contact details, opened here only where `projections/store/contacts.decide` allows
 (own intake, or consent to pass them to this partner; never after an erasure
-request), else null with `contact_withheld` saying why. Each response that shows
-contact details is recorded as a read of those participants' records.
+request), else null with `contact_withheld` saying why. Every response is a read of
+the records of the participants it names, and is recorded as such (`record_reads`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from refnet.services.api.contacts import (
     InboxContact,
     ReferralContact,
     contacts_for,
+    record_listed,
 )
 from refnet.services.api.deps import AppSettings, Conn, CurrentPrincipal, Paging, PartnerScope
 from refnet.services.api.errors import ERROR_RESPONSES, ErrorBody
@@ -61,6 +62,7 @@ async def read_caseload(
 @router.get("/{partner_id}/referrals")
 async def read_referrals(
     partner_id: PartnerScope,
+    principal: CurrentPrincipal,
     conn: Conn,
     page: Paging,
     direction: Annotated[
@@ -71,7 +73,9 @@ async def read_referrals(
 
     Withdrawn referrals are left out; the outbox view shows them.
     """
-    return await referrals(conn, partner_id, direction, page.limit, page.offset)
+    rows = await referrals(conn, partner_id, direction, page.limit, page.offset)
+    await record_listed(conn, principal, [r.participant_id for r in rows], f"partner {direction}")
+    return rows
 
 
 @router.get(
@@ -118,6 +122,7 @@ async def read_inbox(
 @router.get("/{partner_id}/outbox")
 async def read_outbox(
     partner_id: PartnerScope,
+    principal: CurrentPrincipal,
     conn: Conn,
     page: Paging,
     settings: AppSettings,
@@ -131,23 +136,28 @@ async def read_outbox(
     `withdrawn`; it counts in no outcome.
     """
     days = settings.referral_overdue_days
-    return await outbox(conn, partner_id, days, state, page.limit, page.offset)
+    rows = await outbox(conn, partner_id, days, state, page.limit, page.offset)
+    await record_listed(conn, principal, [r.participant_id for r in rows], "partner outbox")
+    return rows
 
 
 @router.get("/{partner_id}/rejections")
 async def read_rejections(
-    partner_id: PartnerScope, conn: Conn, page: Paging
+    partner_id: PartnerScope, principal: CurrentPrincipal, conn: Conn, page: Paging
 ) -> list[RejectionEntry]:
     """Events the partner published that broke a rule, so were not applied: newest first.
 
     Each names the rule it broke. Ordered by `recorded_at`, newest first.
     """
-    return await rejections(conn, partner_id, page.limit, page.offset)
+    rows = await rejections(conn, partner_id, page.limit, page.offset)
+    await record_listed(conn, principal, [r.participant_id for r in rows], "partner rejections")
+    return rows
 
 
 @router.get("/{partner_id}/follow-ups")
 async def read_follow_ups(
     partner_id: PartnerScope,
+    principal: CurrentPrincipal,
     conn: Conn,
     page: Paging,
     status: Annotated[
@@ -160,4 +170,6 @@ async def read_follow_ups(
     dates); listed once it opened, until a follow-up in it is recorded. `open`
     while it runs, `overdue` after it closed; soonest closing first.
     """
-    return await follow_ups_due(conn, partner_id, None, status, page.limit, page.offset)
+    rows = await follow_ups_due(conn, partner_id, None, status, page.limit, page.offset)
+    await record_listed(conn, principal, [r.participant_id for r in rows], "partner follow-ups")
+    return rows
