@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
 from refnet.services.api.deps import Conn
-from refnet.services.dashboard.rendering import LANGUAGE_COOKIE, N_, page
+from refnet.services.dashboard.rendering import LANGUAGE_COOKIE, N_, page, refused
 from refnet.services.dashboard.session import (
     PRE_SESSION_COOKIE,
     SESSION_COOKIE,
@@ -137,7 +137,7 @@ _ASSETS = {p.name for p in STATIC.iterdir() if p.is_file()} if STATIC.is_dir() e
 async def asset(request: Request, name: str) -> Response:
     """One of the dashboard's own files; nothing is fetched from elsewhere."""
     if name not in _ASSETS:
-        return page(request, "refused.html", {"title": N_("Not found"), "message": ""}, 404)
+        return refused(request, N_("Not found"), "", 404)
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
     headers = {"Cache-Control": "public, max-age=3600"}
     return FileResponse(STATIC / name, media_type=media, headers=headers)

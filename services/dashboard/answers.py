@@ -22,7 +22,8 @@ from refnet.services.api.deps import AppSettings, Conn
 from refnet.services.dashboard.partner import DECLINE_REASONS, inbox_page
 from refnet.services.dashboard.rendering import N_, request_language, translate
 from refnet.services.dashboard.session import CheckedForm, PageRoute, PartnerStaff
-from refnet.services.gateway.ingest import Gateway, IngestRefused
+from refnet.services.gateway.ingest import Gateway
+from refnet.services.gateway.refusals import Refused
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -82,7 +83,7 @@ def answer_event(
     }
 
 
-def _refusal_lines(lang: str, refused: IngestRefused) -> list[str]:
+def _refusal_lines(lang: str, refused: Refused) -> list[str]:
     lines = [refused.message]
     lines += [f"{p.field}: {p.reason}" for p in refused.problems]
     return [translate(lang, "The network refused the answer:")] + lines
@@ -117,7 +118,7 @@ async def _answer(
     gateway: Gateway = request.app.state.gateway
     try:
         result = await gateway.ingest(conn, partner_id, [event])
-    except IngestRefused as refused:
+    except Refused as refused:
         if refused.code == "event_id_reused":  # the same answer, sent a moment earlier
             notice = translate(lang, ALREADY) % subject
             return await inbox_page(request, viewer, conn, settings, notice=notice, status=409)

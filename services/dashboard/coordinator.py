@@ -6,9 +6,10 @@ calls; these pages only lay the figures out. The ESF+ page is in `esf.py`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fastapi import APIRouter, Request, Response
+from markupsafe import Markup
 
 from refnet.projections.store.network_views import (
     MonthRangeError,
@@ -20,7 +21,7 @@ from refnet.projections.store.queries import inbox, network_outcomes
 from refnet.projections.store.views import InboxEntry, MonthlyOutcomes, Period
 from refnet.services.api.deps import AppSettings, Conn
 from refnet.services.dashboard import charts
-from refnet.services.dashboard.periods import PeriodChoice, chosen_period
+from refnet.services.dashboard.periods import chosen_period, refused_period
 from refnet.services.dashboard.rendering import N_, month, page, request_language, translate
 from refnet.services.dashboard.session import Coordinator, NetworkReader, PageRoute
 from refnet.services.i18n.translations import number, percent
@@ -37,11 +38,22 @@ STAGE_LABELS = {
 _INBOX_PAGE = 1000
 
 
-def _refused_period(request: Request, template: str, choice: PeriodChoice) -> Response:
-    return page(request, template, {"choice": choice, "result": None}, status=400)
+def _chart(
+    draw: Callable[..., Markup],
+    lang: str,
+    title: str,
+    categories: Sequence[str],
+    series: Sequence[charts.Series],
+    **layout: float,
+) -> Markup:
+    """`draw`'s chart with its title and numbers in `lang`; each page repeats it as a table."""
+    summary = translate(lang, "The same numbers are in the table below the chart.")
+    return draw(
+        translate(lang, title), summary, categories, series, lambda v: number(v, lang), **layout
+    )
 
 
-def monthly_chart(lang: str, monthly: MonthlyOutcomes) -> object:
+def monthly_chart(lang: str, monthly: MonthlyOutcomes) -> Markup:
     """Enrolments, placements and exits per month as columns, labelled in `lang`."""
     months = [month(m.month, lang) for m in monthly.months]
     series = [
@@ -49,28 +61,23 @@ def monthly_chart(lang: str, monthly: MonthlyOutcomes) -> object:
         charts.Series(translate(lang, "Placements"), [m.placements for m in monthly.months]),
         charts.Series(translate(lang, "Exits"), [m.exits for m in monthly.months]),
     ]
-    return charts.columns(
-        translate(lang, "Enrolments, placements and exits per month"),
-        translate(lang, "The same numbers are in the table below the chart."),
-        months,
-        series,
-        lambda v: number(v, lang),
-    )
+    title = N_("Enrolments, placements and exits per month")
+    return _chart(charts.columns, lang, title, months, series)
 
 
-def breakdown_chart(lang: str, title: str, rows: Sequence[tuple[str, int, int]]) -> object:
-    """Participants and placed per site or partner as horizontal bars, labelled in `lang`."""
-    return charts.bars(
-        title,
-        translate(lang, "The same numbers are in the table below the chart."),
-        [name for name, _, _ in rows],
-        [
-            charts.Series(translate(lang, "Participants"), [p for _, p, _ in rows]),
-            charts.Series(translate(lang, "Placed"), [placed for _, _, placed in rows]),
-        ],
-        lambda v: number(v, lang),
-        label_width=150.0,
-    )
+def breakdown_chart(lang: str, title: str, rows: Sequence[tuple[str, int, int]]) -> Markup | None:
+    """Participants and placed per site or partner as horizontal bars, labelled in `lang`.
+
+    `title` is the untranslated message; there is no chart without rows.
+    """
+    if not rows:
+        return None
+    series = [
+        charts.Series(translate(lang, "Participants"), [p for _, p, _ in rows]),
+        charts.Series(translate(lang, "Placed"), [placed for _, _, placed in rows]),
+    ]
+    names = [name for name, _, _ in rows]
+    return _chart(charts.bars, lang, title, names, series, label_width=150.0)
 
 
 @router.get("/network")
@@ -80,7 +87,7 @@ async def overview(
     """Network outcomes for a period: figures, by site and partner, and per month."""
     choice = chosen_period(request)
     if choice.problems:
-        return _refused_period(request, "network/overview.html", choice)
+        return refused_period(request, "network/overview.html", choice)
     outcomes = await network_outcomes(conn, choice.period, settings.referral_overdue_days)
     lang = request_language(request)
     try:
@@ -94,18 +101,14 @@ async def overview(
         "chart": monthly_chart(lang, monthly) if monthly and monthly.months else None,
         "site_chart": breakdown_chart(
             lang,
-            translate(lang, "Participants and placed by site"),
+            N_("Participants and placed by site"),
             [(r.site, r.participants, r.placed) for r in outcomes.by_site],
-        )
-        if outcomes.by_site
-        else None,
+        ),
         "partner_chart": breakdown_chart(
             lang,
-            translate(lang, "Participants and placed by partner"),
+            N_("Participants and placed by partner"),
             [(r.partner_id, r.participants, r.placed) for r in outcomes.by_partner],
-        )
-        if outcomes.by_partner
-        else None,
+        ),
     }
     return page(request, "network/overview.html", context)
 
@@ -115,24 +118,17 @@ async def funnel(request: Request, _: NetworkReader, conn: Conn) -> Response:
     """The period's enrolled participants and how many reached each stage."""
     choice = chosen_period(request)
     if choice.problems:
-        return _refused_period(request, "network/funnel.html", choice)
+        return refused_period(request, "network/funnel.html", choice)
     result = await network_funnel(conn, choice.period)
     lang = request_language(request)
-    chart = charts.bars(
-        translate(lang, "Funnel from enrolment to placement"),
-        translate(lang, "The same numbers are in the table below the chart."),
+    shares = [f"{number(s.participants, lang)} ({percent(s.share, lang)})" for s in result.stages]
+    participants = [s.participants for s in result.stages]
+    chart = _chart(
+        charts.bars,
+        lang,
+        N_("Funnel from enrolment to placement"),
         [translate(lang, STAGE_LABELS[s.stage]) for s in result.stages],
-        [
-            charts.Series(
-                translate(lang, "Participants"),
-                [s.participants for s in result.stages],
-                [
-                    f"{number(s.participants, lang)} ({percent(s.share, lang)})"
-                    for s in result.stages
-                ],
-            )
-        ],
-        lambda v: number(v, lang),
+        [charts.Series(translate(lang, "Participants"), participants, shares)],
     )
     context = {"choice": choice, "result": result, "chart": chart, "stage_labels": STAGE_LABELS}
     return page(request, "network/funnel.html", context)
@@ -143,20 +139,20 @@ async def flows(request: Request, _: NetworkReader, conn: Conn) -> Response:
     """Referrals between partners: the matrix, a chart and the answers per pair."""
     choice = chosen_period(request)
     if choice.problems:
-        return _refused_period(request, "network/flows.html", choice)
+        return refused_period(request, "network/flows.html", choice)
     result = await referral_flows(conn, choice.period)
     lang = request_language(request)
     cells = {(f.from_partner, f.to_partner): f for f in result.flows}
-    chart = charts.stacked(
-        translate(lang, "Referrals per pair of partners, by answer"),
-        translate(lang, "The same numbers are in the table below the chart."),
+    chart = _chart(
+        charts.stacked,
+        lang,
+        N_("Referrals per pair of partners, by answer"),
         [f"{f.from_partner} → {f.to_partner}" for f in result.flows],
         [
             charts.Series(translate(lang, "Accepted"), [f.accepted for f in result.flows]),
             charts.Series(translate(lang, "Declined"), [f.declined for f in result.flows]),
             charts.Series(translate(lang, "Pending"), [f.pending for f in result.flows]),
         ],
-        lambda v: number(v, lang),
         label_width=330,
     )
     context = {"choice": choice, "result": result, "cells": cells, "chart": chart}

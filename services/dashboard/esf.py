@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request, Response
 
 from refnet.projections.reports.esf import network_esf
 from refnet.services.api.deps import AppSettings, Conn
-from refnet.services.dashboard.periods import chosen_period
-from refnet.services.dashboard.rendering import N_, page, request_language
+from refnet.services.dashboard.periods import chosen_period, refused_period
+from refnet.services.dashboard.rendering import N_, page, refused, request_language
 from refnet.services.dashboard.session import NetworkReader, PageRoute
 from refnet.services.reports.esf_files import FontNotFound, render
 from refnet.services.reports.labels import FIGURE_KEYS, FIGURE_MESSAGES, label
@@ -30,7 +30,7 @@ async def esf_page(
     """The ESF+ report for a period, as tables, with its downloads."""
     choice = chosen_period(request)
     if choice.problems:
-        return page(request, "network/esf.html", {"choice": choice, "result": None}, status=400)
+        return refused_period(request, "network/esf.html", choice)
     lang = request_language(request)
     report = await network_esf(conn, choice.period, settings.topic_events)
     context = {
@@ -48,16 +48,13 @@ async def esf_page(
 async def _download(request: Request, conn: Conn, settings: AppSettings, fmt: str) -> Response:
     choice = chosen_period(request)
     if choice.problems:
-        return page(request, "network/esf.html", {"choice": choice, "result": None}, status=400)
+        return refused_period(request, "network/esf.html", choice)
     report = await network_esf(conn, choice.period, settings.topic_events)
     try:
         made = render(report, fmt, request_language(request))
     except FontNotFound:
-        context = {
-            "title": N_("PDF not available"),
-            "message": N_("No font for the PDF is installed on the server. CSV and XLSX work."),
-        }
-        return page(request, "refused.html", context, status=503)
+        message = N_("No font for the PDF is installed on the server. CSV and XLSX work.")
+        return refused(request, N_("PDF not available"), message, 503)
     disposition = f'attachment; filename="{made.filename}"'
     headers = {"Content-Disposition": disposition, "Cache-Control": "no-store"}
     return Response(made.content, media_type=made.media_type, headers=headers)

@@ -12,10 +12,10 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from refnet.projections.store.views import Period
-from refnet.services.dashboard.rendering import N_
+from refnet.services.dashboard.rendering import N_, page
 from refnet.services.i18n.translations import BERLIN
 
 
@@ -55,3 +55,8 @@ def chosen_period(request: Request) -> PeriodChoice:
         problems.append(("to", N_("The end must be later than the start.")))
     period = Period() if problems else Period.model_validate({"from": start, "to": end})
     return PeriodChoice(texts["from"], texts["to"], period, tuple(problems))
+
+
+def refused_period(request: Request, template: str, choice: PeriodChoice) -> Response:
+    """`template` with the form and its problems, and nothing counted: 400."""
+    return page(request, template, {"choice": choice, "result": None}, status=400)

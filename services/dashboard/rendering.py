@@ -163,3 +163,8 @@ def page(
     response.headers.update(PAGE_HEADERS)
     response.headers["Content-Language"] = lang
     return response
+
+
+def refused(request: Request, title: str, message: str, status: int) -> HTMLResponse:
+    """The page saying why nothing is shown; `title` and `message` are catalogue messages."""
+    return page(request, "refused.html", {"title": title, "message": message}, status=status)

@@ -33,7 +33,7 @@ from starlette.datastructures import FormData
 
 from refnet.projections.store.database import StoreUnavailable
 from refnet.services.api.deps import Conn
-from refnet.services.dashboard.rendering import N_, page
+from refnet.services.dashboard.rendering import N_, refused
 from refnet.services.registry.tokens import Principal, Role, authenticate
 
 SESSION_COOKIE = "refnet_session"
@@ -116,33 +116,18 @@ class Denied(PageRefusal):
     """A signed-in reader whose role may not see this page."""
 
     def answer(self, request: Request) -> Response:
-        return page(
-            request,
-            "refused.html",
-            {
-                "title": N_("Access denied"),
-                "message": N_("Your role may not see this page."),
-            },
-            status=403,
-        )
+        return refused(request, N_("Access denied"), N_("Your role may not see this page."), 403)
 
 
 class CsrfRefused(PageRefusal):
     """A form post without this session's CSRF token: perhaps sent by another site."""
 
     def answer(self, request: Request) -> Response:
-        return page(
-            request,
-            "refused.html",
-            {
-                "title": N_("Form not accepted"),
-                "message": N_(
-                    "The form was not sent from this dashboard, or it has expired. "
-                    "Nothing was changed. Reload the page and send it again."
-                ),
-            },
-            status=403,
+        message = N_(
+            "The form was not sent from this dashboard, or it has expired. "
+            "Nothing was changed. Reload the page and send it again."
         )
+        return refused(request, N_("Form not accepted"), message, 403)
 
 
 class PageRoute(APIRoute):
@@ -157,17 +142,11 @@ class PageRoute(APIRoute):
             except PageRefusal as refusal:
                 return refusal.answer(request)
             except RequestValidationError:
-                context = {
-                    "title": N_("Invalid address"),
-                    "message": N_("The address holds a value this page cannot use."),
-                }
-                return page(request, "refused.html", context, status=400)
+                message = N_("The address holds a value this page cannot use.")
+                return refused(request, N_("Invalid address"), message, 400)
             except StoreUnavailable:
-                context = {
-                    "title": N_("Temporarily unavailable"),
-                    "message": N_("The database does not answer. Please try again shortly."),
-                }
-                return page(request, "refused.html", context, status=503)
+                message = N_("The database does not answer. Please try again shortly.")
+                return refused(request, N_("Temporarily unavailable"), message, 503)
 
         return guarded
 
