@@ -21,6 +21,7 @@ from refnet.projections.store.network_views import follow_ups_due
 from refnet.services.demo.generator import demo_history
 from tests.integration.api_client import serving
 from tests.integration.world import World, enrolled, envelope, new_pid, placed, retracted
+from tests.integration.world_events import accepted, declined, sent
 
 pytestmark = pytest.mark.integration
 
@@ -33,21 +34,6 @@ def at(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> dt.da
 
 
 # ------------------------------------------------------------------ events
-
-
-def sent(pid: str, sender: str, receiver: str, rid: str, when: dt.datetime) -> c.ReferralSent:
-    data = c.ReferralSentData(referral_id=rid, to_partner=receiver, service=v.Service.COUNSELLING)
-    return c.ReferralSent(**envelope(pid, sender, when), data=data)
-
-
-def accepted(pid: str, partner: str, rid: str, when: dt.datetime) -> c.ReferralAccepted:
-    data = c.ReferralAcceptedData(referral_id=rid)
-    return c.ReferralAccepted(**envelope(pid, partner, when), data=data)
-
-
-def declined(pid: str, partner: str, rid: str, when: dt.datetime) -> c.ReferralDeclined:
-    data = c.ReferralDeclinedData(referral_id=rid, reason=v.DeclineReason.NO_CAPACITY)
-    return c.ReferralDeclined(**envelope(pid, partner, when), data=data)
 
 
 def started(pid: str, partner: str, when: dt.datetime) -> c.TrainingStarted:

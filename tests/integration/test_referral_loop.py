@@ -22,6 +22,7 @@ from refnet.events import vocabulary as v
 from refnet.events.catalogue import EventModel
 from tests.integration.api_client import PARTNERS, serving
 from tests.integration.world import World, enrolled, envelope
+from tests.integration.world_events import accepted, declined, sent
 
 pytestmark = pytest.mark.integration
 
@@ -37,21 +38,6 @@ def instant(text: str) -> dt.datetime:
 
 
 # ------------------------------------------------------------------ events
-
-
-def sent(pid: str, sender: str, receiver: str, rid: str, at: dt.datetime) -> c.ReferralSent:
-    data = c.ReferralSentData(referral_id=rid, to_partner=receiver, service=v.Service.COUNSELLING)
-    return c.ReferralSent(**envelope(pid, sender, at), data=data)
-
-
-def accepted(pid: str, partner: str, rid: str, at: dt.datetime) -> c.ReferralAccepted:
-    data = c.ReferralAcceptedData(referral_id=rid)
-    return c.ReferralAccepted(**envelope(pid, partner, at), data=data)
-
-
-def declined(pid: str, partner: str, rid: str, at: dt.datetime) -> c.ReferralDeclined:
-    data = c.ReferralDeclinedData(referral_id=rid, reason=v.DeclineReason.NO_CAPACITY)
-    return c.ReferralDeclined(**envelope(pid, partner, at), data=data)
 
 
 def started(pid: str, partner: str, tid: str, at: dt.datetime) -> c.TrainingStarted:

@@ -9,28 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Coroutine, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from refnet.events import catalogue as c
-from refnet.events import vocabulary as v
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import decode
 from refnet.events.keystore import LocalKeys
@@ -47,8 +42,39 @@ from refnet.services.kafka.admin import BrokerUnavailable
 from refnet.services.kafka.topics import ensure_topics, high_watermarks
 from refnet.services.localstack.process import settings_env
 from refnet.services.registry.local_keys import provision_keys
+from tests.integration.world_events import (
+    T0,
+    enrolled,
+    envelope,
+    history,
+    new_pid,
+    placed,
+    retracted,
+)
+from tests.integration.world_serving import (
+    free_port,
+    served_api,
+    served_api_process,
+    show_in_terminal,
+)
 
-T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC)
+__all__ = [
+    "T0",
+    "World",
+    "enrolled",
+    "envelope",
+    "free_port",
+    "history",
+    "isolated_settings",
+    "new_pid",
+    "placed",
+    "retracted",
+    "run_sync",
+    "served_api",
+    "served_api_process",
+    "show_in_terminal",
+    "world_kek",
+]
 
 
 def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -304,148 +330,3 @@ class World:
 def _source_order(source: str) -> tuple[int, int]:
     _topic, partition, offset = source.rsplit("/", 2)
     return int(partition), int(offset)
-
-
-# ------------------------------------------------------------------ events
-
-
-def new_pid(prefix: str = "p") -> str:
-    """A participant pseudonym no other test uses."""
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def envelope(
-    pid: str, partner: str, at: dt.datetime, event_id: uuid.UUID | None = None
-) -> dict[str, Any]:
-    return {
-        "event_id": event_id or uuid.uuid4(),
-        "partner_id": partner,
-        "site": "witten",
-        "participant_id": pid,
-        "occurred_at": at,
-        "recorded_at": at,
-    }
-
-
-def enrolled(
-    pid: str, partner: str = "awo-en", at: dt.datetime = T0, event_id: uuid.UUID | None = None
-) -> c.ParticipantEnrolled:
-    data = c.EnrolledData(
-        programme="Netzwerk Integration",
-        residence_status=v.ResidenceStatus.DULDUNG,
-        work_permission=v.WorkPermission.EMPLOYMENT_WITH_AUTHORITY_PERMISSION,
-        sgb2_eligible=True,
-        employment_status=v.EmploymentStatus.UNEMPLOYED,
-        education_level=v.EducationLevel.ISCED_3_4,
-        age_band=v.AgeBand.AGE_18_29,
-        gender="refused",
-        third_country_national=True,
-        german_level=v.GermanLevel.A2,
-        consent_to_share=True,
-    )
-    return c.ParticipantEnrolled(**envelope(pid, partner, at, event_id), data=data)
-
-
-def placed(
-    pid: str,
-    partner: str = "bobeq",
-    at: dt.datetime = T0,
-    kind: str = "employment",
-    event_id: uuid.UUID | None = None,
-) -> c.ParticipantPlaced:
-    data = c.PlacedData(placement_id=f"pl-{pid}", kind=v.PlacementKind(kind), start_date=at.date())
-    return c.ParticipantPlaced(**envelope(pid, partner, at, event_id), data=data)
-
-
-def retracted(original: EventModel, at: dt.datetime) -> c.EventRetracted:
-    data = c.RetractedData(retracted_event_id=original.event_id, reason="recorded in error")
-    return c.EventRetracted(
-        **envelope(original.participant_id, original.partner_id, at, None), data=data
-    )
-
-
-def history(participants: int, prefix: str) -> list[EventModel]:
-    """A synthetic history: every participant enrolled, every third placed, a few retracted."""
-    events: list[EventModel] = []
-    for n in range(participants):
-        pid = f"{prefix}-{n:06d}"
-        events.append(enrolled(pid, at=T0 + dt.timedelta(minutes=n)))
-        if n % 3 == 0:
-            placement = placed(pid, at=T0 + dt.timedelta(days=30, minutes=n))
-            events.append(placement)
-            if n % 30 == 0:
-                events.append(retracted(placement, T0 + dt.timedelta(days=31, minutes=n)))
-    return events
-
-
-# ------------------------------------------------------------------ a served API
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def served_api(world: World, log: Path) -> Iterator[str]:
-    """A real `refnet serve` process on a free port for `world`; yields its base URL.
-
-    Its output goes to `log`, which is quoted if it exits or never answers; it is
-    stopped on exit, also when the body fails.
-    """
-    with served_api_process(world, log) as (base_url, _process):
-        yield base_url
-
-
-@contextmanager
-def served_api_process(world: World, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """As `served_api`, also yielding the process, for tests that kill it."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "refnet.services.cli.main", "serve"]
-    argv += ["--host", "127.0.0.1", "--port", str(port)]
-    env = settings_env(world.settings) | {"PYTHONUNBUFFERED": "1"}
-    with log.open("ab") as out:
-        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_serving(process, base_url, log)
-        yield base_url, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_serving(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    """Block until the server answers its schema; raise with its log if it exits or never does."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"refnet serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/openapi.json", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)  # polling for the server to come up
-    raise RuntimeError(f"refnet serve did not answer within 60s:\n{log.read_text()}")
-
-
-# ------------------------------------------------------------------ reporting
-
-
-def show_in_terminal(request: Any, lines: Iterable[str]) -> None:
-    """Print `lines` to the terminal past pytest's capture (figures a run should show)."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is not None and capture is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line("")
-            for line in lines:
-                reporter.write_line(line)

@@ -27,7 +27,7 @@ from refnet.projections.store.contacts import (
     decide,
 )
 from tests.unit.history import PID, day, ev, fold, retract, stamp
-from tests.unit.test_outcome_rules import enrol, verdicts
+from tests.unit.outcome_events import enrol, verdicts
 
 CONTACT = "pass_contact_details"
 
