@@ -24,11 +24,15 @@ RefNetError                  base of everything RefNet raises on purpose
 │   └── RebuildError         (projections.audit.rebuild) a rebuild cannot go on
 ├── CatchUpTimeout           (projections.worker.catchup) the projection did not catch up
 ├── CannotVerify             (projections.audit.integrity) a check could not be carried out
-├── IngestRefused            (services.gateway.ingest) an HTTP batch refused with a status
-├── Refused                  (services.api.errors) a request refused with a status and field
+├── StateTooOld              (projections.fold.rules) a stored fold state from before the
+│                            rules were judged: the read model must be folded from the log
+├── Refused                  (services.gateway.refusals) a request refused with an HTTP status,
+│                            a code and the inputs at fault (the gateway, the API, the dashboard)
 ├── TokenError, KeyRegistryError, KeysUnreadable  (services.registry) tokens and keys
 ├── KafkaAccessError         (services.kafka.access) principals and ACLs
 ├── ArchiveError             (services.archive) an archive that cannot be written or read
+├── FontNotFound, UnknownFormat  (services.reports) a report file that cannot be written
+├── ParticipantUnknown       (services.privacy.erasure) erasure of a pseudonym the log never held
 └── StackError               (services.localstack.errors) a step of the local stack failed
 
 A command turns any of them into one line and exit code 1 (`services/cli/console.friendly`).

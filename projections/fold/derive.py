@@ -2,8 +2,10 @@
 
 `derive` counts: retractions, "first" (earliest occurred_at, ties by log
 order), one answer per referral, a placement reported twice counted once. It
-keeps its own defences (an answer from another partner, a foreign retraction,
-a retraction cycle) for states stored before the rules were judged in `apply`.
+trusts what `apply` judged (every retraction is its emitter's, of an earlier
+event); one rule it must apply itself: the answer that counts is the receiver's
+of the referral that is first now, and a referral.sent that arrives later with
+an earlier occurred_at can become first after another partner answered.
 
 Privacy rows (`fold/privacy.py`): the latest live contact details as a
 ciphertext reference (never clear text), the standing consent per purpose and
@@ -168,25 +170,30 @@ def _referrals(pid: str, live: list[Fact]) -> list[ReferralRow]:
             # Only the receiving partner's answer counts, and only its first one.
             if ref is not None and fact.partner_id == ref.data["to_partner"]:
                 answers.setdefault(fact.data["referral_id"], fact)
-    rows = []
-    for referral_id, fact in sent.items():
-        answer = answers.get(referral_id)
-        rows.append(
-            ReferralRow(
-                participant_id=pid,
-                referral_id=referral_id,
-                from_partner=fact.partner_id,
-                to_partner=fact.data["to_partner"],
-                service=fact.data["service"],
-                site=fact.site,
-                sent_at=fact.occurred_at,
-                state=answer.type.removeprefix("referral.") if answer else "pending",
-                answered_at=answer.occurred_at if answer else None,
-                decline_reason=answer.data.get("reason") if answer else None,
-                withdrawn_at=None,
-            )
-        )
-    return rows
+    return [_referral_row(pid, fact, answers.get(rid)) for rid, fact in sent.items()]
+
+
+def _referral_row(
+    pid: str, sent: Fact, answer: Fact | None, withdrawn_at: str | None = None
+) -> ReferralRow:
+    """A referral as its rows show it: pending, answered, or withdrawn when `withdrawn_at`."""
+    if withdrawn_at is not None:
+        state = "withdrawn"
+    else:
+        state = answer.type.removeprefix("referral.") if answer else "pending"
+    return ReferralRow(
+        participant_id=pid,
+        referral_id=sent.data["referral_id"],
+        from_partner=sent.partner_id,
+        to_partner=sent.data["to_partner"],
+        service=sent.data["service"],
+        site=sent.site,
+        sent_at=sent.occurred_at,
+        state=state,
+        answered_at=answer.occurred_at if answer else None,
+        decline_reason=answer.data.get("reason") if answer else None,
+        withdrawn_at=withdrawn_at,
+    )
 
 
 def _withdrawn(
@@ -207,29 +214,12 @@ def _withdrawn(
     for fact in facts.values():
         if fact.type == RETRACTED and fact.event_id not in gone:
             target_id = fact.data["retracted_event_id"]
-            target = facts.get(target_id)
-            if target is None or target.partner_id != fact.partner_id:
-                continue
             earlier = withdrawn_at.get(target_id, fact.occurred_at)
             withdrawn_at[target_id] = min(earlier, fact.occurred_at)
     rows: dict[str, ReferralRow] = {}
     for fact in sorted(sends, key=lambda f: f.order):
-        rows.setdefault(
-            fact.data["referral_id"],
-            ReferralRow(
-                participant_id=pid,
-                referral_id=fact.data["referral_id"],
-                from_partner=fact.partner_id,
-                to_partner=fact.data["to_partner"],
-                service=fact.data["service"],
-                site=fact.site,
-                sent_at=fact.occurred_at,
-                state="withdrawn",
-                answered_at=None,
-                decline_reason=None,
-                withdrawn_at=withdrawn_at.get(fact.event_id),
-            ),
-        )
+        when = withdrawn_at[fact.event_id]
+        rows.setdefault(fact.data["referral_id"], _referral_row(pid, fact, None, when))
     return list(rows.values())
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from refnet.events.catalogue import NETWORK
+from refnet.events.errors import RefNetError
 from refnet.projections.fold.facts import (
     ANSWERS,
     ENROLLED,
@@ -37,7 +38,7 @@ from refnet.projections.fold.facts import (
     Fact,
     fact_from_json,
 )
-from refnet.projections.fold.retractions import _acyclic, _gone, _live, _retractions
+from refnet.projections.fold.retractions import _gone, _live, _retractions
 
 _INDEXED = frozenset({ENROLLED, SENT, *ANSWERS, STARTED, *TRAINING_ENDS})  # what rules look up
 
@@ -60,6 +61,22 @@ APPLIED = Verdict(Status.APPLIED)
 DUPLICATE = Verdict(Status.DUPLICATE)
 
 
+class StateTooOld(RefNetError):
+    """A stored state in the form from before `apply` judged the rules (a plain list of facts).
+
+    Such a state may hold what the rules now refuse (a foreign retraction, one
+    that came before its original); the fold no longer re-checks for it, so the
+    read model has to be folded from the log again, once.
+    """
+
+    def __init__(self, participant_id: str) -> None:
+        super().__init__(
+            f"the read model holds fold states stored before the rules were judged "
+            f"(participant {participant_id}): fold it again from the log with "
+            f"`refnet projections rebuild`"
+        )
+
+
 @dataclass
 class ParticipantState:
     """Every applied fact about one participant in apply order, and the rejected event ids."""
@@ -76,9 +93,11 @@ class ParticipantState:
 
     @classmethod
     def from_json(cls, participant_id: str, text: str) -> ParticipantState:
-        """Read the stored form; a plain list of facts is the form before rejections."""
+        """Read the stored form; StateTooOld for the form stored before the rules were judged."""
         body = json.loads(text)
-        rows, rejected = (body, []) if isinstance(body, list) else (body["facts"], body["rejected"])
+        if isinstance(body, list):
+            raise StateTooOld(participant_id)
+        rows, rejected = body["facts"], body["rejected"]
         facts = (fact_from_json(row) for row in rows)
         return cls(
             participant_id,
@@ -211,9 +230,7 @@ class _Index:
 
     size: int  # len(state.facts) it describes; any other length means stale
     gone: set[str]  # retracted_ids(facts)
-    retractors: dict[str, list[str]]  # target -> its effective retractions
-    awaited: set[str]  # targets of retractions that are not (yet) facts
-    acyclic: bool  # no retraction cycle: statuses can be updated along one chain
+    retractors: dict[str, list[str]]  # target -> its retractions
     enrolments: set[str] = field(default_factory=set)
     sent: dict[str, dict[str, Fact]] = field(default_factory=dict)
     answers: dict[str, dict[str, Fact]] = field(default_factory=dict)
@@ -230,21 +247,16 @@ def _indexed(state: ParticipantState) -> _Index:
 
 def _build(facts: dict[str, Fact]) -> _Index:
     """One pass over the facts; retractions (rare) are resolved afterwards."""
-    index = _Index(len(facts), set(), {}, set(), True)
-    retractions: list[Fact] = []
+    index = _Index(len(facts), set(), {})
+    retracts = False
     for fact in facts.values():
         if fact.type in _INDEXED:
             _place(index, fact, live=True)
-        elif fact.type == RETRACTED:
-            retractions.append(fact)
-    if not retractions:
+        retracts = retracts or fact.type == RETRACTED
+    if not retracts:
         return index
     index.retractors = _retractions(facts)
     index.gone = _gone(index.retractors)
-    index.awaited = {
-        target for f in retractions if (target := f.data["retracted_event_id"]) not in facts
-    }
-    index.acyclic = _acyclic(index.retractors)
     for event_id in index.gone:
         fact = facts[event_id]
         if fact.type != RETRACTED:
@@ -254,9 +266,6 @@ def _build(facts: dict[str, Fact]) -> _Index:
 
 def _record(state: ParticipantState, index: _Index, fact: Fact) -> None:
     """Bring the index up to date with `fact`, just applied; O(1) unless it retracts."""
-    if fact.event_id in index.awaited:
-        state._index = None  # a retraction stored before the rules waited for it: rebuild
-        return
     index.size += 1
     if fact.type != RETRACTED:
         _place(index, fact, live=True)
@@ -264,21 +273,18 @@ def _record(state: ParticipantState, index: _Index, fact: Fact) -> None:
     # The rules let through only retractions of an existing fact by its emitter.
     target_id = fact.data["retracted_event_id"]
     index.retractors.setdefault(target_id, []).append(fact.event_id)
-    if not index.acyclic or not _propagate(state.facts, index, target_id, gone=True):
-        state._index = None
+    _propagate(state.facts, index, target_id, gone=True)
 
 
-def _propagate(facts: dict[str, Fact], index: _Index, event_id: str, gone: bool) -> bool:
-    """Set an event's status and follow the change up its chain of retractions.
+def _propagate(facts: dict[str, Fact], index: _Index, event_id: str, gone: bool) -> None:
+    """Set an event's status and follow the change down its chain of retractions.
 
-    A retraction targets one event, so a change travels along one path. Returns
-    False if the path loops (it cannot without a cycle; then the caller rebuilds).
+    A retraction targets one event, an earlier one (`apply` admits no other), so
+    a change travels along one path and ends.
     """
-    seen: set[str] = set()
-    while event_id not in seen:
-        seen.add(event_id)
+    for _ in range(len(facts)):  # a path visits each fact at most once
         if (event_id in index.gone) == gone:
-            return True
+            return
         if gone:
             index.gone.add(event_id)
         else:
@@ -286,13 +292,11 @@ def _propagate(facts: dict[str, Fact], index: _Index, event_id: str, gone: bool)
         fact = facts[event_id]
         if fact.type != RETRACTED:
             _place(index, fact, live=not gone)
-            return True
+            return
         target_id = fact.data["retracted_event_id"]
-        others = index.retractors.get(target_id, [])
-        if event_id not in others:
-            return True  # it retracts nothing
+        others = index.retractors[target_id]
         event_id, gone = target_id, any(r not in index.gone for r in others)
-    return False
+    raise ValueError(f"a cycle of retractions through event {event_id}")
 
 
 def _place(index: _Index, fact: Fact, live: bool) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from refnet.projections.fold.derive import DERIVE_VERSION, derive
-from refnet.projections.fold.rules import ParticipantState
+from refnet.projections.fold.rules import ParticipantState, StateTooOld
 from refnet.projections.store.database import Conn
 from refnet.projections.store.outcomes import copy_derived
 from refnet.projections.store.schema import LOCK_ALL_OFFSETS, PROJECTION
@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 CHUNK = 2_000
 _READ = "SELECT version FROM derive_version"
+_UNJUDGED = """
+SELECT participant_id FROM participant_state WHERE jsonb_typeof(facts) = 'array' LIMIT 1
+"""
 _WRITE = """
 INSERT INTO derive_version (version) VALUES ($1)
 ON CONFLICT (only_row) DO UPDATE SET version = $1, updated_at = now()
@@ -50,7 +53,13 @@ async def stored_version(conn: Conn) -> int | None:
 
 
 async def rederive_if_older(conn: Conn, chunk: int = CHUNK) -> int:
-    """Re-derive every stored state if its rows are older than DERIVE_VERSION; how many."""
+    """Re-derive every stored state if its rows are older than DERIVE_VERSION; how many.
+
+    StateTooOld if any state predates the judged rules: that takes a fold from the log.
+    """
+    unjudged = await conn.fetchval(_UNJUDGED)
+    if unjudged is not None:
+        raise StateTooOld(unjudged)
     version = await stored_version(conn)
     if version is not None and version >= DERIVE_VERSION:
         return 0

@@ -29,11 +29,10 @@ import asyncpg
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from refnet.events.errors import Problem
 from refnet.events.fields import Slug
 from refnet.events.settings import Settings
 from refnet.projections.store.database import StoreUnavailable, is_transient
-from refnet.services.api.errors import Refused
+from refnet.services.gateway.refusals import EventProblem, Refused
 from refnet.services.registry.tokens import Principal, authenticate
 
 ACQUIRE_TIMEOUT_SECONDS = 5.0
@@ -178,7 +177,7 @@ def own_publisher(partner_id: str, publisher_id: str, gateway_id: str) -> str:
         reason = f"a partner token reports only its own publisher id ({partner_id!r})"
     else:
         return publisher_id
-    raise Refused(403, "forbidden", reason, [Problem("publisher_id", reason)])
+    raise Refused(403, "forbidden", reason, [EventProblem(None, "publisher_id", reason)])
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from refnet.events.errors import EventInvalid, EventUndecodable, Problem, RefNetError
+from refnet.events.errors import EventInvalid, EventUndecodable, RefNetError
 from refnet.projections.store.database import StoreUnavailable
-from refnet.services.gateway.ingest import IngestRefused
+from refnet.services.gateway.refusals import Refused
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +78,6 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     415: {"model": ErrorBody, "description": "a Content-Type other than JSON"},
 }
 """OpenAPI `responses` of a route that reads a JSON body."""
-
-
-class Refused(RefNetError):
-    """A request refused with `status` and `code`, naming the inputs at fault in `problems`."""
-
-    def __init__(
-        self, status: int, code: str, message: str, problems: Sequence[Problem] = ()
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.problems = list(problems)
 
 
 class ErrorJSONResponse(JSONResponse):
@@ -158,20 +145,14 @@ async def _event_undecodable(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "event_undecodable", str(exc))
 
 
-async def _ingest_refused(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, IngestRefused)
+async def _refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refused)
     fields = [
         FieldProblem(field=p.field, reason=p.reason, index=p.index, event_id=p.event_id)
         for p in exc.problems
     ]
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
     return error_response(exc.status, exc.code, exc.message, fields, headers)
-
-
-async def _refused(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, Refused)
-    fields = [FieldProblem(field=p.field, reason=p.reason) for p in exc.problems]
-    return error_response(exc.status, exc.code, exc.message, fields)
 
 
 async def _refnet_error(_: Request, exc: Exception) -> JSONResponse:
@@ -197,7 +178,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(EventInvalid, _event_invalid)
     app.add_exception_handler(EventUndecodable, _event_undecodable)
-    app.add_exception_handler(IngestRefused, _ingest_refused)
     app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(RefNetError, _refnet_error)
     app.add_exception_handler(Exception, _crash)

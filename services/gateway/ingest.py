@@ -21,8 +21,7 @@ A batch is published whole or not at all. Its steps, in order:
    are recorded unused first, no event is recorded accepted, so a retry
    publishes again (the projections count an event_id once).
 
-    RefNetError          (refnet.events.errors)
-    └── IngestRefused    the request is refused with an HTTP status and the problems
+Every refusal is a `Refused` (`gateway/refusals.py`) with the problems named.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ import asyncpg
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import canonical_json, to_canonical_dict, validate
 from refnet.events.contact import ClearContactRecorded
-from refnet.events.errors import EventInvalid, RefNetError
+from refnet.events.errors import EventInvalid
 from refnet.events.pii import pii_problems
 from refnet.events.publisher import AsyncPublisher
 from refnet.events.sealing import (
@@ -54,6 +53,7 @@ from refnet.events.sealing import (
 )
 from refnet.events.signing import INTEGRITY_FIELDS, Signer
 from refnet.projections.store.database import Conn
+from refnet.services.gateway.refusals import EventProblem, Refused
 from refnet.services.gateway.sequence_blocks import HolderSession, SequenceBlock
 from refnet.services.registry.data_keys import PostgresDataKeyStore
 
@@ -65,35 +65,6 @@ INSERT INTO ingested_events (event_id, partner_id, body_sha256)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[])
 ON CONFLICT (event_id) DO NOTHING
 """
-
-
-@dataclass(frozen=True)
-class EventProblem:
-    """One thing wrong with one event of a request (`index` None: with the request's body)."""
-
-    index: int | None
-    field: str
-    reason: str
-    event_id: str | None = None
-
-
-class IngestRefused(RefNetError):
-    """The request is refused as a whole; nothing of it was published."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        problems: Sequence[EventProblem] = (),
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.problems = list(problems)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -121,13 +92,13 @@ def decode_json(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise IngestRefused(400, "bad_encoding", f"the body is not UTF-8: {exc}") from exc
+        raise Refused(400, "bad_encoding", f"the body is not UTF-8: {exc}") from exc
     try:
         return json.loads(text)
     except RecursionError as exc:
-        raise IngestRefused(400, "too_deep", "the body is nested too deeply") from exc
+        raise Refused(400, "too_deep", "the body is nested too deeply") from exc
     except ValueError as exc:
-        raise IngestRefused(400, "bad_json", f"the body is not JSON: {exc}") from exc
+        raise Refused(400, "bad_json", f"the body is not JSON: {exc}") from exc
 
 
 def parse_body(raw: bytes, max_events: int) -> list[Any]:
@@ -136,9 +107,9 @@ def parse_body(raw: bytes, max_events: int) -> list[Any]:
     items = body if isinstance(body, list) else [body]
     if not items:
         problem = EventProblem(None, "body", "must hold at least one event")
-        raise IngestRefused(422, "empty_batch", "the batch holds no events", [problem])
+        raise Refused(422, "empty_batch", "the batch holds no events", [problem])
     if len(items) > max_events:
-        raise IngestRefused(
+        raise Refused(
             413, "too_many_events", f"{len(items)} events in one request; at most {max_events}"
         )
     return items
@@ -149,7 +120,7 @@ Incoming = EventModel | ClearContactRecorded
 
 
 def validate_items(items: Sequence[Any]) -> list[Incoming]:
-    """Every item as an event, or IngestRefused(422) listing every problem of every item."""
+    """Every item as an event, or Refused(422) listing every problem of every item."""
     events: list[Incoming] = []
     problems: list[EventProblem] = []
     for index, item in enumerate(items):
@@ -171,9 +142,7 @@ def validate_items(items: Sequence[Any]) -> list[Incoming]:
             problems.append(EventProblem(index, "event", "nested too deeply", event_id))
     if problems:
         bad = len({p.index for p in problems})
-        raise IngestRefused(
-            422, "events_invalid", f"{bad} of {len(items)} events are invalid", problems
-        )
+        raise Refused(422, "events_invalid", f"{bad} of {len(items)} events are invalid", problems)
     return events
 
 
@@ -195,7 +164,7 @@ def check_partner(events: Sequence[Incoming], partner_id: str) -> None:
         if e.partner_id != partner_id
     ]  # fmt: skip
     if foreign:
-        raise IngestRefused(
+        raise Refused(
             403,
             "forbidden",
             f"{len(foreign)} event(s) name another partner; nothing was published",
@@ -290,7 +259,7 @@ class Gateway:
             digests.append(clear_digest(key, clear))
             events.append(seal_event(key, item))
         if gone:
-            raise IngestRefused(
+            raise Refused(
                 422, "participant_erased", f"{len(gone)} event(s) name an erased participant", gone
             )
         bodies = [to_canonical_dict(e) for e in events]
@@ -318,7 +287,7 @@ class Gateway:
                 reason = "was already used for another event; an event_id names one event"
                 conflicts.append(EventProblem(n, "event_id", reason, event_id))
         if conflicts:
-            raise IngestRefused(
+            raise Refused(
                 409,
                 "event_id_reused",
                 f"{len(conflicts)} event_id(s) already name other events; nothing was published",
@@ -336,7 +305,7 @@ class Gateway:
             await self._publisher.publish_encoded(records)
         except Exception as exc:  # any failure to confirm is a 503, never a silent loss
             await self._give_up(conn, numbers, exc)
-            raise IngestRefused(
+            raise Refused(
                 503,
                 "log_unavailable",
                 "the event log did not confirm the events; nothing was accepted, "

@@ -341,15 +341,7 @@ def _delete_credential(admin: AdminClient, user: str) -> bool:
     """Delete the user's credential; False if there was none."""
     deletion = UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_512)
     futures = admin.alter_user_scram_credentials([deletion], request_timeout=TIMEOUT)
-    try:
-        futures[user].result()
-    except KafkaException as exc:
-        if _code(exc) == KafkaError.RESOURCE_NOT_FOUND:
-            return False
-        raise KafkaAccessError(
-            f"removing the SCRAM credential of {user} failed: {_why(exc)}"
-        ) from exc
-    return True
+    return _found(futures[user], f"removing the SCRAM credential of {user}")
 
 
 def _has_credential(admin: AdminClient, user: str) -> bool:
@@ -358,14 +350,17 @@ def _has_credential(admin: AdminClient, user: str) -> bool:
         dict[str, Future[Any]],
         admin.describe_user_scram_credentials([user], request_timeout=TIMEOUT),
     )
+    return _found(futures[user], f"reading the SCRAM credential of {user}")
+
+
+def _found(future: Future[Any], doing: str) -> bool:
+    """Wait for a credential request; False if the user has no credential."""
     try:
-        futures[user].result()
+        future.result()
     except KafkaException as exc:
         if _code(exc) == KafkaError.RESOURCE_NOT_FOUND:
             return False
-        raise KafkaAccessError(
-            f"reading the SCRAM credential of {user} failed: {_why(exc)}"
-        ) from exc
+        raise KafkaAccessError(f"{doing} failed: {_why(exc)}") from exc
     return True
 
 

@@ -28,7 +28,8 @@ from refnet.events.settings import Settings
 from refnet.events.signing import Signer
 from refnet.projections.store.database import Conn, connect_pool
 from refnet.projections.store.migrate import migrate
-from refnet.services.gateway.ingest import Gateway, IngestRefused
+from refnet.services.gateway.ingest import Gateway
+from refnet.services.gateway.refusals import Refused
 from refnet.services.gateway.sequence_blocks import HolderSession
 from refnet.services.registry.data_keys import PostgresDataKeyStore, check_kek, load_kek
 from refnet.services.registry.keys import ensure_gateway_key
@@ -64,7 +65,7 @@ async def record_once(gateway: Gateway, conn: Conn, event: dict[str, Any]) -> bo
     """Publish `event` for the network; False when its id was already published."""
     try:
         result = await gateway.ingest(conn, NETWORK, [event])
-    except IngestRefused as refused:
+    except Refused as refused:
         if refused.code == "event_id_reused":  # the same fact, recorded earlier
             return False
         raise

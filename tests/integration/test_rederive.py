@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from refnet.events import catalogue as c
 from refnet.events import vocabulary as v
 from refnet.events.catalogue import EventModel
 from refnet.projections.fold.derive import DERIVE_VERSION
+from refnet.projections.fold.rules import StateTooOld
+from refnet.projections.store.rederive import rederive_if_older
 from tests.integration.world import T0, World, enrolled, envelope, new_pid
 
 
@@ -47,3 +51,15 @@ async def test_rows_of_older_rules_are_re_derived_when_a_worker_starts(running: 
     # The states themselves were not touched, and nothing was folded twice.
     assert await running.fetch("SELECT count(*) FROM participant_state") == [(2,)]
     assert await running.fetch("SELECT count(*) FROM participants") == [(2,)]
+
+
+async def test_states_stored_before_the_rules_were_judged_are_refused(running: World) -> None:
+    pid = new_pid("old")
+    running.publish([enrolled(pid)])
+    await running.wait()
+    running.stop_all()
+    # The form before rejections: a plain list of facts, which `apply` never judged.
+    await running.fetch("UPDATE participant_state SET facts = facts -> 'facts'")
+    async with running.connection() as conn:
+        with pytest.raises(StateTooOld, match=f"participant {pid}.*refnet projections rebuild"):
+            await rederive_if_older(conn)

@@ -23,8 +23,8 @@ from refnet.events.unused_numbers import (
 )
 from refnet.projections.audit.sequence_accounting import distinct_numbers
 from refnet.services.api.deps import own_publisher
-from refnet.services.api.errors import Refused
 from refnet.services.api.routes.sequences import UnusedReport
+from refnet.services.gateway.refusals import Refused
 from tests.unit.test_unused_numbers import FakeProducer, events, open_spans, signer_at
 
 BASE = "http://refnet.test/api"

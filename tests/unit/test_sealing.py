@@ -39,7 +39,8 @@ from refnet.events.sealing import (
     wrap_key,
 )
 from refnet.events.settings import Settings
-from refnet.services.gateway.ingest import IngestRefused, validate_items
+from refnet.services.gateway.ingest import validate_items
+from refnet.services.gateway.refusals import Refused
 from refnet.services.registry.data_keys import KekMalformed, KekMissing, load_kek, parse_kek
 from tests.unit.examples import OTHER_PARTNER, PARTICIPANT, PARTNER, valid_example
 
@@ -276,7 +277,7 @@ def test_the_gateway_names_each_bad_contact_field_by_event() -> None:
     sealed = valid_example("participant.contact_recorded") | {"event_id": str(uuid.uuid4())}
     empty = clear_item(event_id=str(uuid.uuid4()), data={"contact": {}})
 
-    with pytest.raises(IngestRefused) as caught:
+    with pytest.raises(Refused) as caught:
         validate_items([good, bad, sealed, empty])
 
     refused = caught.value
@@ -292,7 +293,7 @@ def test_the_gateway_refuses_personal_data_in_free_text() -> None:
     item = valid_example("event.retracted")
     item["data"]["reason"] = "wrong person, write to amina@example.org"
 
-    with pytest.raises(IngestRefused) as caught:
+    with pytest.raises(Refused) as caught:
         validate_items([item])
 
     [problem] = caught.value.problems

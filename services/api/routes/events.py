@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 from refnet.services.api.deps import AppSettings, Conn, CurrentPrincipal, forbidden
 from refnet.services.api.errors import BODY_ERRORS, ERROR_RESPONSES, ErrorBody
-from refnet.services.gateway.ingest import Gateway, IngestRefused, parse_body
+from refnet.services.gateway.ingest import Gateway, parse_body
+from refnet.services.gateway.refusals import Refused
 
 router = APIRouter(prefix="/v1", tags=["ingestion"])
 
@@ -55,13 +56,13 @@ async def read_limited(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it grows past `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise IngestRefused(413, "too_large", f"the body has {declared} bytes; at most {limit}")
+        raise Refused(413, "too_large", f"the body has {declared} bytes; at most {limit}")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise IngestRefused(413, "too_large", f"the body is larger than {limit} bytes")
+            raise Refused(413, "too_large", f"the body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -120,7 +121,7 @@ async def post_events(
 ) -> IngestResponse:
     content_type = request.headers.get("content-type")
     if not is_json(content_type):
-        raise IngestRefused(
+        raise Refused(
             415,
             "unsupported_media_type",
             f"the body must be JSON (Content-Type: application/json), not {content_type!r}",

@@ -21,7 +21,8 @@ from refnet.projections.audit.sequence_ledger import record_unused
 from refnet.services.api.deps import AppSettings, Conn, PartnerCaller, own_publisher
 from refnet.services.api.errors import BODY_ERRORS, ERROR_RESPONSES, ErrorBody
 from refnet.services.api.routes.events import is_json, read_limited
-from refnet.services.gateway.ingest import IngestRefused, decode_json
+from refnet.services.gateway.ingest import decode_json
+from refnet.services.gateway.refusals import Refused
 
 router = APIRouter(prefix="/v1/sequences", tags=["sequences"])
 
@@ -75,7 +76,7 @@ async def unused_report(
     content_type = request.headers.get("content-type")
     if not is_json(content_type):
         message = f"the body must be JSON (Content-Type: application/json), not {content_type!r}"
-        raise IngestRefused(415, "unsupported_media_type", message)
+        raise Refused(415, "unsupported_media_type", message)
     body = decode_json(await read_limited(request, settings.ingest_max_bytes))
     try:
         return UnusedReport.model_validate(body)
