@@ -15,11 +15,15 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from refnet.events.settings import Settings
+from refnet.services.api.app import create_app
 from refnet.services.localstack import stack
 from refnet.services.localstack.kafka import broker_answers
+from tests.integration.api_client import BASE
 from tests.integration.world import World
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -77,6 +81,21 @@ async def running(world: World) -> AsyncIterator[World]:
     """A world with one projection worker running."""
     world.start_worker()
     yield world
+
+
+@pytest.fixture
+async def app(world: World) -> AsyncIterator[FastAPI]:
+    """The API over the world's settings, its lifespan entered as uvicorn would."""
+    application = create_app(world.settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` over the ASGI transport (no port, no server process)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
+        yield c
 
 
 def _containers() -> Iterator[str]:

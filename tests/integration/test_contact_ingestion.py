@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import stat
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from refnet.events.codec import decode
 from refnet.events.contact import ContactDetails
 from refnet.events.sealing import KeyGone, open_contact
 from refnet.events.settings import Settings
-from refnet.services.api.app import create_app
 from refnet.services.api.deps import pooled
 from refnet.services.cli.import_csv import import_file
 from refnet.services.cli.main import app as cli
@@ -96,19 +94,6 @@ async def opened(world: World, event: ContactRecorded) -> ContactDetails:
 
 def contacts_on_the_log(world: World) -> list[ContactRecorded]:
     return [e for e in map(decode, world.read_raw_log()) if isinstance(e, ContactRecorded)]
-
-
-@pytest.fixture
-async def app(world: World) -> AsyncIterator[FastAPI]:
-    application = create_app(world.settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
-        yield c
 
 
 async def partner_token(app: FastAPI, partner: str = "awo-en") -> dict[str, str]:

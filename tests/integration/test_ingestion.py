@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -33,19 +32,6 @@ def pid() -> str:
 
 def body(*events: EventModel) -> list[dict[str, Any]]:
     return [e.model_dump(mode="json", exclude_none=True) for e in events]
-
-
-@pytest.fixture
-async def app(world: World) -> AsyncIterator[FastAPI]:
-    application = create_app(world.settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
-        yield c
 
 
 async def token(app: FastAPI, role: str = "partner", partner: str | None = "awo-en") -> str:
