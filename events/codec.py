@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from refnet.events.catalogue import EVENT_TYPES, Event, EventModel
@@ -26,7 +27,24 @@ def to_canonical_dict(event: EventModel) -> dict[str, Any]:
 
 
 def canonical_json(value: Any) -> bytes:
-    """Canonical bytes of any JSON-ready value."""
+    """Canonical bytes of any JSON-ready value.
+
+    orjson writes them about ten times faster than the standard library, and byte
+    for byte the same wherever both write (keys sorted by code point, `,` and `:`
+    without spaces, UTF-8 unescaped, the same escapes; events hold no floats):
+    `tests/unit/test_codec_orjson.py` holds the two equal over every catalogue
+    type and over arbitrary JSON. Where orjson refuses (an integer past 64 bits,
+    a lone surrogate), the standard library's form is the canonical one, as it
+    has always been.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return stdlib_canonical_json(value)
+
+
+def stdlib_canonical_json(value: Any) -> bytes:
+    """The canonical form as the standard library writes it: the reference."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

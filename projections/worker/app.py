@@ -198,6 +198,8 @@ def build_app(settings: Settings) -> faust.App:
         broker=f"kafka://{bootstrap(settings)}",
         broker_credentials=credentials,
         store="memory://",
+        # faust makes its data directory even with memory tables: keep it out of the cwd.
+        datadir=str(settings.data_dir / "worker-data" / settings.consumer_group),
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.topic_partitions,

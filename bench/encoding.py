@@ -1,0 +1,134 @@
+"""The publisher's CPU per event, stage by stage, without a broker.
+
+    python -m bench.encoding [--events N]
+
+Over the bench's synthetic workload (`bench/workload.py`), per event:
+
+    validate             the catalogue's Pydantic validation of a JSON object
+    PII gate             `pii_problems`: every free-text field checked
+    model_dump           the event's canonical dict (times in UTC with a `Z`)
+    canonical, stdlib    json.dumps(sort_keys=True): the reference form
+    canonical, orjson    `canonical_json`: byte for byte the same, checked here too
+    Ed25519 sign         the signature alone (the floor of a signed publish)
+    sign and encode      `Signer.encode_at`: dump, canonical twice, sign; with the
+                         stdlib form and with `canonical_json`, in the same run
+
+Results: the table, and bench/results/encoding.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bench.throughput import RESULTS
+from bench.workload import history
+from refnet.events import signing
+from refnet.events.catalogue import EventModel
+from refnet.events.codec import (
+    canonical_json,
+    stdlib_canonical_json,
+    to_canonical_dict,
+    validate,
+)
+from refnet.events.pii import pii_problems
+from refnet.events.signing import Signer, SigningKey
+
+
+def per_event(items: Sequence[Any], call: Callable[[Any], object]) -> float:
+    """Microseconds per item, the best of three passes over `items` (after a warm-up)."""
+    for item in items[:1000]:
+        call(item)
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for item in items:
+            call(item)
+        best = min(best, time.perf_counter() - started)
+    return best / len(items) * 1e6
+
+
+def stages(raw: list[dict[str, Any]]) -> dict[str, float]:
+    events: list[EventModel] = [validate(r) for r in raw]
+    bodies = [to_canonical_dict(e) for e in events]
+    mismatched = sum(canonical_json(b) != stdlib_canonical_json(b) for b in bodies)
+    signer = Signer(SigningKey.generate(), "bench-publisher")
+    blobs = [stdlib_canonical_json(b) for b in bodies]
+    results = {
+        "validate_us": per_event(raw, validate),
+        "pii_gate_us": per_event(events, pii_problems),
+        "model_dump_us": per_event(events, to_canonical_dict),
+        "canonical_stdlib_us": per_event(bodies, stdlib_canonical_json),
+        "canonical_orjson_us": per_event(bodies, canonical_json),
+        "sign_us": per_event(blobs, signer.key.sign),
+        "encode_at_us": per_event(events, lambda e: signer.encode_at(e, 1)),
+        "mismatched": float(mismatched),
+    }
+    # The same whole step with the reference form, as it was before orjson: the
+    # signer's module looks the encoder up by name at each call.
+    names = vars(signing)
+    names["canonical_json"] = stdlib_canonical_json
+    try:
+        results["encode_at_stdlib_us"] = per_event(events, lambda e: signer.encode_at(e, 1))
+    finally:
+        names["canonical_json"] = canonical_json
+    return results
+
+
+def table(r: dict[str, Any]) -> str:
+    def rate(us: float) -> str:
+        return f"{1e6 / us:,.0f} ev/s"
+
+    rows = [
+        ("stage", "µs per event", "alone, one core"),
+        ("validate (Pydantic)", f"{r['validate_us']:.1f}", rate(r["validate_us"])),
+        ("PII gate", f"{r['pii_gate_us']:.1f}", rate(r["pii_gate_us"])),
+        ("model_dump (canonical dict)", f"{r['model_dump_us']:.1f}", rate(r["model_dump_us"])),
+        ("canonical JSON, stdlib", f"{r['canonical_stdlib_us']:.1f}",
+         rate(r["canonical_stdlib_us"])),
+        ("canonical JSON, orjson", f"{r['canonical_orjson_us']:.1f}",
+         f"{r['canonical_stdlib_us'] / r['canonical_orjson_us']:.1f}× faster; "
+         f"{int(r['mismatched'])} of {r['events']:,} differ"),
+        ("Ed25519 sign (raw floor)", f"{r['sign_us']:.1f}", rate(r["sign_us"])),
+        ("sign and encode, stdlib form", f"{r['encode_at_stdlib_us']:.1f}",
+         rate(r["encode_at_stdlib_us"])),
+        ("sign and encode, orjson form", f"{r['encode_at_us']:.1f}", rate(r["encode_at_us"])),
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(col.ljust(w) for col, w in zip(row, widths, strict=True)) for row in rows
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = argparse.ArgumentParser(prog="python -m bench.encoding", description=__doc__)
+    cli.add_argument("--events", type=int, default=20_000, help="events of the workload (N)")
+    args = cli.parse_args(argv)
+    command = shlex.join(["python", "-m", "bench.encoding", *sys.argv[1:]])
+    raw = history(args.events, max(1, args.events // 10))
+    results: dict[str, Any] = {
+        "command": command,
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "params": {"events": len(raw)},
+        "host": {"cpus": os.cpu_count()},
+        "events": len(raw),
+    }
+    results |= stages(raw)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "encoding.json").write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print()
+    print(f"results: {RESULTS / 'encoding.json'}")
+    print(f"command: {command}")
+    return 0 if results["mismatched"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
