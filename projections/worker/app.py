@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import asyncpg
@@ -184,6 +185,13 @@ class Runtime:
             await self._pool.close()
 
 
+def _datadir(settings: Settings) -> Path:
+    """faust's own directory (one per consumer group), under the data dir; its parent made."""
+    parent = settings.data_dir / "worker-data"
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent / settings.consumer_group
+
+
 def build_app(settings: Settings) -> faust.App:
     """A faust app for the outcome projection; nothing connects until it starts."""
     credentials = None
@@ -199,7 +207,7 @@ def build_app(settings: Settings) -> faust.App:
         broker_credentials=credentials,
         store="memory://",
         # faust makes its data directory even with memory tables: keep it out of the cwd.
-        datadir=str(settings.data_dir / "worker-data" / settings.consumer_group),
+        datadir=str(_datadir(settings)),
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.topic_partitions,
