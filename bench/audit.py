@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
-import os
 import resource
 import shlex
 import subprocess
@@ -33,6 +31,7 @@ from typing import Any
 import psutil
 
 from bench import kafka_io, pg
+from bench.report import columns, header
 from bench.throughput import RESULTS, Run, cleanup
 from bench.worker import Worker
 from bench.workload import PARTNERS, history
@@ -204,25 +203,18 @@ def table(r: dict[str, Any]) -> str:
         _row("rebuilt model", "same counts" if rb["equal_counts"] else "COUNTS DIFFER",
              ", ".join(f"{k} {v:,}" for k, v in rb["read_model"].items())),
     ]  # fmt: skip
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows
-    )
+    return columns(rows)
 
 
 async def main_async(args: argparse.Namespace, command: str) -> int:
     run = Run(Settings())
-    results: dict[str, Any] = {
-        "command": command,
-        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "params": {
-            "events": args.events,
-            "participants": args.participants,
-            "partitions": run.base.topic_partitions,
-            "tag": run.tag,
-        },
-        "host": {"cpus": os.cpu_count()},
+    params = {
+        "events": args.events,
+        "participants": args.participants,
+        "partitions": run.base.topic_partitions,
+        "tag": run.tag,
     }
+    results = header(command, params)
     RESULTS.mkdir(parents=True, exist_ok=True)
     try:
         await bench(args, run, results)

@@ -19,15 +19,13 @@ Results: the table, and bench/results/encoding.json.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
 import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bench import report
 from bench.throughput import RESULTS
 from bench.workload import history
 from refnet.events import signing
@@ -101,10 +99,7 @@ def table(r: dict[str, Any]) -> str:
          rate(r["encode_at_stdlib_us"])),
         ("sign and encode, orjson form", f"{r['encode_at_us']:.1f}", rate(r["encode_at_us"])),
     ]  # fmt: skip
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join(
-        "  ".join(col.ljust(w) for col, w in zip(row, widths, strict=True)) for row in rows
-    )
+    return report.columns(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,20 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     args = cli.parse_args(argv)
     command = shlex.join(["python", "-m", "bench.encoding", *sys.argv[1:]])
     raw = history(args.events, max(1, args.events // 10))
-    results: dict[str, Any] = {
-        "command": command,
-        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "params": {"events": len(raw)},
-        "host": {"cpus": os.cpu_count()},
-        "events": len(raw),
-    }
+    results = report.header(command, {"events": len(raw)}) | {"events": len(raw)}
     results |= stages(raw)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "encoding.json").write_text(json.dumps(results, indent=2))
-    print(table(results))
-    print()
-    print(f"results: {RESULTS / 'encoding.json'}")
-    print(f"command: {command}")
+    report.finish(results, RESULTS / "encoding.json", table(results), command)
     return 0 if results["mismatched"] == 0 else 1
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,34 @@ AIMS: dict[str, tuple[str, Callable[[float], bool]]] = {  # name: (aim text, che
     "e2e_p99_ms": ("≤ 100 ms", lambda v: v <= 100),
     "peak_rss_mb": ("≤ 300 MB", lambda v: v <= 300),
 }
+
+
+def header(command: str, params: dict[str, Any], **host: object) -> dict[str, Any]:
+    """What every results file opens with: how it was run, when, with what, and where."""
+    return {
+        "command": command,
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "params": params,
+        "host": {"cpus": os.cpu_count(), **host},
+    }
+
+
+def columns(rows: Sequence[Sequence[str]]) -> str:
+    """Rows as left-aligned columns two spaces apart, each as wide as its widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
+    )
+
+
+def finish(results: dict[str, Any], path: Path, text: str, command: str) -> None:
+    """Keep `results` as JSON at `path`, then print `text`, where they are and the command."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2))
+    print(text)
+    print()
+    print(f"results: {path}")
+    print(f"command: {command}")
 
 
 def aims(r: dict[str, Any]) -> dict[str, dict[str, Any]]:

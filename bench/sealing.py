@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import json
 import os
 import secrets
 import shlex
@@ -34,6 +32,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from bench import report
 from bench.throughput import RESULTS
 from refnet.events.contact import ContactDetails
 from refnet.events.sealing import (
@@ -138,10 +137,7 @@ def table(r: dict[str, Any]) -> str:
     ]  # fmt: skip
     if "key_for_warm_us" in r:
         rows.append(("key_for (warm store)", f"{r['key_for_warm_us']:.1f}", "SELECT + unwrap"))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join(
-        "  ".join(col.ljust(w) for col, w in zip(row, widths, strict=True)) for row in rows
-    )
+    return report.columns(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,21 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_argument("--store", action="store_true", help="also time key_for on PostgreSQL")
     args = cli.parse_args(argv)
     command = shlex.join(["python", "-m", "bench.sealing", *sys.argv[1:]])
-    results: dict[str, Any] = {
-        "command": command,
-        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "params": {"rounds": args.rounds},
-        "host": {"cpus": os.cpu_count()},
-    }
+    results = report.header(command, {"rounds": args.rounds})
     results |= crypto(args.rounds)
     if args.store:
         results |= asyncio.run(warm_store(min(args.rounds, 5_000)))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "sealing.json").write_text(json.dumps(results, indent=2))
-    print(table(results))
-    print()
-    print(f"results: {RESULTS / 'sealing.json'}")
-    print(f"command: {command}")
+    report.finish(results, RESULTS / "sealing.json", table(results), command)
     return 0
 
 

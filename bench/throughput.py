@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import os
 import platform
 import shlex
@@ -275,29 +274,23 @@ async def cleanup(run: Run) -> None:
 
 async def main_async(args: argparse.Namespace, command: str) -> int:
     run = Run(Settings())
-    results: dict[str, Any] = {
-        "command": command,
-        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "params": {
-            "events": args.events,
-            "participants": args.participants,
-            "rate": args.rate,
-            "latency_seconds": args.latency_seconds,
-            "profile": args.profile,
-            "profile_phase": args.profile_phase,
-            "poll_ms": args.poll_ms,
-            "batch_size": run.base.batch_size,
-            "batch_within": run.base.batch_within,
-            "partitions": run.base.topic_partitions,
-            "tag": run.tag,
-            "code": _code_version(),
-        },
-        "host": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-        },
+    params = {
+        "events": args.events,
+        "participants": args.participants,
+        "rate": args.rate,
+        "latency_seconds": args.latency_seconds,
+        "profile": args.profile,
+        "profile_phase": args.profile_phase,
+        "poll_ms": args.poll_ms,
+        "batch_size": run.base.batch_size,
+        "batch_within": run.base.batch_within,
+        "partitions": run.base.topic_partitions,
+        "tag": run.tag,
+        "code": _code_version(),
     }
+    results = report.header(
+        command, params, python=platform.python_version(), machine=platform.machine()
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     try:
         await bench(args, run, results)

@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,15 +201,34 @@ async def _wait(conn: Conn, settings: Settings, seconds: float) -> bool:
     return True
 
 
+@asynccontextmanager
+async def _reading(settings: Settings, what: str) -> AsyncIterator[Conn]:
+    """One connection for reading `what`; a database failure becomes `CannotVerify`.
+
+    A missing table passes through: what it means is the caller's to say.
+    """
+    pool = await connect_pool(settings, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            yield conn
+    except asyncpg.UndefinedTableError:
+        raise
+    except asyncpg.PostgresError as exc:
+        raise CannotVerify(f"reading {what} failed: {exc}") from exc
+    except (OSError, asyncpg.InterfaceError) as exc:
+        raise CannotVerify(f"lost the connection to PostgreSQL: {exc}") from exc
+    finally:
+        await pool.close()
+
+
 async def keys_and_model(
     settings: Settings, keys: KeyRing | None, wait_seconds: float, with_model: bool
 ) -> tuple[KeyRing, ModelSnapshot | None]:
     """The key ring (the registry's unless given) and, if wanted, the read model's snapshot."""
     if keys is not None and not with_model:
         return keys, None
-    pool = await connect_pool(settings, max_size=1)
     try:
-        async with pool.acquire() as conn:
+        async with _reading(settings, "the read model") as conn:
             ring = keys if keys is not None else await KeyRing.load(conn)
             if not with_model:
                 return ring, None
@@ -219,28 +239,15 @@ async def keys_and_model(
             f"{exc} (schemas {settings.read_model_schema}, {settings.registry_schema}): "
             "has a projection worker run against this database?"
         ) from exc
-    except asyncpg.PostgresError as exc:
-        raise CannotVerify(f"reading the read model failed: {exc}") from exc
-    except (OSError, asyncpg.InterfaceError) as exc:
-        raise CannotVerify(f"lost the connection to PostgreSQL: {exc}") from exc
-    finally:
-        await pool.close()
 
 
 async def unused_ledger(settings: Settings) -> SequenceLedger:
     """The registry's record of unused numbers and abandoned blocks."""
-    pool = await connect_pool(settings, max_size=1)
     try:
-        async with pool.acquire() as conn:
+        async with _reading(settings, "the unused sequence numbers") as conn:
             return await read_ledger(conn)
     except asyncpg.UndefinedTableError:
         return SequenceLedger()  # a registry older than the record: nothing is accounted
-    except asyncpg.PostgresError as exc:
-        raise CannotVerify(f"reading the unused sequence numbers failed: {exc}") from exc
-    except (OSError, asyncpg.InterfaceError) as exc:
-        raise CannotVerify(f"lost the connection to PostgreSQL: {exc}") from exc
-    finally:
-        await pool.close()
 
 
 def model_findings(model: ModelSnapshot, ends: Mapping[int, int]) -> list[Finding]:

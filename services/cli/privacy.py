@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.markup import escape
@@ -34,7 +35,7 @@ from refnet.services.privacy.export import (
     participant_records,
     write_export,
 )
-from refnet.services.privacy.network import network_gateway
+from refnet.services.privacy.network import AsNetwork, network_gateway
 from refnet.services.privacy.shred import ShredReport, shred_due
 from refnet.services.registry.audit_keys import audit_keys
 from refnet.services.registry.data_keys import PostgresDataKeyStore, check_kek, load_kek
@@ -45,6 +46,7 @@ privacy_app = typer.Typer(
 
 Participant = Annotated[str, typer.Argument(help="the participant's network pseudonym")]
 EXPORT_REASON = "Auskunftsersuchen nach Art. 15 DSGVO"
+T = TypeVar("T")
 
 
 def read_reason(reason: str, option: str = "--reason") -> str:
@@ -72,6 +74,16 @@ def _today(text: str | None) -> dt.date:
         fail(f"--today: {text!r} is not an ISO 8601 date such as 2035-01-01")
 
 
+def _as_network(settings: Settings, act: Callable[[AsNetwork, dt.datetime], Awaitable[T]]) -> T:
+    """Run `act` over a gateway signing as the network, at the moment the gateway is ready."""
+
+    async def main() -> T:
+        async with network_gateway(settings) as network:
+            return await act(network, dt.datetime.now(dt.UTC))
+
+    return run(main())
+
+
 @privacy_app.command("erase")
 @friendly
 def erase_command(
@@ -84,15 +96,12 @@ def erase_command(
     """Record an erasure request; destroy the data key now unless a retention duty runs."""
     settings = cli_settings()
     why = read_reason(reason)
-
-    async def main() -> ErasureOutcome:
-        async with network_gateway(settings) as network:
-            now = dt.datetime.now(dt.UTC)
-            return await request_erasure(
-                network.conn, network.gateway, network.keys, settings, participant_id, why, now
-            )
-
-    outcome = run(main())
+    outcome = _as_network(
+        settings,
+        lambda net, now: request_erasure(
+            net.conn, net.gateway, net.keys, settings, participant_id, why, now
+        ),
+    )
     if as_json:
         console.print_json(json.dumps(erasure_body(outcome)))
         return
@@ -135,15 +144,10 @@ def shred_due_command(
     """
     settings = cli_settings()
     day = _today(today)
-
-    async def main() -> ShredReport:
-        async with network_gateway(settings) as network:
-            now = dt.datetime.now(dt.UTC)
-            return await shred_due(
-                network.conn, network.gateway, network.keys, settings, day, now, dry_run
-            )
-
-    report = run(main())
+    report = _as_network(
+        settings,
+        lambda net, now: shred_due(net.conn, net.gateway, net.keys, settings, day, now, dry_run),
+    )
     if as_json:
         console.print_json(json.dumps(shred_body(report)))
         return

@@ -118,14 +118,8 @@ async def choose_language(
     """Remember the reader's language and go back to the page they were on."""
     response = RedirectResponse(safe_next(next) or "/", status_code=303)
     if lang in LANGUAGES:
-        response.set_cookie(
-            LANGUAGE_COOKIE,
-            lang,
-            max_age=LANGUAGE_SECONDS,
-            path="/",
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
+        set_cookie(
+            response, request, LANGUAGE_COOKIE, lang, max_age=LANGUAGE_SECONDS, samesite="lax"
         )
     return response
 

@@ -9,7 +9,8 @@ the same decision, the same opening, the same recorded read), else the reason.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -20,6 +21,7 @@ from refnet.services.api.contacts import contacts_for, record_listed
 from refnet.services.api.deps import AppSettings, Conn
 from refnet.services.dashboard.rendering import N_, page
 from refnet.services.dashboard.session import PageRoute, PartnerStaff
+from refnet.services.registry.tokens import Principal
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -93,6 +95,26 @@ def _listing(
     return page(request, template, context)
 
 
+class _NamesParticipant(Protocol):
+    @property
+    def participant_id(self) -> str: ...
+
+
+async def _read_listing(
+    request: Request,
+    conn: Conn,
+    viewer: Principal,
+    rows: Sequence[_NamesParticipant],
+    offset: int,
+    template: str,
+    view: str,
+) -> Response:
+    """A listing without contact details; each participant it names is recorded as read
+    in `view` before the page is made."""
+    await record_listed(conn, viewer, [r.participant_id for r in rows], view)
+    return _listing(request, template, list(rows), offset)
+
+
 @router.get("/partner/caseload")
 async def caseload_page(
     request: Request, viewer: PartnerStaff, conn: Conn, offset: Offset = 0
@@ -144,8 +166,9 @@ async def outbox_page(
     """The referrals the partner sent and what became of them."""
     days = settings.referral_overdue_days
     rows = await outbox(conn, _partner(viewer), days, None, PAGE_ROWS, offset)
-    await record_listed(conn, viewer, [r.participant_id for r in rows], "dashboard outbox")
-    return _listing(request, "partner/outbox.html", list(rows), offset)
+    return await _read_listing(
+        request, conn, viewer, rows, offset, "partner/outbox.html", "dashboard outbox"
+    )
 
 
 @router.get("/partner/rejections")
@@ -154,8 +177,9 @@ async def rejections_page(
 ) -> Response:
     """The partner's events that broke a rule, with the rule."""
     rows = await rejections(conn, _partner(viewer), PAGE_ROWS, offset)
-    await record_listed(conn, viewer, [r.participant_id for r in rows], "dashboard rejections")
-    return _listing(request, "partner/rejections.html", list(rows), offset)
+    return await _read_listing(
+        request, conn, viewer, rows, offset, "partner/rejections.html", "dashboard rejections"
+    )
 
 
 @router.get("/partner/follow-ups")
@@ -164,5 +188,6 @@ async def follow_ups_page(
 ) -> Response:
     """The six-month follow-ups that are due or were missed, soonest first."""
     rows = await follow_ups_due(conn, _partner(viewer), None, None, PAGE_ROWS, offset)
-    await record_listed(conn, viewer, [r.participant_id for r in rows], "dashboard follow-ups")
-    return _listing(request, "partner/follow_ups.html", list(rows), offset)
+    return await _read_listing(
+        request, conn, viewer, rows, offset, "partner/follow_ups.html", "dashboard follow-ups"
+    )

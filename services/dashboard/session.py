@@ -22,7 +22,7 @@ import hmac
 import secrets
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
@@ -58,15 +58,21 @@ def set_cookie(
     name: str,
     value: str,
     expires: datetime | None = None,
+    max_age: int | None = None,
+    samesite: Literal["strict", "lax"] = "strict",
 ) -> None:
-    """An HttpOnly, SameSite=Strict cookie, Secure over https; `expires` None: for the visit."""
+    """An HttpOnly cookie, SameSite=Strict unless told, Secure over https.
+
+    With neither `expires` nor `max_age` it lasts for the visit.
+    """
     response.set_cookie(
         name,
         value,
+        max_age=max_age,
         expires=expires,
         path="/",
         httponly=True,
-        samesite="strict",
+        samesite=samesite,
         secure=request.url.scheme == "https",
     )
 

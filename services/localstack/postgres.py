@@ -20,7 +20,7 @@ from refnet.events.settings import Settings
 from refnet.projections.worker.heartbeat import WorkerStatus, worker_statuses
 from refnet.projections.worker.lag import stored_offsets
 from refnet.services.localstack.errors import DatabaseUnavailable
-from refnet.services.localstack.process import data_dir, deploy_dir
+from refnet.services.localstack.process import data_dir, deploy_dir, last_output_line, run_to_end
 
 CONNECT_TIMEOUT = 5.0
 
@@ -89,9 +89,9 @@ def stop_postgres(settings: Settings) -> bool:
     command = ["pg_ctlcluster", version, name, "stop"]
     if os.geteuid() != 0:
         command.insert(0, "sudo")
-    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+    result = run_to_end(command, 120)
     if result.returncode != 0 and "not running" not in result.stderr:
-        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        reason = last_output_line(result.stderr)
         raise DatabaseUnavailable(f"stopping PostgreSQL cluster {state.cluster} failed: {reason}")
     _state_file(settings).unlink(missing_ok=True)
     return True
@@ -160,19 +160,11 @@ def _run_setup(parts: SplitResult) -> dict[str, str]:
     env["REFNET_PG_DB"] = unquote(parts.path.lstrip("/") or "refnet")
     env["REFNET_PG_PORT"] = str(parts.port or 5432)
     try:
-        result = subprocess.run(
-            ["bash", str(script)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=1800,
-        )
+        result = run_to_end(["bash", str(script)], 1800, env)
     except subprocess.TimeoutExpired as exc:
         raise DatabaseUnavailable(f"{script} did not finish within 30 minutes") from exc
     if result.returncode != 0:
-        lines = result.stderr.strip().splitlines() or ["no output"]
-        raise DatabaseUnavailable(f"{script} failed: {lines[-1]}")
+        raise DatabaseUnavailable(f"{script} failed: {last_output_line(result.stderr)}")
     pairs = (line.partition("=") for line in result.stdout.splitlines())
     return {key.strip(): value.strip() for key, sep, value in pairs if sep}
 

@@ -89,6 +89,32 @@ def is_running(name: str, settings: Settings) -> bool:
     return running_pid(name, settings) is not None
 
 
+def run_to_end(
+    argv: Sequence[str],
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `argv` to its end, its output kept as text; the caller judges the exit code.
+
+    Raises `subprocess.TimeoutExpired` after `timeout` seconds.
+    """
+    return subprocess.run(
+        list(argv),
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def last_output_line(output: str) -> str:
+    """The last line a failed child printed, which usually says why."""
+    return (output.strip().splitlines() or ["no output"])[-1]
+
+
 def start_background(
     name: str,
     argv: Sequence[str],
@@ -105,19 +131,11 @@ def start_background(
     with log.open("a") as out:
         out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n")
     try:
-        launched = subprocess.run(
-            [sys.executable, "-c", _LAUNCHER, str(log), *argv],
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
+        launched = run_to_end([sys.executable, "-c", _LAUNCHER, str(log), *argv], 30, env, cwd)
     except subprocess.TimeoutExpired as exc:
         raise ProcessFailed(f"starting {name} did not finish within 30s") from exc
     if launched.returncode != 0 or not launched.stdout.strip().isdigit():
-        reason = (launched.stderr.strip().splitlines() or ["no output"])[-1]
+        reason = last_output_line(launched.stderr)
         raise ProcessFailed(f"could not start {name} ({argv[0]}): {reason}")
     pid = int(launched.stdout.strip())
     path = pid_file(settings, name)

@@ -64,6 +64,4 @@ def served_demo(log_dir: Path) -> Iterator[Dashboard]:
         with served_api(world, log_dir / "api.log") as url:
             yield Dashboard(url=url, world=world, tokens=tokens, participant=_storied(events))
     finally:
-        world.stop_all()
-        world.drop()
-        run_sync(world.drop_schema())
+        world.dispose()

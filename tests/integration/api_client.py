@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from refnet.services.registry.tokens import issue_token
 
 BASE = "http://refnet.test"
 PARTNERS = ("awo-en", "bobeq", "caritas-witten", "jobcenter-en")
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
+"""The hidden CSRF field of a dashboard form, and its token."""
 
 
 @dataclass
@@ -47,3 +50,16 @@ async def serving(settings: Settings) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
             yield Api(http, tokens)
+
+
+async def coordinator_get(
+    settings: Settings, path: str, params: dict[str, str] | None = None, label: str = "test"
+) -> httpx.Response:
+    """One GET of `path` by a coordinator with a fresh token, from the API on `settings`."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with app.state.pool.acquire() as conn:
+            token = (await issue_token(conn, "coordinator", label=label)).token
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://refnet") as http:
+            return await http.get(path, params=params, headers={"Authorization": f"Bearer {token}"})

@@ -68,9 +68,7 @@ def fresh(world: World) -> Iterator[World]:
         registry_schema=f"test_{tag}_registry",
     )
     yield other
-    other.stop_all()
-    other.drop()
-    run_sync(other.drop_schema())
+    other.dispose()
 
 
 @pytest.fixture

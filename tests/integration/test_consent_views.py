@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -32,6 +31,7 @@ from refnet.services.api.app import create_app
 from refnet.services.demo.generator import demo_history, demo_network, expected_summary
 from refnet.services.registry.data_keys import PostgresDataKeyStore, load_kek
 from refnet.services.registry.tokens import issue_token
+from tests.integration.api_client import CSRF
 from tests.integration.world import World, run_sync
 from tests.unit.examples import valid_example
 
@@ -39,7 +39,6 @@ pytestmark = pytest.mark.integration
 
 ENROLLER, RECEIVER, BYSTANDER, OTHER = "awo-en", "jobcenter-en", "bobeq", "caritas-witten"
 BASE = "http://refnet.test"
-CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 START = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 
@@ -112,9 +111,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         yield made
     finally:
-        made.stop_all()
-        made.drop()
-        run_sync(made.drop_schema())
+        made.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -288,9 +285,7 @@ def demo_world(tmp_path: Path) -> Iterator[World]:
     try:
         yield made
     finally:
-        made.stop_all()
-        made.drop()
-        run_sync(made.drop_schema())
+        made.dispose()
 
 
 async def test_the_demo_network_keeps_its_figures_and_the_log_holds_no_clear_contact(

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from refnet.events.catalogue import ContactRecorded
 from refnet.events.codec import decode
 from refnet.events.contact import ContactDetails
-from refnet.events.sealing import KeyGone, open_contact
+from refnet.events.sealing import KeyGone
 from refnet.events.settings import Settings
 from refnet.services.api.deps import pooled
 from refnet.services.cli.import_csv import import_file
@@ -38,6 +38,7 @@ from refnet.services.registry.data_keys import (
 )
 from refnet.services.registry.tokens import issue_token
 from tests.integration.world import T0, World, envelope, new_pid, served_api_process, world_kek
+from tests.integration.world_events import opens
 
 pytestmark = pytest.mark.integration
 
@@ -83,13 +84,7 @@ async def opened(world: World, event: ContactRecorded) -> ContactDetails:
             event.participant_id
         )
     assert key is not None
-    return open_contact(
-        key,
-        event.data.sealed,
-        event_id=str(event.event_id),
-        participant_id=event.participant_id,
-        partner_id=event.partner_id,
-    )
+    return opens(key, event)
 
 
 def contacts_on_the_log(world: World) -> list[ContactRecorded]:

@@ -25,12 +25,12 @@ from refnet.services.api.app import create_app
 from refnet.services.dashboard.answers import answer_event_id
 from refnet.services.demo.generator import demo_history
 from refnet.services.registry.tokens import issue_token, revoke_token
+from tests.integration.api_client import CSRF
 from tests.integration.world import World, run_sync
 
 pytestmark = pytest.mark.integration
 
 PARTNER = "awo-en"
-CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,7 @@ def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World
         placed = next(e.participant_id for e in events if e.type == "participant.placed")
         yield world, placed
     finally:
-        world.stop_all()
-        world.drop()
-        run_sync(world.drop_schema())
+        world.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -284,6 +282,13 @@ def first_referral(inbox: httpx.Response) -> dict[str, str]:
     return {"referral_id": form.group(1), "participant_id": form.group(2)}
 
 
+async def inbox_answer(http: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, str]]:
+    """The inbox's first referral, and the form that answers it."""
+    inbox = await http.get("/partner/inbox")
+    referral = first_referral(inbox)
+    return referral, {"csrf": csrf_of(inbox), **referral}
+
+
 async def referral_state(world: World, referral: dict[str, str]) -> str:
     rows = await world.fetch(
         "SELECT state FROM referrals WHERE referral_id = $1 AND participant_id = $2",
@@ -296,9 +301,7 @@ async def referral_state(world: World, referral: dict[str, str]) -> str:
 async def test_a_partner_accepts_a_referral_once_however_often_it_posts(demo: Demo) -> None:
     world = demo.world
     async with signed_in(demo, "partner") as http:
-        inbox = await http.get("/partner/inbox")
-        referral = first_referral(inbox)
-        form = {"csrf": csrf_of(inbox), **referral}
+        referral, form = await inbox_answer(http)
         before = world.log_size()
         answer = await http.post("/partner/inbox/accept", data=form)
         assert answer.status_code == 303, answer.text
@@ -327,9 +330,7 @@ async def test_a_partner_accepts_a_referral_once_however_often_it_posts(demo: De
 async def test_declining_needs_a_reason_and_then_publishes_a_decline(demo: Demo) -> None:
     world = demo.world
     async with signed_in(demo, "partner") as http:
-        inbox = await http.get("/partner/inbox")
-        referral = first_referral(inbox)
-        form = {"csrf": csrf_of(inbox), **referral}
+        referral, form = await inbox_answer(http)
         before = world.log_size()
         missing = await http.post("/partner/inbox/decline", data=form)
         assert missing.status_code == 422 and "Bitte wählen Sie einen Grund" in missing.text

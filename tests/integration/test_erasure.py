@@ -24,7 +24,7 @@ from typer.testing import CliRunner, Result
 from refnet.events import catalogue as c
 from refnet.events.codec import decode
 from refnet.events.contact import ContactDetails
-from refnet.events.sealing import DataKey, KeyGone, open_contact, seal_contact
+from refnet.events.sealing import DataKey, KeyGone, seal_contact
 from refnet.events.settings import Settings
 from refnet.projections.audit.log_reader import read_log
 from refnet.services.api.app import create_app
@@ -33,6 +33,7 @@ from refnet.services.localstack.process import settings_env
 from refnet.services.registry.data_keys import PostgresDataKeyStore, load_kek
 from refnet.services.registry.tokens import issue_token
 from tests.integration.world import T0, World, enrolled, envelope, new_pid, placed, run_sync
+from tests.integration.world_events import opens
 
 pytestmark = pytest.mark.integration
 
@@ -99,16 +100,6 @@ def contact_on_log(settings: Settings, pid: str) -> c.ContactRecorded:
     return contact
 
 
-def opens(key: DataKey, event: c.ContactRecorded) -> ContactDetails:
-    return open_contact(
-        key,
-        event.data.sealed,
-        event_id=str(event.event_id),
-        participant_id=event.participant_id,
-        partner_id=event.partner_id,
-    )
-
-
 async def esf_figures(settings: Settings) -> dict[str, Any]:
     """`GET /v1/network/esf` for the coordinator, without its stamp (when it was counted)."""
     application = create_app(settings)
@@ -130,9 +121,7 @@ def restored(world: World) -> Iterator[World]:
     tag = uuid.uuid4().hex[:10]
     other = world.sibling(topic_events=f"test-{tag}", topic_dead_letter=f"test-{tag}-dead")
     yield other
-    other.stop_all()
-    other.drop()
-    run_sync(other.drop_schema())  # its read model; the shared registry goes with the world
+    other.dispose()  # its read model; the shared registry goes with the world
 
 
 def test_erasure_without_a_duty_shreds_the_key_everywhere_and_changes_no_figure(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,11 +21,10 @@ from refnet.services.api.app import create_app
 from refnet.services.cli.main import app as cli_app
 from refnet.services.localstack.process import settings_env
 from refnet.services.registry.tokens import issue_token
+from tests.integration.api_client import CSRF
 from tests.integration.world import World, enrolled, new_pid
 
 pytestmark = pytest.mark.integration
-
-CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
 
 @dataclass(frozen=True)

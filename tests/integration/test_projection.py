@@ -9,14 +9,12 @@ import asyncio
 import datetime as dt
 import time
 
-import httpx
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from refnet.services.api.app import create_app
 from refnet.services.demo.generator import demo_history, expected_summary
-from refnet.services.registry.tokens import issue_token
+from tests.integration.api_client import coordinator_get
 from tests.integration.world import T0, World, enrolled, history, new_pid, placed, retracted
 
 pytestmark = pytest.mark.integration
@@ -31,15 +29,7 @@ async def test_demo_history_counts_through_the_api(running: World) -> None:
     running.publish(events)
     await running.wait()
     expected = expected_summary(events)
-    app = create_app(running.settings)
-    async with app.router.lifespan_context(app):
-        async with app.state.pool.acquire() as conn:
-            token = (await issue_token(conn, "coordinator", label="test")).token
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://refnet") as http:
-            response = await http.get(
-                "/v1/network/outcomes", headers={"Authorization": f"Bearer {token}"}
-            )
+    response = await coordinator_get(running.settings, "/v1/network/outcomes")
     body = response.json()
     assert response.status_code == 200, body
     assert body["participants"] == expected.participants == 413

@@ -16,17 +16,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openpyxl  # type: ignore[import-untyped]
 import pytest
 from typer.testing import CliRunner
 
 from refnet.projections.reports.esf import EsfReport
-from refnet.services.api.app import create_app
 from refnet.services.cli.main import app
 from refnet.services.demo.generator import demo_history
 from refnet.services.localstack.process import settings_env
-from refnet.services.registry.tokens import issue_token
+from tests.integration.api_client import coordinator_get
 from tests.integration.world import World
 from tests.unit.test_report_files import csv_rows, expected, pdf_text, row_text
 
@@ -48,15 +46,7 @@ def refnet(world: World, *args: str) -> subprocess.CompletedProcess[bytes]:
 
 async def api_esf(world: World, query: dict[str, str]) -> EsfReport:
     """The report as the API answers it to the coordinator."""
-    api = create_app(world.settings)
-    async with api.router.lifespan_context(api):
-        async with api.state.pool.acquire() as conn:
-            token = (await issue_token(conn, "coordinator", label="report test")).token
-        transport = httpx.ASGITransport(app=api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://refnet") as http:
-            response = await http.get(
-                "/v1/network/esf", params=query, headers={"Authorization": f"Bearer {token}"}
-            )
+    response = await coordinator_get(world.settings, "/v1/network/esf", query, "report test")
     assert response.status_code == 200, response.text
     return EsfReport.model_validate(response.json())
 

@@ -278,6 +278,12 @@ class World:
             consumer.close()
         return [reasons[source] for source in sorted(reasons, key=_source_order)]
 
+    def dispose(self) -> None:
+        """Stop its processes, delete its topics and drop its read model."""
+        self.stop_all()
+        self.drop()
+        run_sync(self.drop_schema())
+
     def drop(self) -> None:
         admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
         topics = [self.settings.topic_events, self.settings.topic_dead_letter]

@@ -9,6 +9,8 @@ from typing import Any
 from refnet.events import catalogue as c
 from refnet.events import vocabulary as v
 from refnet.events.catalogue import EventModel
+from refnet.events.contact import ContactDetails
+from refnet.events.sealing import DataKey, open_contact
 
 T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC)
 
@@ -95,3 +97,14 @@ def accepted(pid: str, partner: str, rid: str, at: dt.datetime) -> c.ReferralAcc
 def declined(pid: str, partner: str, rid: str, at: dt.datetime) -> c.ReferralDeclined:
     data = c.ReferralDeclinedData(referral_id=rid, reason=v.DeclineReason.NO_CAPACITY)
     return c.ReferralDeclined(**envelope(pid, partner, at), data=data)
+
+
+def opens(key: DataKey, event: c.ContactRecorded) -> ContactDetails:
+    """The contact details sealed in `event`, opened with its participant's data key."""
+    return open_contact(
+        key,
+        event.data.sealed,
+        event_id=str(event.event_id),
+        participant_id=event.participant_id,
+        partner_id=event.partner_id,
+    )

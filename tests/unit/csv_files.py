@@ -71,3 +71,9 @@ def messages(result: CsvImport) -> list[str]:
 
 def enrolment(**changes: str) -> dict[str, str]:
     return ENGLISH | changes
+
+
+def event_row(kind: str, /, occurred_at: str = "2024-03-04", **cells: str) -> dict[str, str]:
+    """A row of `kind` for the first participant at witten, with its own data cells."""
+    row = {"type": kind, "participant_id": "p-000001", "site": "witten"}
+    return row | {"occurred_at": occurred_at} | cells

@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 from refnet.events.contact import ClearContactRecorded
-from tests.unit.csv_files import enrolment, messages, read, valid, write
+from tests.unit.csv_files import enrolment, event_row, messages, read, valid, write
 
 # ------------------------------------------------------- contact details and consent
 
@@ -93,13 +93,7 @@ def test_a_no_to_follow_up_records_a_withdrawal(tmp_path: Path) -> None:
 
 
 def test_network_events_are_not_imported(tmp_path: Path) -> None:
-    row = {
-        "type": "privacy.erasure_requested",
-        "participant_id": "p-000001",
-        "site": "witten",
-        "occurred_at": "2024-03-04",
-        "reason": "asked for it",
-    }
+    row = event_row("privacy.erasure_requested", reason="asked for it")
 
     result = read(write(tmp_path / "erase.csv", [row]))
 
@@ -110,14 +104,11 @@ def test_network_events_are_not_imported(tmp_path: Path) -> None:
 
 
 def test_personal_data_in_free_text_is_refused_at_its_cell(tmp_path: Path) -> None:
-    row = {
-        "type": "event.retracted",
-        "participant_id": "p-000001",
-        "site": "witten",
-        "occurred_at": "2024-03-04",
-        "retracted_event_id": str(uuid.uuid4()),
-        "reason": "wrong person: call +49 176 1234567",
-    }
+    row = event_row(
+        "event.retracted",
+        retracted_event_id=str(uuid.uuid4()),
+        reason="wrong person: call +49 176 1234567",
+    )
 
     [message] = messages(read(write(tmp_path / "pii.csv", [row])))
 

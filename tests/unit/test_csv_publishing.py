@@ -7,7 +7,7 @@ from pathlib import Path
 
 from refnet.events.settings import Settings
 from refnet.services.cli.import_csv import import_file
-from tests.unit.csv_files import PARTNER, enrolment, messages, read, valid, write
+from tests.unit.csv_files import PARTNER, enrolment, event_row, messages, read, valid, write
 
 # ------------------------------------------------------------------ event ids
 
@@ -44,15 +44,13 @@ def test_one_written_event_id_for_two_different_rows_is_an_error(tmp_path: Path)
 
 
 def test_events_are_published_in_time_order(tmp_path: Path) -> None:
-    placed = {
-        "type": "participant.placed",
-        "participant_id": "p-000001",
-        "site": "witten",
-        "occurred_at": "2024-06-01",
-        "placement_id": "pl-1",
-        "kind": "employment",
-        "start_date": "01.07.2024",
-    }
+    placed = event_row(
+        "participant.placed",
+        occurred_at="2024-06-01",
+        placement_id="pl-1",
+        kind="employment",
+        start_date="01.07.2024",
+    )
     result = valid(write(tmp_path / "x.csv", [placed, enrolment()]))
 
     assert [e.type for e in result.events] == ["participant.enrolled", "participant.placed"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import TypeVar
 from uuid import UUID
 
@@ -65,6 +66,20 @@ def rows(history: list[EventModel]) -> dict[str, ParticipantRows]:
 
 def of_type(history: list[EventModel], kind: type[E]) -> list[E]:
     return [e for e in history if isinstance(e, kind)]
+
+
+def replayed(
+    events: Iterable[EventModel],
+) -> tuple[dict[str, ParticipantState], list[tuple[str, str | None]]]:
+    """Each participant's state after applying `events` in log order, and every rejection."""
+    states: dict[str, ParticipantState] = {}
+    reasons: list[tuple[str, str | None]] = []
+    for offset, event in enumerate(events):
+        state = states.setdefault(event.participant_id, ParticipantState(event.participant_id))
+        verdict = apply(state, fact_of(event, Position(0, offset)))
+        if verdict.status is Status.REJECTED:
+            reasons.append((event.type, verdict.reason))
+    return states, reasons
 
 
 def by_id(history: list[EventModel]) -> dict[UUID, EventModel]:
@@ -125,13 +140,7 @@ def test_the_summary_counts_a_withdrawn_referral_as_never_sent() -> None:
 
 @pytest.mark.parametrize("seed", [2024, 1, 99, 31337])
 def test_the_history_breaks_no_rule_in_log_order(seed: int) -> None:
-    states: dict[str, ParticipantState] = {}
-    reasons = []
-    for offset, event in enumerate(demo_history(seed)):
-        state = states.setdefault(event.participant_id, ParticipantState(event.participant_id))
-        verdict = apply(state, fact_of(event, Position(0, offset)))
-        if verdict.status is Status.REJECTED:
-            reasons.append((event.type, verdict.reason))
+    states, reasons = replayed(demo_history(seed))
     assert reasons == []
     assert sum(len(s.facts) for s in states.values()) > 4 * DEMO_PARTICIPANTS
 
@@ -381,11 +390,5 @@ def test_contact_details_and_consents_change_no_outcome(
 def test_the_network_breaks_no_rule_once_sealed(
     network: list[EventModel | ClearContactRecorded],
 ) -> None:
-    states: dict[str, ParticipantState] = {}
-    reasons = []
-    for offset, event in enumerate(sealed(network)):
-        state = states.setdefault(event.participant_id, ParticipantState(event.participant_id))
-        verdict = apply(state, fact_of(event, Position(0, offset)))
-        if verdict.status is Status.REJECTED:
-            reasons.append(verdict.reason)
+    _, reasons = replayed(sealed(network))
     assert reasons == []

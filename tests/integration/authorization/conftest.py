@@ -57,9 +57,7 @@ def authz_world(infrastructure: str, tmp_path_factory: pytest.TempPathFactory) -
         assert {r[0] for r in rejected} == {person("stranger", n) for n in range(7)}
         yield world
     finally:
-        world.stop_all()
-        world.drop()
-        run_sync(world.drop_schema())
+        world.dispose()
 
 
 @pytest.fixture(scope="package")

@@ -30,6 +30,4 @@ def server(infrastructure: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         with served_api(world, log) as base_url:
             yield Server(base_url, world, tokens, log)
     finally:
-        world.stop_all()
-        world.drop()
-        run_sync(world.drop_schema())
+        world.dispose()
