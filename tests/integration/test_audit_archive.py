@@ -149,14 +149,18 @@ def test_a_changed_line_in_a_valid_gzip_is_caught_by_its_hash(world: World, expo
     first = json.loads(lines[0])
     first["timestamp_ms"] += 1  # not signed: only the file's hash can notice
     lines[0] = json.dumps(first, separators=(",", ":")).encode() + b"\n"
+    size_before = path.stat().st_size
     path.write_bytes(gzip.compress(b"".join(lines)))
+    # The new gzip may happen to be as long as the old one: then only the hash differs.
+    resized = path.stat().st_size != size_before
 
     verified = audit(world.settings, "verify-archive", str(exported), "--json")
     assert verified.exit_code == 1
     report = json.loads(verified.stdout)
-    assert [p["file"] for p in report["problems"]] == [name, name]
+    assert [p["file"] for p in report["problems"]] == ([name, name] if resized else [name])
     assert report["problems"][0]["reason"].startswith("SHA-256 is ")
-    assert report["problems"][1]["reason"].startswith("is ")  # and its size
+    if resized:
+        assert report["problems"][1]["reason"].startswith("is ")  # and its size
     assert report["bad_signatures"] == []
 
 
