@@ -31,6 +31,7 @@ from refnet.events.fields import (
     Slug,
     UtcDatetime,
 )
+from refnet.events.merkle import SIGNATURE_PATTERN
 from refnet.events.vocabulary import (
     AgeBand,
     ConsentPurpose,
@@ -192,7 +193,8 @@ class Envelope(_Frozen):
     # Integrity fields, added by signed ingestion; absent on unsigned events.
     publisher_id: Slug | None = None
     sequence: Annotated[StrictInt, Field(ge=0)] | None = None
-    signature: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{86}$")] | None = None
+    # One Ed25519 signature (86 characters), or a batch signature's proof (`events/merkle.py`).
+    signature: Annotated[str, Field(pattern=SIGNATURE_PATTERN)] | None = None
 
     @model_validator(mode="after")
     def _not_recorded_before_it_happened(self) -> Envelope:

@@ -4,12 +4,20 @@ An event is accepted when a key of the partner it names, or a gateway key,
 verifies it, and that key was not retired before the event was recorded. When
 no such key verifies, the other partners' keys are tried only to say why: an
 event signed with another partner's key is a forgery, and is reported as one.
+
+A batch-signed event (`events/merkle.py`) is checked by recomputing its batch's
+root from the event and its proof, then the root's signature. A root signature
+that verified is remembered (a bounded LRU), so the other events of its batch
+cost only hashing; a failure is never remembered, and an event whose own proof
+does not lead to a remembered root gets no help from it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from refnet.events.catalogue import EventModel
 from refnet.events.fields import format_utc
+from refnet.events.merkle import is_batch_signature, signed_message
 from refnet.events.signing import (
     KeyUnusable,
     b64url,
@@ -27,6 +36,9 @@ from refnet.events.signing import (
     verify_signature,
 )
 from refnet.projections.store.database import Conn
+
+VERIFIED_ROOTS = 4096
+"""Batch root signatures a ring remembers as verified: a few thousand batches in flight."""
 
 # Reasons that a key registered since the ring was loaded could overturn.
 _KEY_REASONS = ("bad signature", "forged", "retired key")
@@ -92,7 +104,7 @@ def _from_document(document: Mapping[str, Any]) -> RegisteredKey:
 class KeyRing:
     """The registered public keys, grouped for the checks above."""
 
-    def __init__(self, keys: Sequence[RegisteredKey]) -> None:
+    def __init__(self, keys: Sequence[RegisteredKey], verified_roots: int = VERIFIED_ROOTS) -> None:
         self._by_partner: dict[str, list[RegisteredKey]] = {}
         self._gateway: list[RegisteredKey] = []
         for key in keys:
@@ -103,6 +115,10 @@ class KeyRing:
         self.loaded_at = time.monotonic()
         # The portable form it was read from, if any: lets other processes rebuild the ring.
         self.documents: list[dict[str, Any]] | None = None
+        # (signed batch message, root signature) -> id of the key it verified under.
+        self._roots: OrderedDict[tuple[bytes, str], str] = OrderedDict()
+        self._roots_held = verified_roots
+        self._roots_lock = threading.Lock()  # readers in threads may share a ring
 
     @classmethod
     async def load(cls, conn: Conn) -> KeyRing:
@@ -130,10 +146,41 @@ class KeyRing:
                 if getattr(event, name) is None
             ]
             return f"unsigned: no {', '.join(missing)}"
-        signature, data = event.signature, signing_bytes(event)  # encoded once for every key
+        signature, data = signed_message(event.signature, signing_bytes(event))
+        if data is None:
+            return (
+                f"bad signature: the batch proof of this event does not hold (partner "
+                f"{event.partner_id})"
+            )
+        if is_batch_signature(event.signature):
+            return self._judge(event, self._root_verifier(signature, data))
+        return self._judge(event, lambda key: verify_signature(signature, data, key.public_key))
+
+    def _root_verifier(self, signature: str, message: bytes) -> Callable[[RegisteredKey], bool]:
+        """Whether a key verifies a batch root: from the remembered roots, or checked once."""
+        with self._roots_lock:
+            known = self._roots.get((message, signature))
+            if known is not None:
+                self._roots.move_to_end((message, signature))
+        if known is not None:
+            return lambda key: key.key_id == known
+
+        def check(key: RegisteredKey) -> bool:
+            if not verify_signature(signature, message, key.public_key):
+                return False  # never remembered: the next event tries again
+            with self._roots_lock:
+                self._roots[(message, signature)] = key.key_id
+                while len(self._roots) > self._roots_held:
+                    self._roots.popitem(last=False)
+            return True
+
+        return check
+
+    def _judge(self, event: EventModel, verifies: Callable[[RegisteredKey], bool]) -> str | None:
+        """The verdict on an event, given which keys verify its signature."""
         retired: RegisteredKey | None = None
         for key in self._by_partner.get(event.partner_id, []) + self._gateway:
-            if verify_signature(signature, data, key.public_key):
+            if verifies(key):
                 if key.valid_for(event):
                     return None
                 retired = key
@@ -143,8 +190,7 @@ class KeyRing:
                 f"{retired.retired_at:%Y-%m-%dT%H:%M:%SZ}, for an event recorded after that"
             )
         for partner, keys in self._by_partner.items():
-            forged_with = (verify_signature(signature, data, k.public_key) for k in keys)
-            if partner != event.partner_id and any(forged_with):
+            if partner != event.partner_id and any(verifies(k) for k in keys):
                 return f"forged: signed with {partner}'s key but names partner {event.partner_id}"
         return (
             f"bad signature: no registered key of {event.partner_id} or of the gateway "

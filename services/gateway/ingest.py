@@ -13,8 +13,9 @@ A batch is published whole or not at all. Its steps, in order:
 3. event ids already accepted are answered as duplicates and not published
    again (409 if the id was accepted with another body);
 4. sequence numbers are reserved for the gateway's publisher id
-   (`sequence_blocks`), and each event is signed with the gateway key,
-   attesting the authenticated partner;
+   (`sequence_blocks`), and the request's events are signed with the gateway
+   key, attesting the authenticated partner: one signature per batch, each
+   event carrying its inclusion proof (`events/merkle.py`);
 5. the events are published with `acks=all`; only once the broker confirmed
    every one are they recorded as accepted and the caller told so. A broker
    that cannot confirm becomes 503 with a retry hint: the request's numbers
@@ -297,9 +298,10 @@ class Gateway:
 
     async def _publish(self, conn: Conn, events: list[tuple[EventModel, dict[str, Any]]]) -> None:
         numbers = await self._sequence.take(conn, len(events))
+        values = self._signer.encode_batch([body for _event, body in events], numbers)
         records = [
-            (event.participant_id.encode(), self._signer.encode_body(body, number))
-            for (event, body), number in zip(events, numbers, strict=True)
+            (event.participant_id.encode(), value)
+            for (event, _body), value in zip(events, values, strict=True)
         ]
         try:
             await self._publisher.publish_encoded(records)

@@ -58,6 +58,7 @@ CONTACT_KEYS = frozenset(
 _MACHINE = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     r"|[A-Za-z0-9_-]{86}"  # a signature
+    r"|b1\.[A-Za-z0-9_-]{86}\.\d+\.\d+\.[A-Za-z0-9_-]*"  # a batch signature with its proof
     # instants and dates standing alone are structured fields (valid_from, start_date);
     # a date inside a text is still searched
     r"|\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2}))?"
