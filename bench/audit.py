@@ -6,10 +6,15 @@ Publishes the benchmark's signed workload to topics of its own (as bench.through
 does) and projects it with a live worker. Then, each in a fresh process so that its
 peak RSS is its own:
 
-    replay   `replay_log` over the whole log: events/s including the read, the fold
-             alone (`Replay.rate`), peak RSS
+    replay   `LogReplay` over the whole log, part by part as `refnet audit replay` folds
+             it: events/s including the read, the fold alone (`LogReplay.rate`), peak RSS
     rebuild  a rebuild of the live model while its worker runs: events/s for the whole
              rebuild, and its phases (fold, write, catch-up, switch, drop)
+
+Peak RSS is the kernel's high-water mark of the measuring process since its exec
+(VmHWM): `ru_maxrss` would also count the pages of the parent it was forked
+from. The workload is generated and published in slices of at most SLICE
+events, so the parent stays small on long logs (--events 2000000).
 
 Removes its topics, consumer groups and schemas at the end, also on failure.
 Results: the table, the JSON, and bench/results/audit.json.
@@ -36,16 +41,18 @@ from bench.throughput import RESULTS, Run, cleanup
 from bench.worker import Worker
 from bench.workload import PARTNERS, history
 from refnet.events.settings import Settings
-from refnet.projections.audit.log_reader import log_ends
+from refnet.projections.audit.log_replay import LogReplay
 from refnet.projections.audit.rebuild import Rebuild, SchemaNames
-from refnet.projections.audit.replay import default_workers, replay_log
+from refnet.projections.audit.replay import default_workers
 from refnet.projections.store.database import connect_pool
+from refnet.projections.worker.log_reader import log_ends
 from refnet.projections.worker.signatures import KeyRing
 from refnet.services.kafka.topics import ensure_topics
 from refnet.services.localstack.process import settings_env
 from refnet.services.registry.local_keys import provision_keys
 
 MB = 2**20
+SLICE = 200_000  # events generated and published at a time
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -62,13 +69,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 # ------------------------------------------------------------------- in the child
 
 
+def _high_water() -> float:
+    """This process's peak RSS since its exec, in MB (Linux reports VmHWM in kB)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / MB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB
+
+
 def _rss() -> dict[str, float]:
     """Peak RSS so far of this process and of its largest finished child (the classifying
-    processes of a long replay), and this process's RSS now, in MB (Linux counts KiB)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB
+    processes of a long replay), and this process's RSS now, in MB. The children's figure
+    is `ru_maxrss`, which counts what they shared with this process when forked."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / MB
     now = psutil.Process().memory_info().rss / MB
-    return {"peak_rss_mb": peak, "child_peak_rss_mb": children, "rss_now_mb": now}
+    return {"peak_rss_mb": _high_water(), "child_peak_rss_mb": children, "rss_now_mb": now}
 
 
 async def _replay(settings: Settings) -> dict[str, Any]:
@@ -81,7 +97,10 @@ async def _replay(settings: Settings) -> dict[str, Any]:
     ends = log_ends(settings)
     baseline = _rss()["rss_now_mb"]
     started = time.perf_counter()
-    replay = replay_log(settings, keys, ends)
+    replay = LogReplay(settings, keys, ends)
+    states = 0
+    for part in replay.parts():
+        states += len(part.states)
     seconds = time.perf_counter() - started
     return {
         "events": replay.records,
@@ -90,9 +109,10 @@ async def _replay(settings: Settings) -> dict[str, Any]:
         "fold_seconds": replay.seconds,
         "fold_rate": replay.rate,
         "classify_processes": default_workers(),
-        "participants": len(replay.states),
-        "dead_letters": len(replay.dead_letters),
-        "rejections": len(replay.rejections),
+        "participants": states,
+        "largest_part": replay.largest_part,
+        "dead_letters": replay.dead_letter_count,
+        "rejections": replay.rejection_count,
         "baseline_rss_mb": baseline,
         **_rss(),
     }
@@ -131,11 +151,13 @@ def _in_child(phase: str, settings: Settings) -> dict[str, Any]:
 
 async def bench(args: argparse.Namespace, run: Run, results: dict[str, Any]) -> None:
     n, live = args.events, run.settings("live")
-    raws = history(n, args.participants, seed=run.tag)
     ensure_topics(live)
     await provision_keys(live, PARTNERS)
-    seconds = kafka_io.validated_publish(live, raws)
-    del raws
+    seconds = 0.0
+    for index, (events, participants) in enumerate(_slices(n, args.participants)):
+        raws = history(events, participants, seed=run.tag if index == 0 else f"{run.tag}-{index}")
+        seconds += kafka_io.validated_publish(live, raws)
+        del raws
     print(f"published {n:,} signed events in {seconds:.1f} s")
 
     worker = Worker(live, run.workdir, RESULTS / "worker-audit.log")
@@ -156,6 +178,19 @@ async def bench(args: argparse.Namespace, run: Run, results: dict[str, Any]) -> 
     results["rebuild"]["read_model"] = after = await _counts(live)
     results["rebuild"]["equal_counts"] = after == before
     results["worker_alive"] = worker.proc is not None and worker.proc.poll() is None
+
+
+def _slices(events: int, participants: int) -> list[tuple[int, int]]:
+    """(events, participants) of each slice of the workload: other people in each, so the
+    log holds `participants` people over `events` events."""
+    count = max(1, -(-events // SLICE))
+    return [
+        (
+            events * (i + 1) // count - events * i // count,
+            max(1, participants * (i + 1) // count - participants * i // count),
+        )
+        for i in range(count)
+    ]
 
 
 async def _counts(settings: Settings) -> dict[str, int]:
@@ -179,13 +214,14 @@ def table(r: dict[str, Any]) -> str:
         _row("live projection from empty", f"{r['projection']['rate']:,.0f} ev/s",
              f"{r['projection']['seconds']:.1f} s, a worker process"),
         _row("replay: read + fold", f"{rp['rate']:,.0f} ev/s", f"{rp['seconds']:.1f} s"),
-        _row("replay: fold only (Replay.rate)", f"{rp['fold_rate']:,.0f} ev/s",
+        _row("replay: fold only (LogReplay.rate)", f"{rp['fold_rate']:,.0f} ev/s",
              f"{rp['fold_seconds']:.1f} s in the main process; "
              f"{rp['classify_processes']} classifying processes"),
         _row("replay: peak RSS", f"{rp['peak_rss_mb']:,.0f} MB",
              f"{(rp['peak_rss_mb'] - rp['baseline_rss_mb']) * MB / events:,.0f} bytes/event "
              f"above {rp['baseline_rss_mb']:,.0f} MB at start; "
-             f"largest classifying process {rp['child_peak_rss_mb']:,.0f} MB"),
+             f"largest classifying process {rp['child_peak_rss_mb']:,.0f} MB; "
+             f"at most {rp['largest_part']:,} states at once"),
         _row("rebuild: whole", f"{rb['rate']:,.0f} ev/s", f"{rb['seconds']:.1f} s"),
     ]  # fmt: skip
     for name in ("prepare", "fold", "write", "catch_up", "switch", "drop"):

@@ -33,7 +33,7 @@ from refnet.events.codec import encode
 from refnet.events.contact import ContactDetails
 from refnet.events.sealing import new_data_key, seal_contact
 from refnet.events.settings import Settings
-from refnet.projections.audit.log_reader import log_ends, read_log
+from refnet.projections.worker.log_reader import log_ends, read_log
 from refnet.services.privacy.scan import scan_log
 
 

@@ -18,6 +18,7 @@ being T (in training at T, overdue at T). A test holds the two countings equal.
 from __future__ import annotations
 
 import statistics
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -73,13 +74,15 @@ class _Tally:
     participants: int = 0
     placed: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
-    days_to_placement: list[float] = field(default_factory=list)
+    days_to_placement: array[float] = field(default_factory=lambda: array("d"))
     in_training: int = 0
     referrals: dict[str, int] = field(default_factory=dict)
     overdue: int = 0
-    days_to_answer: list[float] = field(default_factory=list)
+    days_to_answer: array[float] = field(default_factory=lambda: array("d"))
     sites: dict[str, list[int]] = field(default_factory=dict)
-    partners: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
+    # Per partner: participants enrolled or accepted, and placed. Each participant's rows
+    # come once, so counting the partners of each participant counts distinct people.
+    partners: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, rows: ParticipantRows) -> None:
         p = rows.participant
@@ -108,12 +111,18 @@ class _Tally:
                 self.overdue += 1
             if ref.answered_at is not None:
                 self.days_to_answer.append(_days(ref.sent_at, ref.answered_at))
+        enrolled_or_accepted: set[str] = set()
+        placed: set[str] = set()
         for link in rows.links:
-            enrolled_or_accepted, placed = self.partners.setdefault(link.partner_id, (set(), set()))
+            self.partners.setdefault(link.partner_id, [0, 0])
             if link.role in ("enrolled", "accepted") and counted:
-                enrolled_or_accepted.add(p.participant_id)
+                enrolled_or_accepted.add(link.partner_id)
             if link.role == "placed" and p.placed_at is not None:
-                placed.add(p.participant_id)
+                placed.add(link.partner_id)
+        for partner in enrolled_or_accepted:
+            self.partners[partner][0] += 1
+        for partner in placed:
+            self.partners[partner][1] += 1
 
     def outcomes(self) -> NetworkOutcomes:
         answered = self.referrals.get("accepted", 0) + self.referrals.get("declined", 0)
@@ -142,7 +151,7 @@ class _Tally:
                 for site, (n, placed) in sorted(self.sites.items())
             ],
             by_partner=[
-                PartnerOutcomes(partner_id=partner, participants=len(people), placed=len(placed))
+                PartnerOutcomes(partner_id=partner, participants=people, placed=placed)
                 for partner, (people, placed) in sorted(self.partners.items())
             ],
         )
@@ -158,16 +167,34 @@ def count_outcomes(
     return tally.outcomes()
 
 
+class OutcomesAsOf:
+    """The network outcomes as of an instant, fed states a part of the log at a time; each
+    participant's state must come once."""
+
+    def __init__(self, as_of: datetime, basis: TimeBasis, overdue_days: int) -> None:
+        self.as_of, self.basis = as_of, basis
+        self._tally = _Tally(as_of, format_utc(as_of - timedelta(days=overdue_days)))
+
+    def add(self, states: Iterable[ParticipantState]) -> None:
+        for rows in rows_as_of(states, self.as_of, self.basis):
+            self._tally.add(rows)
+
+    def outcomes(self) -> NetworkOutcomes:
+        return self._tally.outcomes()
+
+
 def outcomes_as_of(
     states: Iterable[ParticipantState], as_of: datetime, basis: TimeBasis, overdue_days: int
 ) -> NetworkOutcomes:
     """The network outcomes as of `as_of`, on the given time basis."""
-    return count_outcomes(rows_as_of(states, as_of, basis), as_of, overdue_days)
+    tally = OutcomesAsOf(as_of, basis, overdue_days)
+    tally.add(states)
+    return tally.outcomes()
 
 
 def _days(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 86400
 
 
-def _median(values: list[float]) -> float | None:
+def _median(values: array[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None

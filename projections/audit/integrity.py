@@ -11,7 +11,7 @@ Three checks, each a list of findings (an empty list is the proof):
 - the live read model equals a replay of the log up to the offsets the model
   has applied, table by table.
 
-The checks themselves (`check_sequences`, `compare_tables`, `replay_tables`,
+The checks themselves (`check_sequences`, `PartwiseComparison`, `replay_tables`,
 `live_tables`) are pure; `verify` does the reading: the read model in one
 REPEATABLE READ transaction, then the log once, from offset 0.
 """
@@ -42,16 +42,15 @@ from refnet.projections.audit.findings import (
     Finding,
     grouped,
 )
-from refnet.projections.audit.log_reader import log_ends
-from refnet.projections.audit.replay import Replay, classified_chunks
+from refnet.projections.audit.log_replay import LogReplay
 from refnet.projections.audit.sequence_accounting import SequenceLedger
 from refnet.projections.audit.sequence_ledger import read_ledger
 from refnet.projections.audit.sequences import Numbered, check_sequences, numbered, record_finding
 from refnet.projections.audit.snapshot import DERIVED, snapshot
 from refnet.projections.audit.tables import (
+    PartwiseComparison,
     Row,
     TableComparison,
-    compare_tables,
     live_tables,
     replay_tables,
 )
@@ -59,6 +58,8 @@ from refnet.projections.store.database import Conn, connect_pool
 from refnet.projections.store.outcomes import DeadLetter, Incoming
 from refnet.projections.worker.catchup import CatchUpTimeout, wait_caught_up
 from refnet.projections.worker.lag import stored_offsets
+from refnet.projections.worker.log_reader import log_ends
+from refnet.projections.worker.projector import Record
 from refnet.projections.worker.signatures import KeyRing
 
 # ------------------------------------------------------------- the reading
@@ -81,7 +82,8 @@ class LogScan:
     records: int = 0
     findings: list[Finding] = field(default_factory=list)
     numbered: list[Numbered] = field(default_factory=list)
-    replay: Replay | None = None
+    replayed: int = 0  # records folded (those below `replay_to`)
+    comparisons: list[TableComparison] = field(default_factory=list)
 
 
 @dataclass
@@ -139,17 +141,18 @@ def scan_log(
     ends: Mapping[int, int],
     replay_to: Mapping[int, int] | None,
     on_progress: Callable[[int], None] | None = None,
+    live: Mapping[str, list[Row]] | None = None,
 ) -> LogScan:
     """Read the log once: judge every record, note its numbers, replay up to `replay_to`.
 
     Every record is judged once, by the projection's own `classify`; those below
-    `replay_to` are then folded by the replay, the rest only checked.
+    `replay_to` are then folded, a part of the log at a time, the rest only
+    checked. With `live` (the read model's tables) each part's rows are compared
+    with them and let go, so no more than one part's states are held.
     """
     scan = LogScan()
-    replay = Replay(keys, ends=dict.fromkeys(replay_to, 0)) if replay_to is not None else None
-    limit = replay_to or {}
-    for chunk, judged in classified_chunks(settings, keys, dict(ends)):
-        to_fold: list[Incoming] = []
+
+    def judge(chunk: list[Record], judged: list[Incoming]) -> None:
         for record, incoming in zip(chunk, judged, strict=True):
             if isinstance(incoming.item, DeadLetter):
                 scan.findings.append(record_finding(incoming.item))
@@ -158,15 +161,24 @@ def scan_log(
                 entry = numbered(record)
                 if entry is not None:
                     scan.numbered.append(entry)
-            if record.offset < limit.get(record.partition, 0):
-                to_fold.append(incoming)
         scan.records += len(chunk)
-        if replay is not None:
-            replay.fold(to_fold)
-        if on_progress is not None:
-            on_progress(len(chunk))
+
+    replay = LogReplay(
+        settings,
+        keys,
+        dict(ends),
+        on_progress,
+        fold_to=dict(replay_to) if replay_to is not None else {},
+        on_chunk=judge,
+    )
+    compared = PartwiseComparison(live) if live is not None else None
+    for part in replay.parts():
+        if compared is not None:
+            compared.add(replay_tables(part, replay.stored_rejections(part)))
     scan.findings.sort(key=lambda f: (f.partition or 0, f.offset or 0))
-    scan.replay = replay
+    if replay_to is not None:
+        scan.replayed = replay.records
+        scan.comparisons = compared.comparisons() if compared is not None else []
     return scan
 
 
@@ -297,15 +309,16 @@ async def verify(
     replay_to = None
     if model is not None:
         replay_to = {p: min(model.offsets.get(p, 0), end) for p, end in ends.items()}
-    scan = await asyncio.to_thread(scan_log, settings, ring, ends, replay_to, on_progress)
+    live = model.tables if model is not None else None
+    scan = await asyncio.to_thread(scan_log, settings, ring, ends, replay_to, on_progress, live)
     # Read after the log: a number given up while the log was read is then explained.
     ledger = await unused_ledger(settings) if keys is None or with_model else None
     sequences = check_sequences(scan.numbered, ledger)
     findings = list(scan.findings) + [f for f in sequences if f.kind != UNUSED]
     comparisons: list[TableComparison] = []
-    if model is not None and scan.replay is not None:
+    if model is not None:
         findings += model_findings(model, ends)
-        comparisons = compare_tables(model.tables, replay_tables(scan.replay))
+        comparisons = scan.comparisons
         for comparison in comparisons:
             findings += comparison.findings()
     publishers: dict[str, int] = defaultdict(int)
@@ -318,7 +331,7 @@ async def verify(
         verified=len(scan.numbered),
         publishers=dict(sorted(publishers.items())),
         model=model,
-        replayed=scan.replay.records if scan.replay is not None else 0,
+        replayed=scan.replayed,
         comparisons=comparisons,
         findings=list(_ordered(findings)),
         seconds=time.perf_counter() - started,

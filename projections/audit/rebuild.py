@@ -4,9 +4,11 @@
               create `<schema>_next` with the read-model migrations (the registry, with
               tokens and keys, is shared and never touched)
     fold      the log up to its ends at the start, in memory, with the projection's own
-              steps (`replay_log`)
-    write     the fold's rows, rejections, parked dead letters and offsets into the new
-              schema with COPY, then ANALYZE it
+              steps, one part of the log at a time (`LogReplay`: whole partitions, or
+              buckets of a long one), so memory stays flat in the log's length
+    write     after each part, its rows, rejections and parked dead letters into the new
+              schema with COPY, then its states are let go; at the end the offsets, all in
+              one transaction, then ANALYZE
     catch up  what was appended meanwhile, applied through the store as the worker does
     switch    one transaction: lock the live offsets (the worker's next batch waits), check
               the new model is at least as far on every partition, rename live to
@@ -34,12 +36,13 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from refnet.events.settings import Settings
-from refnet.projections.audit.log_reader import chunked, log_ends, read_log
-from refnet.projections.audit.replay import Replay, replay_log
+from refnet.projections.audit.log_replay import LogReplay
+from refnet.projections.audit.replay import Replay
 from refnet.projections.store.database import Conn, StoreError, connect_pool, create_pool
 from refnet.projections.store.migrate import migrate
-from refnet.projections.store.outcomes import OutcomeStore, copy_derived, copy_rows
+from refnet.projections.store.outcomes import DeadLetter, OutcomeStore, copy_derived, copy_rows
 from refnet.projections.store.schema import ALL_TABLES, PROJECTION, READ_OFFSETS_IN
+from refnet.projections.worker.log_reader import chunked, log_ends, read_log
 from refnet.projections.worker.projector import Record, classify
 from refnet.projections.worker.signatures import KeyRing
 
@@ -162,14 +165,10 @@ class Rebuild:
             ends = await asyncio.to_thread(log_ends, self.settings)
             # Loaded after the ends: every event up to them was signed with a key registered by now.
             keys = await KeyRing.load(conn)
-        with self._phase("fold"):
-            replay = await self._fold(keys, ends)
         next_settings = self.settings.model_copy(update={"read_model_schema": self.names.next})
         pool = await connect_pool(next_settings, max_size=2)
         try:
-            with self._phase("write"):
-                await self._write(pool, replay)
-            del replay  # the largest thing held: let it go before the catch-up
+            await self._fold_and_write(pool, keys, ends)
             with self._phase("catch_up"):
                 self.report.caught_up += await self._catch_up(pool)
             with self._phase("switch"):
@@ -209,10 +208,14 @@ class Rebuild:
         await migrate(conn, self.names.live, registry)
         await migrate(conn, self.names.next, registry)
 
-    # --------------------------------------------------------------------- fold
+    # ------------------------------------------------------------ fold and write
 
-    async def _fold(self, keys: KeyRing, ends: dict[int, int]) -> Replay:
-        """`replay_log` in a thread, so a cancelled rebuild stops it at its next chunk."""
+    async def _fold_and_write(
+        self, pool: asyncpg.Pool, keys: KeyRing, ends: dict[int, int]
+    ) -> None:
+        """Fold a part in a thread, write it, let it go, and on to the next; the offsets
+        last, all in one transaction (the schema is nobody else's yet). A cancelled
+        rebuild stops the fold at its next chunk."""
         stopped = threading.Event()
         total = sum(ends.values())
 
@@ -224,38 +227,50 @@ class Rebuild:
 
         if self._on_progress is not None:
             self._on_progress(0, total)
+        replay = LogReplay(self.settings, keys, ends, on_progress=progress)
+        parts = replay.parts()
+        phases = self.report.phases
+        phases["fold"] = phases["write"] = 0.0
         try:
-            replay = await asyncio.to_thread(replay_log, self.settings, keys, ends, progress)
+            async with pool.acquire() as conn:
+                async with conn.transaction():
+                    while True:
+                        self.report.phase, started = "fold", time.perf_counter()
+                        part = await asyncio.to_thread(next, parts, None)
+                        phases["fold"] += time.perf_counter() - started
+                        if part is None:
+                            break
+                        self.report.phase, started = "write", time.perf_counter()
+                        await self._write_part(conn, replay, part)
+                        del part  # its states: the largest thing held
+                        phases["write"] += time.perf_counter() - started
+                    started = time.perf_counter()
+                    await self._store_offsets(conn, replay.ends)
+                for table in ALL_TABLES:  # fresh statistics before the API's first query plans
+                    await conn.execute(f"ANALYZE {table}")
+                phases["write"] += time.perf_counter() - started
         finally:
             stopped.set()
         self.report.events = replay.records
-        self.report.participants = sum(1 for s in replay.states.values() if s.facts)
+        self.report.participants = replay.participants
         self.report.fold_rate = replay.rate
-        return replay
 
-    # -------------------------------------------------------------------- write
+    async def _write_part(self, conn: Conn, replay: LogReplay, part: Replay) -> None:
+        """Everything the fold decided about one part of the log."""
+        await conn.copy_records_to_table(
+            "participant_state",
+            records=((pid, s.to_json()) for pid, s in part.states.items()),
+            columns=["participant_id", "facts"],
+        )
+        for chunk in chunked(part.rows(), WRITE_CHUNK):
+            await copy_derived(conn, chunk)
+        rejections = replay.stored_rejections(part)
+        await copy_rows(conn, rejections)
+        await self._park(conn, part.dead_letters)
+        self.report.rejections += len(rejections)
+        self.report.dead_letters += len(part.dead_letters)
 
-    async def _write(self, pool: asyncpg.Pool, replay: Replay) -> None:
-        """Everything the fold decided, in one transaction (the schema is nobody else's yet)."""
-        async with pool.acquire() as conn:
-            async with conn.transaction():
-                await conn.copy_records_to_table(
-                    "participant_state",
-                    records=((pid, s.to_json()) for pid, s in replay.states.items()),
-                    columns=["participant_id", "facts"],
-                )
-                for chunk in chunked(replay.rows(), WRITE_CHUNK):
-                    await copy_derived(conn, chunk)
-                rejections = replay.stored_rejections()
-                await copy_rows(conn, rejections)
-                await self._park(conn, replay)
-                await self._store_offsets(conn, replay.ends)
-            for table in ALL_TABLES:  # fresh statistics before the API's first query plans
-                await conn.execute(f"ANALYZE {table}")
-        self.report.rejections = len(rejections)
-        self.report.dead_letters = len(replay.dead_letters)
-
-    async def _park(self, conn: Conn, replay: Replay) -> None:
+    async def _park(self, conn: Conn, letters: list[DeadLetter]) -> None:
         # The live worker already sent these to the dead-letter topic: only park them.
         await conn.copy_records_to_table(
             "dead_letters",
@@ -268,7 +283,7 @@ class Rebuild:
                     d.reason,
                     d.payload,
                 )
-                for d in replay.dead_letters
+                for d in letters
             ],
             columns=["topic", "partition", "offset", "event_id", "reason", "payload"],
         )

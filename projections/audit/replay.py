@@ -4,7 +4,8 @@ A replay takes records as the live worker does (`classify`: decode, validate,
 check the signature) and folds them with the same `apply`, so it decides
 exactly what the projection decides: which events are dead letters, which
 break a rule, which count. Audit replays, `audit verify` and rebuilds all
-start from here.
+start from here, through `log_replay.LogReplay`, which folds the whole log a
+part at a time (`parts.py`) so that no more than one part's states are held.
 
 Classifying is most of the cost (an Ed25519 check alone is about 80 µs per
 event), and it needs no order, so it runs in worker processes; folding needs
@@ -22,13 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from refnet.events.settings import Settings
-from refnet.projections.audit.log_reader import chunked, log_ends, read_log
+from refnet.projections.audit.parts import Part, tagged_chunks
 from refnet.projections.fold.batch import fold_batch
 from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact
 from refnet.projections.fold.rows import ParticipantRows, RejectionRow
 from refnet.projections.fold.rules import ParticipantState
 from refnet.projections.store.outcomes import DeadLetter, Incoming
+from refnet.projections.worker.log_reader import log_ends
 from refnet.projections.worker.projector import Record, classify
 from refnet.projections.worker.signatures import KeyRing
 
@@ -127,9 +129,47 @@ def default_workers() -> int:
     return cores if cores and cores > 1 else 0
 
 
-def _chunks(records: Iterable[Record]) -> Iterator[list[RecordTuple]]:
-    for chunk in chunked(records, CHUNK):
-        yield [(r.partition, r.offset, r.key, r.value) for r in chunk]
+def classified_parts(
+    settings: Settings,
+    keys: KeyRing,
+    parts: Sequence[Part],
+    workers: int | None = None,
+) -> Iterator[tuple[int, list[Record], list[Incoming]]]:
+    """The records of `parts` in chunks, each tagged with its part's index and each record
+    beside the projection's verdict on it.
+
+    Chunks come part by part, in log order within each partition. `workers`
+    processes classify (default: one per core on a long log; 0: all in this
+    process); the verdicts are the same. The processes run ahead across the
+    border of two parts, so they never wait for the next part's first chunk.
+    """
+    chunks = tagged_chunks(settings, keys, parts, CHUNK)
+    if workers is None:  # starting processes costs about a second: worth it on long logs
+        total = sum(sum(p.ends.values()) for p in parts if p.bucket == 0)
+        workers = default_workers() if total >= SMALL_LOG else 0
+    if workers == 0 or keys.documents is None:
+        for index, read in chunks:
+            batch = [Record(r.partition, r.offset, r.key, r.value) for r in read]
+            yield index, batch, [classify(r, keys) for r in batch]
+        return
+    ahead = 2 * workers  # chunks in flight: the workers never wait for this process
+    with ProcessPoolExecutor(
+        workers, initializer=_start_worker, initargs=(keys.documents,)
+    ) as pool:
+        pending: deque[tuple[int, list[RecordTuple], Future[list[Incoming]]]] = deque()
+        for index, batch in chunks:
+            raw = [(r.partition, r.offset, r.key, r.value) for r in batch]
+            pending.append((index, raw, pool.submit(_classify_chunk, raw)))
+            if len(pending) > ahead:
+                yield _done(*pending.popleft())
+        while pending:
+            yield _done(*pending.popleft())
+
+
+def _done(
+    index: int, raw: list[RecordTuple], future: Future[list[Incoming]]
+) -> tuple[int, list[Record], list[Incoming]]:
+    return index, [Record(*r) for r in raw], future.result()
 
 
 def classified_chunks(
@@ -138,32 +178,9 @@ def classified_chunks(
     ends: dict[int, int],
     workers: int | None = None,
 ) -> Iterator[tuple[list[Record], list[Incoming]]]:
-    """The log up to `ends` in chunks, each record beside the projection's verdict on it.
-
-    Chunks come in log order. `workers` processes classify (default: one per
-    core on a long log; 0: all in this process); the verdicts are the same.
-    """
-    records = read_log(settings, ends)
-    if workers is None:  # starting processes costs about a second: worth it on long logs
-        workers = default_workers() if sum(ends.values()) >= SMALL_LOG else 0
-    if workers == 0 or keys.documents is None:
-        for chunk in _chunks(records):
-            batch = [Record(*r) for r in chunk]
-            yield batch, [classify(r, keys) for r in batch]
-        return
-    ahead = 2 * workers  # chunks in flight: the workers never wait for this process
-    with ProcessPoolExecutor(
-        workers, initializer=_start_worker, initargs=(keys.documents,)
-    ) as pool:
-        pending: deque[tuple[list[RecordTuple], Future[list[Incoming]]]] = deque()
-        for chunk in _chunks(records):
-            pending.append((chunk, pool.submit(_classify_chunk, chunk)))
-            if len(pending) > ahead:
-                raw, future = pending.popleft()
-                yield [Record(*r) for r in raw], future.result()
-        while pending:
-            raw, future = pending.popleft()
-            yield [Record(*r) for r in raw], future.result()
+    """The whole log up to `ends` as one part, partitions interleaved (see `classified_parts`)."""
+    for _, records, verdicts in classified_parts(settings, keys, [Part(dict(ends))], workers):
+        yield records, verdicts
 
 
 def replay_log(

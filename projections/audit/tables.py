@@ -14,6 +14,7 @@ from typing import Any
 
 from refnet.projections.audit.findings import Finding, jsonable
 from refnet.projections.audit.replay import Replay
+from refnet.projections.fold.rows import RejectionRow
 from refnet.projections.store.schema import TABLE_KEYS, TIME_COLUMNS
 
 # ------------------------------------------------------ comparing the tables
@@ -118,6 +119,59 @@ def compare_tables(
     ]
 
 
+class PartwiseComparison:
+    """`compare_tables` with the replay's rows coming a part of the log at a time, each
+    part's rows dropped once compared; the comparisons are those of `compare_tables` over
+    all parts' rows, since no row key is in two parts (each names a participant, or an
+    event id kept once, or a log position)."""
+
+    def __init__(self, live: Mapping[str, list[Row]]) -> None:
+        self._live: dict[str, dict[tuple[Any, ...], Row]] = {
+            table: {tuple(r.get(c) for c in keys): r for r in live.get(table, [])}
+            for table, keys in TABLE_KEYS.items()
+        }
+        self._live_rows = {table: len(rows) for table, rows in self._live.items()}
+        self._replay_rows = dict.fromkeys(TABLE_KEYS, 0)
+        self._only_replay: dict[str, list[tuple[tuple[Any, ...], Row]]] = {
+            t: [] for t in TABLE_KEYS
+        }
+        self._differing: dict[str, list[RowDifference]] = {t: [] for t in TABLE_KEYS}
+
+    def add(self, replay: Mapping[str, list[Row]]) -> None:
+        """Compare one part's rows (as `replay_tables` gives them)."""
+        for table, keys in TABLE_KEYS.items():
+            live_by = self._live[table]
+            replay_by = {tuple(r.get(c) for c in keys): r for r in replay.get(table, [])}
+            self._replay_rows[table] += len(replay_by)
+            for key, b in replay_by.items():
+                a = live_by.pop(key, None)  # what is left at the end is only in the live model
+                if a is None:
+                    self._only_replay[table].append((key, b))
+                    continue
+                changed = {
+                    c: (a.get(c), b.get(c))
+                    for c in sorted(a.keys() | b.keys())
+                    if a.get(c) != b.get(c)
+                }
+                if changed:
+                    self._differing[table].append(RowDifference(key, changed))
+
+    def comparisons(self) -> list[TableComparison]:
+        """Every table of TABLE_KEYS, ordered as `compare_table` orders its findings."""
+        return [
+            TableComparison(
+                table,
+                tuple(keys),
+                self._live_rows[table],
+                self._replay_rows[table],
+                [r for _, r in sorted(self._live[table].items(), key=lambda kv: repr(kv[0]))],
+                [r for _, r in sorted(self._only_replay[table], key=lambda kv: repr(kv[0]))],
+                sorted(self._differing[table], key=lambda d: repr(d.key)),
+            )
+            for table, keys in TABLE_KEYS.items()
+        ]
+
+
 def _as_stored(row: Row) -> Row:
     """A fold row with its times as the timestamptz values the database returns."""
     return {
@@ -126,8 +180,11 @@ def _as_stored(row: Row) -> Row:
     }
 
 
-def replay_tables(replay: Replay) -> dict[str, list[Row]]:
-    """The replay's rows in the live model's shape and value types."""
+def replay_tables(
+    replay: Replay, rejections: Iterable[RejectionRow] | None = None
+) -> dict[str, list[Row]]:
+    """The replay's rows in the live model's shape and value types; `rejections` instead
+    of the replay's stored ones when a part of a longer fold is given."""
     tables: dict[str, list[Row]] = {t: [] for t in TABLE_KEYS}
     for state in replay.states.values():
         # The store writes a state once an event was applied or rejected: every replayed one.
@@ -141,7 +198,7 @@ def replay_tables(replay: Replay) -> dict[str, list[Row]]:
             tables[row.TABLE].append(
                 _as_stored(dict(zip(row.columns(), row.values(), strict=True)))
             )
-    for rejection in replay.stored_rejections():
+    for rejection in replay.stored_rejections() if rejections is None else rejections:
         values = dict(zip(rejection.columns(), rejection.values(), strict=True))
         tables["rejections"].append(_as_stored(values))
     tables["dead_letters"] = [

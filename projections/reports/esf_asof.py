@@ -47,6 +47,23 @@ def esf_as_of(
     return esf_report(_participants(states, as_of, basis), period, as_of, log_position)
 
 
+class EsfAsOf:
+    """The ESF+ report as of an instant, fed states a part of the log at a time. The counts
+    are sums over participants, so parts add up to the report of the whole log."""
+
+    def __init__(self, as_of: datetime, period: Period, basis: TimeBasis) -> None:
+        self.as_of, self.basis = as_of, basis
+        self._tally = EsfTally(period)
+
+    def add(self, states: Iterable[ParticipantState]) -> None:
+        for row in _participants(states, self.as_of, self.basis):
+            self._tally.add(row)
+
+    def report(self, topic: str, ends: dict[int, int]) -> EsfReport:
+        """The report so far, stamped with the replay's `ends` (next offset per partition)."""
+        return self._tally.report(self.as_of, LogPosition(topic=topic, next_offsets=dict(ends)))
+
+
 def replayed_esf(
     replay: Replay,
     topic: str,
@@ -55,8 +72,9 @@ def replayed_esf(
     basis: TimeBasis = TimeBasis.RECORDED,
 ) -> EsfReport:
     """The ESF+ report as of `as_of` from a replay of the log, stamped with the replay's ends."""
-    position = LogPosition(topic=topic, next_offsets=dict(replay.ends))
-    return esf_as_of(replay.states.values(), as_of, period, position, basis)
+    tally = EsfAsOf(as_of, period, basis)
+    tally.add(replay.states.values())
+    return tally.report(topic, replay.ends)
 
 
 async def stored_esf_as_of(

@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from refnet.events.errors import LogUnavailable
 from refnet.events.kafka_client import client_config
 from refnet.events.settings import Settings
-from refnet.projections.audit.log_reader import log_ends, read_log
+from refnet.projections.worker.log_reader import log_ends, read_log
 from refnet.services.archive.format import _EPOCH, ArchiveError, Manifest, Progress
 from refnet.services.archive.writer import write_archive
 

@@ -17,9 +17,9 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from refnet.events.publisher import produce, producer_config
 from refnet.events.settings import Settings
-from refnet.projections.audit.log_reader import log_ends
 from refnet.projections.store.database import connect_pool
 from refnet.projections.store.migrate import migrate
+from refnet.projections.worker.log_reader import log_ends
 from refnet.services.archive.format import ArchivedRecord, ArchiveError, Manifest, Progress
 from refnet.services.archive.verify import read_archive
 from refnet.services.kafka.topics import ensure_topics, high_watermarks

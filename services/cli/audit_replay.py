@@ -4,6 +4,7 @@ from the log alone."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,9 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from refnet.events.settings import Settings
-from refnet.projections.audit.asof import TimeBasis, outcomes_as_of
-from refnet.projections.audit.log_reader import log_ends, read_log
-from refnet.projections.audit.replay import Replay, replay_log
+from refnet.projections.audit.asof import OutcomesAsOf, TimeBasis
+from refnet.projections.audit.log_replay import LogReplay
+from refnet.projections.audit.replay import Replay
 from refnet.projections.audit.timeline import Timeline, timeline
 from refnet.projections.fold.rules import ParticipantState
 from refnet.projections.reports.esf import (
@@ -26,8 +27,9 @@ from refnet.projections.reports.esf import (
     EsfReport,
     GenderSplit,
 )
-from refnet.projections.reports.esf_asof import replayed_esf
+from refnet.projections.reports.esf_asof import EsfAsOf
 from refnet.projections.store.views import Period
+from refnet.projections.worker.log_reader import log_ends, read_log
 from refnet.projections.worker.signatures import KeyRing
 from refnet.services.cli.console import console, err_console, fail, friendly, run
 from refnet.services.cli.demo import summary_table
@@ -61,12 +63,19 @@ def parse_instant(text: str, name: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def replay_with_progress(settings: Settings, keys: KeyRing) -> Replay:
-    """Fold the whole log with a progress bar on stderr (events/s and time left)."""
+def replay_with_progress(
+    settings: Settings, keys: KeyRing, tallies: Sequence[OutcomesAsOf | EsfAsOf]
+) -> LogReplay:
+    """Fold the whole log part by part into `tallies`, with a progress bar on stderr
+    (events/s and time left); no part's states outlive it."""
     ends = log_ends(settings)
     with event_progress(err_console) as progress:
         task = progress.add_task("replaying the log", total=sum(ends.values()))
-        return replay_log(settings, keys, ends, on_progress=lambda n: progress.advance(task, n))
+        replay = LogReplay(settings, keys, ends, on_progress=lambda n: progress.advance(task, n))
+        for part in replay.parts():
+            for tally in tallies:
+                tally.add(part.states.values())
+    return replay
 
 
 @friendly
@@ -107,23 +116,18 @@ def replay_command(
         fail("--from and --to choose the period of the ESF+ report: add --esf")
     period = _period(from_, to) if esf else None
     keys = run(audit_keys(settings, keys_file))
-    replay = replay_with_progress(settings, keys)
     if period is not None:
-        reports = [
-            replayed_esf(replay, settings.topic_events, instant, period, time)
-            for instant in instants
-        ]
+        esf_tallies = [EsfAsOf(instant, period, time) for instant in instants]
+        replay = replay_with_progress(settings, keys, esf_tallies)
+        reports = [t.report(settings.topic_events, replay.ends) for t in esf_tallies]
         _print_esf(reports, as_json, time)
         if not as_json:
             console.print(_replay_line(replay))
         return
-    answers = [
-        (
-            instant,
-            outcomes_as_of(replay.states.values(), instant, time, settings.referral_overdue_days),
-        )
-        for instant in instants
-    ]
+    overdue = settings.referral_overdue_days
+    tallies = [OutcomesAsOf(instant, time, overdue) for instant in instants]
+    replay = replay_with_progress(settings, keys, tallies)
+    answers = [(t.as_of, t.outcomes()) for t in tallies]
     if as_json:
         bodies = [
             {
@@ -178,21 +182,21 @@ def _print_esf(reports: list[EsfReport], as_json: bool, time: TimeBasis) -> None
         console.print(f"refused: {refused}")
 
 
-def _log_summary(settings: Settings, replay: Replay) -> dict[str, Any]:
+def _log_summary(settings: Settings, replay: LogReplay) -> dict[str, Any]:
     return {
         "topic": settings.topic_events,
         "records": replay.records,
         "ends": {str(p): end for p, end in sorted(replay.ends.items())},
-        "dead_letters": len(replay.dead_letters),
-        "rejected": len(replay.rejections),
+        "dead_letters": replay.dead_letter_count,
+        "rejected": replay.rejection_count,
     }
 
 
-def _replay_line(replay: Replay) -> str:
+def _replay_line(replay: LogReplay) -> str:
     return (
         f"replayed {replay.records:,} records from offset 0 in {replay.wall_seconds:.1f} s "
         f"({replay.wall_rate:,.0f} events/s, signatures checked); "
-        f"{len(replay.dead_letters):,} dead letters and {len(replay.rejections):,} rejected "
+        f"{replay.dead_letter_count:,} dead letters and {replay.rejection_count:,} rejected "
         "events count nowhere"
     )
 

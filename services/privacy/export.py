@@ -26,12 +26,12 @@ from refnet.events.errors import EventInvalid, EventUndecodable
 from refnet.events.sealing import DataKey, DataKeyStore, SealBroken, open_contact
 from refnet.events.settings import Settings
 from refnet.events.vocabulary import ConsentPurpose
-from refnet.projections.audit.log_reader import log_ends, read_log
 from refnet.projections.audit.reads import recorded_reads
 from refnet.projections.audit.replay import Replay
 from refnet.projections.audit.timeline import timeline
 from refnet.projections.fold.rules import ParticipantState
 from refnet.projections.store.database import Conn
+from refnet.projections.worker.log_reader import log_ends, read_log
 from refnet.projections.worker.projector import Record
 from refnet.projections.worker.signatures import KeyRing
 from refnet.services.privacy.retention import participant_retention

@@ -15,7 +15,7 @@ What is searched, per record:
   `participant.contact_recorded` whose data is not exactly `{"sealed": {...}}`.
 - anything else (not UTF-8, not JSON, not an object): the bytes as text.
 - the record key, as text. (The log's events carry no Kafka headers; the shared reader
-  `projections/audit/log_reader.py` does not hand them on.)
+  `projections/worker/log_reader.py` does not hand them on.)
 
 A record is judged as of the day it was written (its Kafka timestamp): the birth-date rule
 "a full date fourteen years back" must not turn a 2025 start date into a finding in 2040.
@@ -40,7 +40,7 @@ from pydantic import BaseModel
 from refnet.events.catalogue import EVENT_TYPES
 from refnet.events.pii import SEPARATOR, find_pii, worth_a_look
 from refnet.events.settings import Settings
-from refnet.projections.audit.log_reader import log_ends, read_log
+from refnet.projections.worker.log_reader import log_ends, read_log
 from refnet.projections.worker.projector import Record
 
 CONTACT_TYPE = "participant.contact_recorded"

@@ -22,7 +22,7 @@ from refnet.events.catalogue import EventModel
 from refnet.events.codec import decode
 from refnet.events.publisher import producer_config, signed_records
 from refnet.events.settings import Settings
-from refnet.projections.audit.log_reader import read_log
+from refnet.projections.worker.log_reader import read_log
 from refnet.services.cli.main import app
 from refnet.services.kafka.topics import high_watermarks
 from refnet.services.localstack.process import settings_env

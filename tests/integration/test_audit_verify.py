@@ -21,7 +21,7 @@ import pytest
 from refnet.events import catalogue as c
 from refnet.events import vocabulary as v
 from refnet.events.signing import CounterSequence, Signer
-from refnet.projections.audit.log_reader import read_log
+from refnet.projections.worker.log_reader import read_log
 from refnet.projections.worker.signatures import key_documents
 from refnet.services.localstack.process import settings_env
 from tests.integration.world import T0, World, enrolled, envelope, new_pid, placed, retracted

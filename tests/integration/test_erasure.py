@@ -26,7 +26,7 @@ from refnet.events.codec import decode
 from refnet.events.contact import ContactDetails
 from refnet.events.sealing import DataKey, KeyGone, seal_contact
 from refnet.events.settings import Settings
-from refnet.projections.audit.log_reader import read_log
+from refnet.projections.worker.log_reader import read_log
 from refnet.services.api.app import create_app
 from refnet.services.cli.main import app
 from refnet.services.localstack.process import settings_env

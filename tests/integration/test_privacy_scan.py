@@ -21,7 +21,7 @@ from refnet.events import vocabulary as v
 from refnet.events.codec import encode
 from refnet.events.contact import ContactDetails
 from refnet.events.sealing import new_data_key, seal_contact
-from refnet.projections.audit.log_reader import read_log
+from refnet.projections.worker.log_reader import read_log
 from refnet.services.localstack.process import settings_env
 from tests.integration.world import (
     T0,
