@@ -15,7 +15,7 @@ the stored offsets to seek back to.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -45,6 +45,7 @@ from refnet.projections.store.schema import (
     READ_OFFSETS,
     TIME_COLUMNS,
 )
+from refnet.projections.store.states import StateCache
 
 _LOAD_STATES = """
 SELECT participant_id, facts::text FROM participant_state WHERE participant_id = ANY($1::text[])
@@ -128,6 +129,14 @@ class Incoming:
     item: Fact | DeadLetter
 
 
+@dataclass
+class _Written:
+    """What a transaction wrote, for the state cache once it has committed."""
+
+    states: dict[str, tuple[int, ParticipantState]] = field(default_factory=dict)
+    offsets: dict[int, int] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class BatchResult:
     applied: int  # new facts folded in
@@ -155,10 +164,18 @@ class OutcomePort(Protocol):
 class OutcomeStore(OutcomePort):
     """Reads and writes the outcome read model through one asyncpg pool."""
 
-    def __init__(self, pool: asyncpg.Pool, topic: str, projection: str = PROJECTION) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        topic: str,
+        projection: str = PROJECTION,
+        cache: StateCache | None = None,
+    ) -> None:
         self._pool = pool
         self._topic = topic
         self._projection = projection
+        # States this store committed last (None: every batch reads them from PostgreSQL).
+        self.cache = cache
 
     async def ensure_partitions(self, partitions: int) -> None:
         """Create offset rows (at 0) for partitions not seen before."""
@@ -177,15 +194,23 @@ class OutcomeStore(OutcomePort):
         Raises StoreUnavailable on transient failures (retry the same batch) and
         OffsetMismatch when the batch skips an offset not yet applied (seek back).
         """
+        written = _Written()
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                return await self._apply(conn, batch)
+                result = await self._apply(conn, batch, written)
+        except OffsetMismatch:
+            raise  # refused before anything was folded: the states held are untouched
         except Exception as exc:
+            if self.cache is not None:  # the fold may have changed states the rollback undid
+                self.cache.clear()
             if is_transient(exc):
                 raise StoreUnavailable(f"read model write failed: {exc}") from exc
             raise
+        if self.cache is not None:
+            self.cache.committed(written.states, written.offsets)
+        return result
 
-    async def _apply(self, conn: Conn, batch: Sequence[Incoming]) -> BatchResult:
+    async def _apply(self, conn: Conn, batch: Sequence[Incoming], written: _Written) -> BatchResult:
         partitions = sorted({i.position.partition for i in batch})
         locked = await conn.fetch(LOCK_OFFSETS, self._projection, self._topic, partitions)
         if len(locked) < len(partitions):
@@ -194,15 +219,18 @@ class OutcomeStore(OutcomePort):
             locked = await conn.fetch(LOCK_OFFSETS, self._projection, self._topic, partitions)
         next_offset = {r["partition"]: r["next_offset"] for r in locked}
         fresh = continuing(batch, next_offset)
+        if self.cache is not None:
+            self.cache.check(next_offset)
         facts = [i for i in fresh if isinstance(i.item, Fact)]
         letters = [i.item for i in fresh if isinstance(i.item, DeadLetter)]
-        applied, rejected = await self._fold(conn, facts)
+        applied, rejected = await self._fold(conn, facts, written)
         await self._park(conn, letters)
         ends: dict[int, int] = {}
         for i in fresh:
             ends[i.position.partition] = max(
                 ends.get(i.position.partition, 0), i.position.offset + 1
             )
+        written.offsets = next_offset | ends
         if ends:
             await conn.execute(
                 MOVE_OFFSETS, self._projection, self._topic, list(ends), list(ends.values())
@@ -210,21 +238,43 @@ class OutcomeStore(OutcomePort):
         duplicates = len(batch) - len(letters) - applied - rejected
         return BatchResult(applied, duplicates, len(letters), rejected)
 
-    async def _fold(self, conn: Conn, incoming: list[Incoming]) -> tuple[int, int]:
+    async def _fold(
+        self,
+        conn: Conn,
+        incoming: list[Incoming],
+        written: _Written,
+    ) -> tuple[int, int]:
         """Fold the batch's facts; (applied, rejected)."""
         if not incoming:
             return 0, 0
-        ids = sorted({i.participant_id for i in incoming if i.participant_id is not None})
-        states = {
-            r["participant_id"]: ParticipantState.from_json(r["participant_id"], r["facts"])
-            for r in await conn.fetch(_LOAD_STATES, ids)
-        }
+        partition_of = {i.participant_id: i.position.partition for i in incoming}
+        states = await self._states(conn, partition_of)
         folded = fold_batch(states, _facts(incoming))
         if folded.changed:
             await self._rewrite(conn, list(folded.changed.values()))
         if folded.rejections:
             await _reject(conn, folded.rejections)
+        written.states = {pid: (partition_of[pid], s) for pid, s in folded.changed.items()}
         return folded.applied, len(folded.rejections)
+
+    async def _states(
+        self, conn: Conn, partition_of: dict[str | None, int]
+    ) -> dict[str, ParticipantState]:
+        """The current states of the batch's participants: held ones, the rest read."""
+        states: dict[str, ParticipantState] = {}
+        wanted: list[str] = []
+        for pid in partition_of:
+            assert pid is not None
+            held = self.cache.get(pid) if self.cache is not None else None
+            if held is not None:
+                states[pid] = held
+            else:
+                wanted.append(pid)
+        if wanted:
+            for r in await conn.fetch(_LOAD_STATES, sorted(wanted)):
+                pid = r["participant_id"]
+                states[pid] = ParticipantState.from_json(pid, r["facts"])
+        return states
 
     async def _rewrite(self, conn: Conn, states: list[ParticipantState]) -> None:
         ids = [s.participant_id for s in states]

@@ -23,6 +23,7 @@ from refnet.projections.store.outcomes import (
     OutcomePort,
     OutcomeStore,
 )
+from refnet.projections.store.states import StateCache
 from tests.fakes.outcome_store import FakeOutcomeStore
 from tests.integration.world import T0, enrolled, isolated_settings, new_pid, placed
 
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.integration
 TOPIC = "contract-events"
 
 
-@pytest.fixture(params=["fake", "postgres"])
+@pytest.fixture(params=["fake", "postgres", "postgres-cached"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[OutcomePort]:
     if request.param == "fake":
         fake = FakeOutcomeStore()
@@ -46,7 +47,8 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[OutcomePort]:
     try:
         async with pool.acquire() as conn:
             await migrate(conn, settings.read_model_schema, settings.registry_schema)
-        real = OutcomeStore(pool, TOPIC)
+        cache = StateCache(1_000) if request.param == "postgres-cached" else None
+        real = OutcomeStore(pool, TOPIC, cache=cache)
         await real.ensure_partitions(2)
         yield real
     finally:
