@@ -73,6 +73,20 @@ class Settings(BaseSettings):
     ingest_publish_timeout: float = Field(
         10.0, gt=0, description="seconds the gateway waits for the log to confirm a batch"
     )
+    projection_state_cache: int = Field(
+        50_000,
+        ge=0,
+        description="participants' folded states a worker keeps in memory between batches",
+    )
+    catchup_batch_size: int = Field(
+        20_000, ge=1, description="events per transaction while a worker folds a backlog in bulk"
+    )
+    catchup_min_lag: int = Field(
+        5_000,
+        ge=0,
+        description="backlog (events) from which a starting worker folds in bulk before "
+        "the live stream takes over",
+    )
     projection_synchronous_commit: bool = Field(
         True,
         description="the worker waits for each batch's WAL flush; off is safe too (a crash "

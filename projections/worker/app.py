@@ -32,6 +32,8 @@ from refnet.projections.store.database import StoreUnavailable, connect_pool, is
 from refnet.projections.store.migrate import migrate
 from refnet.projections.store.outcomes import DeadLetter, OffsetMismatch, OutcomeStore
 from refnet.projections.store.rederive import rederive_if_older
+from refnet.projections.store.states import StateCache
+from refnet.projections.worker.backlog import fold_backlog
 from refnet.projections.worker.gaps import GapGuard
 from refnet.projections.worker.heartbeat import HEARTBEAT_SECONDS, WorkerCounters
 from refnet.projections.worker.lag import end_offsets
@@ -46,7 +48,9 @@ T = TypeVar("T")
 class Runtime:
     """The worker's pool, store and projector, made once on first use."""
 
-    def __init__(self, settings: Settings, dead_letters: faust.TopicT) -> None:
+    def __init__(
+        self, settings: Settings, dead_letters: faust.TopicT, counters: WorkerCounters
+    ) -> None:
         self.settings = settings
         self._dead_letter_topic = dead_letters
         self._lock = asyncio.Lock()
@@ -54,7 +58,7 @@ class Runtime:
         self._projector: Projector | None = None
         self.store: OutcomeStore | None = None
         self.guard = GapGuard()
-        self.counters = WorkerCounters(settings.consumer_group)
+        self.counters = counters
         self._heartbeat: asyncio.Task[None] | None = None
         # The next offset per owned partition as of this worker's last commit:
         # stored offsets below it mean PostgreSQL lost commits or was reset.
@@ -86,7 +90,8 @@ class Runtime:
                         "connecting", lambda: connect_pool(settings, relaxed_commit=relaxed)
                     )
                 pool = self._pool
-                store = OutcomeStore(pool, self.settings.topic_events)
+                cache = StateCache(settings.projection_state_cache)
+                store = OutcomeStore(pool, settings.topic_events, cache=cache)
 
                 async def prepare() -> None:
                     async with pool.acquire() as conn:
@@ -192,7 +197,7 @@ def _datadir(settings: Settings) -> Path:
     return parent / settings.consumer_group
 
 
-def build_app(settings: Settings) -> faust.App:
+def build_app(settings: Settings, counters: WorkerCounters | None = None) -> faust.App:
     """A faust app for the outcome projection; nothing connects until it starts."""
     credentials = None
     if uses_sasl(settings):
@@ -219,7 +224,7 @@ def build_app(settings: Settings) -> faust.App:
     )
     events = app.topic(settings.topic_events, key_type=bytes, value_type=bytes, internal=False)
     dead = app.topic(settings.topic_dead_letter, key_type=bytes, value_type=bytes, internal=False)
-    runtime = Runtime(settings, dead)
+    runtime = Runtime(settings, dead, counters or WorkerCounters(settings.consumer_group))
 
     async def seek(offsets: dict[int, int]) -> None:
         await _seek(app, {TP(settings.topic_events, p): o for p, o in offsets.items()})
@@ -246,6 +251,8 @@ def build_app(settings: Settings) -> faust.App:
             )
             logging.shutdown()
             os._exit(EXIT_CRASHED)
+        if store.cache is not None:  # another worker may have owned these partitions meanwhile
+            store.cache.clear()
         runtime.guard.reset({tp.partition: stored.get(tp.partition, 0) for tp in mine})
         runtime.counters.partitions = sorted(tp.partition for tp in mine)
         runtime.committed = {tp.partition: stored.get(tp.partition, 0) for tp in mine}
@@ -304,7 +311,31 @@ async def _seek(app: faust.App, offsets: dict[TP, int]) -> None:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    """Run the projection worker until interrupted (blocks)."""
-    app = build_app(settings)
+    """Run the projection worker until interrupted (blocks): a backlog first in bulk, then
+    the live stream."""
+    counters = WorkerCounters(settings.consumer_group)  # one heartbeat row for both phases
+    _fold_backlog_first(settings, counters, loglevel)
+    app = build_app(settings, counters)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
+
+
+def _fold_backlog_first(settings: Settings, counters: WorkerCounters, loglevel: str) -> None:
+    """Run `fold_backlog` on the loop faust will use; its lines are logged before faust
+    configures logging."""
+    ours = logging.getLogger("refnet")
+    handler: logging.Handler | None = None
+    if not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] %(message)s"))
+        ours.addHandler(handler)
+    level = ours.level
+    ours.setLevel(loglevel.upper())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # left set: faust's worker runs on it
+    try:
+        loop.run_until_complete(fold_backlog(settings, counters))
+    finally:
+        if handler is not None:
+            ours.removeHandler(handler)
+        ours.setLevel(level)

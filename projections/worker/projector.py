@@ -81,11 +81,27 @@ class Projector:
         self._max_backoff = max_backoff
         self._on_unavailable = on_unavailable
 
-    async def project(self, records: Sequence[Record]) -> BatchResult:
-        """Classify `records`, send dead letters, then apply the batch (retrying transients)."""
+    @property
+    def keys(self) -> KeyRing | None:
+        """The signing keys the projector judges with (None before the first batch)."""
+        return self._keys
+
+    async def load_keys(self) -> KeyRing:
+        self._keys = await self._load_keys()
+        return self._keys
+
+    async def project(
+        self, records: Sequence[Record], verdicts: Sequence[Incoming] | None = None
+    ) -> BatchResult:
+        """Classify `records`, send dead letters, then apply the batch (retrying transients).
+
+        `verdicts`: the records already classified with `keys` (a reader thread did it).
+        """
         if self._keys is None:
             self._keys = await self._load_keys()
-        batch = [classify(r, self._keys) for r in records]
+        batch = (
+            list(verdicts) if verdicts is not None else [classify(r, self._keys) for r in records]
+        )
         if any(_key_problem(i) for i in batch):
             # A key registered since the last load must not turn good events
             # into dead letters: reload once and judge the batch again.
