@@ -335,6 +335,8 @@ def _fold_backlog_first(settings: Settings, counters: WorkerCounters, loglevel: 
     asyncio.set_event_loop(loop)  # left set: faust's worker runs on it
     try:
         loop.run_until_complete(fold_backlog(settings, counters))
+    except Exception as exc:  # an optimisation only: the stream resumes from the stored offsets
+        log.warning("bulk fold stopped, the live stream takes over: %s", exc)
     finally:
         if handler is not None:
             ours.removeHandler(handler)
