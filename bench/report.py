@@ -114,7 +114,8 @@ def table(r: dict[str, Any]) -> str:
             (
                 f"  {label}, worker CPU",
                 f"{run['cpu_seconds']:.1f} s of {run['seconds']:.1f} s",
-                f"{run['cpu_seconds'] / run['seconds']:.0%} of a core",
+                f"{run['cpu_seconds'] / run['seconds']:.0%} of a core; classifying processes "
+                f"{run.get('child_cpu_seconds', 0.0):.1f} s",
                 "",
                 "",
                 "",
@@ -148,6 +149,15 @@ def table(r: dict[str, Any]) -> str:
             f"live {r['projection']['peak_rss_mb']:.0f}, rebuild {r['rebuild']['peak_rss_mb']:.0f}",
             "",
             *_status(r, "peak_rss_mb"),
+        ),
+        (
+            "  the worker process alone",
+            f"{r['rebuild'].get('main_peak_rss_mb', 0.0):.0f} MB",
+            f"live {r['projection'].get('main_peak_rss_mb', 0.0):.0f}; serving the probe "
+            f"{lat['worker_peak_rss_mb']:.0f}",
+            "",
+            "",
+            "",
         ),
         (
             f"e2e latency at {lat['rate']:,.0f} ev/s, p50",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import sys
@@ -30,10 +31,12 @@ class CatchUp:
     events: int
     seconds: float  # from process start to caught up
     first_applied_after: float  # process start to the first applied offset (start-up)
-    peak_rss_mb: float
+    peak_rss_mb: float  # the process tree: the worker and its classifying processes
     cpu_seconds: float  # the worker's user+system CPU over the run
     wal_bytes: int  # PostgreSQL WAL written meanwhile (whole server; the stack is idle)
     progress: list[tuple[float, int]] = field(default_factory=list)
+    main_peak_rss_mb: float = 0.0  # the worker process alone
+    child_cpu_seconds: float = 0.0  # its classifying processes' CPU (while a backlog is folded)
 
     @property
     def rate(self) -> float:
@@ -57,7 +60,9 @@ class Worker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
         self.peak_rss = 0
+        self.peak_main_rss = 0
         self.cpu = 0.0
+        self.child_cpu: dict[int, float] = {}  # last seen per child: they end with the backlog
         self._sampler: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -86,16 +91,24 @@ class Worker:
         root = psutil.Process(self.pid)
         while True:
             try:
-                tree = [root, *root.children(recursive=True)]
-                self.peak_rss = max(self.peak_rss, sum(p.memory_info().rss for p in tree))
+                children = root.children(recursive=True)
+                main = root.memory_info().rss
+                rss = main + sum(_rss(p) for p in children)
+                self.peak_rss = max(self.peak_rss, rss)
+                self.peak_main_rss = max(self.peak_main_rss, main)
                 times = root.cpu_times()
                 self.cpu = times.user + times.system
+                for child in children:
+                    with contextlib.suppress(psutil.Error):
+                        spent = child.cpu_times()
+                        self.child_cpu[child.pid] = spent.user + spent.system
             except psutil.Error:
                 return
             await asyncio.sleep(SAMPLE_EVERY)
 
     def reset_peak(self) -> None:
         self.peak_rss = 0
+        self.peak_main_rss = 0
 
     async def caught_up(self, events: int, timeout: float) -> CatchUp:
         """Wait, polling the lag, until the read model has applied the whole log."""
@@ -120,7 +133,17 @@ class Worker:
         elapsed = time.perf_counter() - self.started
         first = next((t for t, n in progress if n > 0), elapsed)
         rss = self.peak_rss / 2**20
-        return CatchUp(events, elapsed, first, rss, self.cpu, int(wal), progress)
+        return CatchUp(
+            events,
+            elapsed,
+            first,
+            rss,
+            self.cpu,
+            int(wal),
+            progress,
+            self.peak_main_rss / 2**20,
+            sum(self.child_cpu.values()),
+        )
 
     async def _wait(
         self, conn: asyncpg.Connection, seen: Callable[[int, int], None], timeout: float
@@ -150,3 +173,10 @@ class Worker:
         if self._sampler is not None:
             self._sampler.cancel()
         return self.proc.returncode
+
+
+def _rss(process: psutil.Process) -> int:
+    try:
+        return int(process.memory_info().rss)
+    except psutil.Error:  # ended between listing and reading
+        return 0
