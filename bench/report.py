@@ -114,8 +114,8 @@ def table(r: dict[str, Any]) -> str:
             (
                 f"  {label}, worker CPU",
                 f"{run['cpu_seconds']:.1f} s of {run['seconds']:.1f} s",
-                f"{run['cpu_seconds'] / run['seconds']:.0%} of a core; classifying processes "
-                f"{run.get('child_cpu_seconds', 0.0):.1f} s",
+                f"{run['cpu_seconds'] / run['seconds']:.0%} of a core; its bulk fold and "
+                f"classifying processes {run.get('child_cpu_seconds', 0.0):.1f} s",
                 "",
                 "",
                 "",
@@ -151,10 +151,10 @@ def table(r: dict[str, Any]) -> str:
             *_status(r, "peak_rss_mb"),
         ),
         (
-            "  the worker process alone",
+            "  the live worker process alone",
             f"{r['rebuild'].get('main_peak_rss_mb', 0.0):.0f} MB",
-            f"live {r['projection'].get('main_peak_rss_mb', 0.0):.0f}; serving the probe "
-            f"{lat['worker_peak_rss_mb']:.0f}",
+            f"live {r['projection'].get('main_peak_rss_mb', 0.0):.0f} (to caught up); serving "
+            f"the probe {lat['worker_peak_rss_mb']:.0f} (process tree)",
             "",
             "",
             "",

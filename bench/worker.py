@@ -36,7 +36,7 @@ class CatchUp:
     wal_bytes: int  # PostgreSQL WAL written meanwhile (whole server; the stack is idle)
     progress: list[tuple[float, int]] = field(default_factory=list)
     main_peak_rss_mb: float = 0.0  # the worker process alone
-    child_cpu_seconds: float = 0.0  # its classifying processes' CPU (while a backlog is folded)
+    child_cpu_seconds: float = 0.0  # its bulk fold's and classifying processes' CPU
 
     @property
     def rate(self) -> float:

@@ -33,7 +33,7 @@ from refnet.projections.store.migrate import migrate
 from refnet.projections.store.outcomes import DeadLetter, OffsetMismatch, OutcomeStore
 from refnet.projections.store.rederive import rederive_if_older
 from refnet.projections.store.states import StateCache
-from refnet.projections.worker.backlog import fold_backlog
+from refnet.projections.worker.backlog_process import fold_backlog_apart
 from refnet.projections.worker.gaps import GapGuard
 from refnet.projections.worker.heartbeat import HEARTBEAT_SECONDS, WorkerCounters
 from refnet.projections.worker.lag import end_offsets
@@ -314,30 +314,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run the projection worker until interrupted (blocks): a backlog first in bulk, then
     the live stream."""
     counters = WorkerCounters(settings.consumer_group)  # one heartbeat row for both phases
-    _fold_backlog_first(settings, counters, loglevel)
+    fold_backlog_apart(settings, counters, loglevel)
     app = build_app(settings, counters)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
-
-
-def _fold_backlog_first(settings: Settings, counters: WorkerCounters, loglevel: str) -> None:
-    """Run `fold_backlog` on the loop faust will use; its lines are logged before faust
-    configures logging."""
-    ours = logging.getLogger("refnet")
-    handler: logging.Handler | None = None
-    if not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] %(message)s"))
-        ours.addHandler(handler)
-    level = ours.level
-    ours.setLevel(loglevel.upper())
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)  # left set: faust's worker runs on it
-    try:
-        loop.run_until_complete(fold_backlog(settings, counters))
-    except Exception as exc:  # an optimisation only: the stream resumes from the stored offsets
-        log.warning("bulk fold stopped, the live stream takes over: %s", exc)
-    finally:
-        if handler is not None:
-            ours.removeHandler(handler)
-        ours.setLevel(level)
