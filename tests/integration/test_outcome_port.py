@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import asyncpg
 import pytest
 
 from refnet.events.catalogue import EventModel
@@ -40,6 +42,16 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[OutcomePort]:
         yield fake
         return
     request.getfixturevalue("infrastructure")
+    async with migrated_pool() as pool:
+        cache = StateCache(1_000) if request.param == "postgres-cached" else None
+        real = OutcomeStore(pool, TOPIC, cache=cache)
+        await real.ensure_partitions(2)
+        yield real
+
+
+@asynccontextmanager
+async def migrated_pool() -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a read model and registry of their own, migrated, dropped afterwards."""
     settings = isolated_settings()
     pool = await create_pool(
         settings.database_url, settings.read_model_schema, settings.registry_schema
@@ -47,10 +59,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[OutcomePort]:
     try:
         async with pool.acquire() as conn:
             await migrate(conn, settings.read_model_schema, settings.registry_schema)
-        cache = StateCache(1_000) if request.param == "postgres-cached" else None
-        real = OutcomeStore(pool, TOPIC, cache=cache)
-        await real.ensure_partitions(2)
-        yield real
+        yield pool
     finally:
         async with pool.acquire() as conn:
             for schema in (settings.read_model_schema, settings.registry_schema):

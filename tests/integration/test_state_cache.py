@@ -13,12 +13,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from refnet.projections.store.database import create_pool
-from refnet.projections.store.migrate import migrate
 from refnet.projections.store.outcomes import OutcomeStore
 from refnet.projections.store.states import StateCache
-from tests.integration.test_outcome_port import at
-from tests.integration.world import T0, enrolled, isolated_settings, new_pid, placed, retracted
+from tests.integration.test_outcome_port import at, migrated_pool
+from tests.integration.world import T0, enrolled, new_pid, placed, retracted
 
 pytestmark = pytest.mark.integration
 
@@ -27,19 +25,8 @@ TOPIC = "cache-events"
 
 @pytest.fixture
 async def pool(infrastructure: object) -> AsyncIterator[asyncpg.Pool]:
-    settings = isolated_settings()
-    pool = await create_pool(
-        settings.database_url, settings.read_model_schema, settings.registry_schema
-    )
-    try:
-        async with pool.acquire() as conn:
-            await migrate(conn, settings.read_model_schema, settings.registry_schema)
-        yield pool
-    finally:
-        async with pool.acquire() as conn:
-            for schema in (settings.read_model_schema, settings.registry_schema):
-                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await pool.close()
+    async with migrated_pool() as migrated:
+        yield migrated
 
 
 async def _placed_count(pool: asyncpg.Pool, pid: str) -> int:
