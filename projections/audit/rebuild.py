@@ -40,7 +40,8 @@ from refnet.projections.audit.log_replay import LogReplay
 from refnet.projections.audit.replay import Replay
 from refnet.projections.store.database import Conn, StoreError, connect_pool, create_pool
 from refnet.projections.store.migrate import migrate
-from refnet.projections.store.outcomes import DeadLetter, OutcomeStore, copy_derived, copy_rows
+from refnet.projections.store.outcomes import DeadLetter, OutcomeStore
+from refnet.projections.store.row_writes import copy_derived, copy_rows
 from refnet.projections.store.schema import ALL_TABLES, PROJECTION, READ_OFFSETS_IN
 from refnet.projections.worker.log_reader import chunked, log_ends, read_log
 from refnet.projections.worker.projector import Record, classify

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Protocol
 
 import asyncpg
@@ -24,18 +23,9 @@ import asyncpg
 from refnet.projections.fold.batch import fold_batch
 from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact, Position
-from refnet.projections.fold.rows import (
-    ConsentRow,
-    ContactRow,
-    ParticipantRow,
-    ParticipantRows,
-    PartnerLinkRow,
-    ReferralRow,
-    RejectionRow,
-    TrainingRow,
-)
 from refnet.projections.fold.rules import ParticipantState
 from refnet.projections.store.database import Conn, StoreError, StoreUnavailable, is_transient
+from refnet.projections.store.row_writes import copy_derived, reject
 from refnet.projections.store.schema import (
     ENSURE_OFFSETS,
     ENSURE_TOPIC_OFFSETS,
@@ -43,7 +33,6 @@ from refnet.projections.store.schema import (
     MOVE_OFFSETS,
     PROJECTION,
     READ_OFFSETS,
-    TIME_COLUMNS,
 )
 from refnet.projections.store.states import StateCache
 
@@ -63,19 +52,6 @@ DELETE FROM partner_links WHERE participant_id = ANY($1::text[])
 _PARK = """
 INSERT INTO dead_letters (topic, partition, "offset", event_id, reason, payload)
 SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])
-ON CONFLICT DO NOTHING
-"""
-
-# A rejection is recorded once: a redelivery is a duplicate in the fold, and
-# an event_id reused under another participant keeps the first row.
-_REJECT = """
-INSERT INTO rejections (
-  event_id, partner_id, participant_id, type, reason, occurred_at, recorded_at, partition, "offset"
-)
-SELECT * FROM unnest(
-  $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-  $7::timestamptz[], $8::int[], $9::bigint[]
-)
 ON CONFLICT DO NOTHING
 """
 
@@ -253,7 +229,7 @@ class OutcomeStore(OutcomePort):
         if folded.changed:
             await self._rewrite(conn, list(folded.changed.values()))
         if folded.rejections:
-            await _reject(conn, folded.rejections)
+            await reject(conn, folded.rejections)
         written.states = {pid: (partition_of[pid], s) for pid, s in folded.changed.items()}
         return folded.applied, len(folded.rejections)
 
@@ -326,63 +302,3 @@ def continuing(batch: Sequence[Incoming], next_offset: dict[int, int]) -> list[I
         raise OffsetMismatch({p: next_offset[p] for p in next_offset}, holes)
     # In log order: a seek back inside a batch may deliver a later offset before an earlier one.
     return [fresh[at] for at in sorted(fresh)]
-
-
-async def copy_derived(conn: Conn, derived: list[ParticipantRows]) -> None:
-    """COPY participants' derived rows into their tables, one COPY per table."""
-    participants: list[ParticipantRow] = []
-    referrals: list[ReferralRow] = []
-    trainings: list[TrainingRow] = []
-    links: list[PartnerLinkRow] = []
-    contacts: list[ContactRow] = []
-    consents: list[ConsentRow] = []
-    for rows in derived:
-        participants.append(rows.participant)
-        referrals.extend(rows.referrals)
-        trainings.extend(rows.trainings)
-        links.extend(rows.links)
-        if rows.contact is not None:
-            contacts.append(rows.contact)
-        consents.extend(rows.consents)
-    for table in (participants, referrals, trainings, links, contacts, consents):
-        await copy_rows(conn, table)
-
-
-async def _reject(conn: Conn, rows: list[RejectionRow]) -> None:
-    await conn.execute(
-        _REJECT,
-        [r.event_id for r in rows],
-        [r.partner_id for r in rows],
-        [r.participant_id for r in rows],
-        [r.type for r in rows],
-        [r.reason for r in rows],
-        [datetime.fromisoformat(r.occurred_at) for r in rows],
-        [datetime.fromisoformat(r.recorded_at) for r in rows],
-        [r.partition for r in rows],
-        [r.offset for r in rows],
-    )
-
-
-async def copy_rows(
-    conn: Conn,
-    rows: list[ParticipantRow]
-    | list[ReferralRow]
-    | list[TrainingRow]
-    | list[PartnerLinkRow]
-    | list[RejectionRow]
-    | list[ContactRow]
-    | list[ConsentRow],
-) -> None:
-    """COPY rows of one table (all of one class) into it, times parsed from ISO text."""
-    if not rows:
-        return
-    columns = rows[0].columns()
-    times = [n for n, c in enumerate(columns) if c in TIME_COLUMNS]
-    records = []
-    for row in rows:
-        values = list(row.values())
-        for n in times:
-            if values[n] is not None:
-                values[n] = datetime.fromisoformat(values[n])
-        records.append(values)
-    await conn.copy_records_to_table(rows[0].TABLE, records=records, columns=columns)

@@ -16,7 +16,7 @@ import logging
 from refnet.projections.fold.derive import DERIVE_VERSION, derive
 from refnet.projections.fold.rules import ParticipantState, StateTooOld
 from refnet.projections.store.database import Conn
-from refnet.projections.store.outcomes import copy_derived
+from refnet.projections.store.row_writes import copy_derived
 from refnet.projections.store.schema import LOCK_ALL_OFFSETS, PROJECTION
 
 log = logging.getLogger(__name__)
