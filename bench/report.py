@@ -141,6 +141,20 @@ def table(r: dict[str, Any]) -> str:
             "",
         ),
     )
+    if "peer" in r:
+        peer = r["peer"]
+        rows.insert(
+            7,
+            (
+                "  peer: eventsourcing ProjectionRunner",
+                peer["projection_rate"],
+                f"{peer['events']:,} events, 1 txn/event; its write {peer['write_rate']} "
+                "(100/save)",
+                f"×{r['projection']['rate'] / peer['projection_rate_value']:.1f}",
+                "",
+                "",
+            ),
+        )
     rss = r["aims"]["peak_rss_mb"]["value"]  # profiled runs left out
     rows += [
         (

@@ -23,7 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import kafka_io, latency, pg, report
+from bench import kafka_io, latency, peer, pg, report
 from bench.noise import watched
 from bench.profile import PySpy, render, summary
 from bench.worker import CatchUp, Worker
@@ -55,6 +55,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="which phase to profile (latency: py-spy only)",
     )
     cli.add_argument("--poll-ms", type=float, default=5.0, help="latency probe: row poll interval")
+    cli.add_argument(
+        "--peer-events",
+        type=int,
+        default=50_000,
+        help="events for the peer (eventsourcing's projection runner) beside it; 0: none",
+    )
     args = cli.parse_args(argv)
     if args.profile == "pyinstrument" and args.profile_phase == "latency":
         cli.error("--profile-phase latency needs --profile py-spy")
@@ -204,6 +210,14 @@ async def bench(args: argparse.Namespace, run: Run, results: dict[str, Any]) -> 
     with watched(noise, "latency"):
         await _latency(args, run, worker, results)
     results["worker_exit"] = await worker.stop()
+    if args.peer_events and peer.peer_bench() is not None:
+        with watched(noise, "peer"):
+            events = min(args.peer_events, n) // 10 * 10
+            try:
+                results["peer"] = asdict(peer.run_peer(live.database_url, events))
+            finally:
+                await peer.drop_peer_tables(live.database_url)
+        print(f"peer: projection {results['peer']['projection_rate']}")
 
 
 async def _latency(
