@@ -37,6 +37,7 @@ from refnet.projections.worker.backlog_process import fold_backlog_apart
 from refnet.projections.worker.gaps import GapGuard
 from refnet.projections.worker.heartbeat import HEARTBEAT_SECONDS, WorkerCounters
 from refnet.projections.worker.lag import end_offsets
+from refnet.projections.worker.presence import hold_presence
 from refnet.projections.worker.projector import Projector, Record
 from refnet.projections.worker.signatures import KeyRing
 
@@ -313,6 +314,7 @@ async def _seek(app: faust.App, offsets: dict[TP, int]) -> None:
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run the projection worker until interrupted (blocks): a backlog first in bulk, then
     the live stream."""
+    hold_presence(settings)  # seen by `projections reset` from the start, before faust joins
     counters = WorkerCounters(settings.consumer_group)  # one heartbeat row for both phases
     fold_backlog_apart(settings, counters, loglevel)
     app = build_app(settings, counters)

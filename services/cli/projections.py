@@ -12,6 +12,7 @@ from refnet.projections.audit.rebuild import Rebuild, RebuildReport
 from refnet.projections.store.reset import reset_read_model
 from refnet.projections.worker.catchup import wait_caught_up
 from refnet.projections.worker.lag import group_members
+from refnet.projections.worker.presence import present_workers
 from refnet.services.cli.console import console, fail, friendly, run
 from refnet.services.cli.progress import event_progress
 from refnet.services.cli.root import cli_settings, migrated_connection
@@ -56,6 +57,8 @@ def reset_command(
         except LogUnavailable as exc:
             fail(f"cannot tell whether workers are running ({exc}); "
                  "stop them and try again with --force")  # fmt: skip
+        if not members:  # a worker folding a backlog in bulk has not joined the group yet
+            members = [f"a worker (PostgreSQL backend {pid})" for pid in run(_present(settings))]
         if members:
             fail(
                 f"{len(members)} worker(s) of group {settings.consumer_group} are running "
@@ -68,6 +71,11 @@ def reset_command(
         console.print("read model emptied; running workers start again from offset 0")
     else:
         console.print("read model emptied; start `refnet projections run` to rebuild it")
+
+
+async def _present(settings: Settings) -> list[int]:
+    async with migrated_connection(settings) as conn:
+        return await present_workers(conn, settings)
 
 
 async def _reset(settings: Settings) -> None:
