@@ -43,9 +43,9 @@ from bench.workload import PARTNERS, history
 from refnet.events.settings import Settings
 from refnet.projections.audit.log_replay import LogReplay
 from refnet.projections.audit.rebuild import Rebuild, SchemaNames
-from refnet.projections.audit.replay import default_workers
 from refnet.projections.store.database import connect_pool
 from refnet.projections.worker.log_reader import log_ends
+from refnet.projections.worker.projector import classifying_processes
 from refnet.projections.worker.signatures import KeyRing
 from refnet.services.kafka.topics import ensure_topics
 from refnet.services.localstack.process import settings_env
@@ -108,7 +108,7 @@ async def _replay(settings: Settings) -> dict[str, Any]:
         "rate": replay.records / seconds,
         "fold_seconds": replay.seconds,
         "fold_rate": replay.rate,
-        "classify_processes": default_workers(),
+        "classify_processes": classifying_processes(),
         "participants": states,
         "largest_part": replay.largest_part,
         "dead_letters": replay.dead_letter_count,

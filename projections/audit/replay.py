@@ -14,7 +14,6 @@ log order within a participant and stays in this process.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,7 +30,7 @@ from refnet.projections.fold.rows import ParticipantRows, RejectionRow
 from refnet.projections.fold.rules import ParticipantState
 from refnet.projections.store.outcomes import DeadLetter, Incoming
 from refnet.projections.worker.log_reader import log_ends
-from refnet.projections.worker.projector import Record, classify
+from refnet.projections.worker.projector import Record, classify, classifying_processes
 from refnet.projections.worker.signatures import KeyRing
 
 CHUNK = 2_000  # records per task handed to a worker process
@@ -123,12 +122,6 @@ def _classify_chunk(records: list[RecordTuple]) -> list[Incoming]:
     return [classify(Record(*r), _worker_keys) for r in records]
 
 
-def default_workers() -> int:
-    """One classifying process per core; none on a single core."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return cores if cores and cores > 1 else 0
-
-
 def classified_parts(
     settings: Settings,
     keys: KeyRing,
@@ -146,7 +139,7 @@ def classified_parts(
     chunks = tagged_chunks(settings, keys, parts, CHUNK)
     if workers is None:  # starting processes costs about a second: worth it on long logs
         total = sum(sum(p.ends.values()) for p in parts if p.bucket == 0)
-        workers = default_workers() if total >= SMALL_LOG else 0
+        workers = classifying_processes() if total >= SMALL_LOG else 0
     if workers == 0 or keys.documents is None:
         for index, read in chunks:
             batch = [Record(r.partition, r.offset, r.key, r.value) for r in read]

@@ -95,6 +95,15 @@ class DeadLetter:
     reason: str
     event_id: str | None = None
 
+    def record(self, events_topic: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+        """Key, value and headers of its dead-letter record: where it came from, and why."""
+        source = f"{events_topic}/{self.position.partition}/{self.position.offset}"
+        headers: list[tuple[str, bytes]] = [
+            ("refnet-reason", self.reason.encode()),
+            ("refnet-source", source.encode()),
+        ]
+        return source.encode(), self.payload, headers
+
 
 @dataclass(frozen=True)
 class Incoming:

@@ -176,14 +176,8 @@ class Runtime:
         return ring
 
     async def _send_dead_letter(self, letter: DeadLetter) -> None:
-        source = (
-            f"{self.settings.topic_events}/{letter.position.partition}/{letter.position.offset}"
-        )
-        fut = await self._dead_letter_topic.send(
-            key=source.encode(),
-            value=letter.payload,
-            headers=[("refnet-reason", letter.reason.encode()), ("refnet-source", source.encode())],
-        )
+        key, value, headers = letter.record(self.settings.topic_events)
+        fut = await self._dead_letter_topic.send(key=key, value=value, headers=headers)
         await fut  # confirmed before the offset may move past the event
 
     async def close(self) -> None:

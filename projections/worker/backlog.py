@@ -44,7 +44,12 @@ from refnet.projections.store.states import StateCache
 from refnet.projections.worker.heartbeat import HEARTBEAT_SECONDS, WorkerCounters
 from refnet.projections.worker.lag import end_offsets
 from refnet.projections.worker.log_reader import chunked, read_log
-from refnet.projections.worker.projector import Projector, Record, classify
+from refnet.projections.worker.projector import (
+    Projector,
+    Record,
+    classify,
+    classifying_processes,
+)
 from refnet.projections.worker.signatures import KeyRing
 
 log = logging.getLogger(__name__)
@@ -99,17 +104,13 @@ class _DeadLetters:
         )
 
     async def send(self, letter: DeadLetter) -> None:
-        source = f"{self._events}/{letter.position.partition}/{letter.position.offset}"
-        self._producer.produce(
-            self._topic,
-            key=source.encode(),
-            value=letter.payload,
-            headers=[("refnet-reason", letter.reason.encode()), ("refnet-source", source.encode())],
-        )
+        key, value, headers = letter.record(self._events)
+        named: dict[str, str | bytes | None] = dict(headers)
+        self._producer.produce(self._topic, key=key, value=value, headers=named)
         # Confirmed before the offset may move past the event, as in the live worker.
         left = await asyncio.to_thread(self._producer.flush, 30.0)
         if left:
-            raise RuntimeError(f"dead letter for {source} not confirmed by the broker")
+            raise RuntimeError(f"dead letter for {key.decode()} not confirmed by the broker")
 
 
 # ------------------------------------------------------------- classifying in processes
@@ -166,12 +167,6 @@ class _Classifier:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
-
-
-def classifying_processes() -> int:
-    """One classifying process per core beyond the first; none on a single core."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return cores if cores and cores > 1 else 0
 
 
 def _chunks(

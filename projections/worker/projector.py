@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,12 @@ class Record:
 
 DeadLetterSink = Callable[[DeadLetter], Awaitable[None]]
 KeyLoader = Callable[[], Awaitable[KeyRing]]
+
+
+def classifying_processes() -> int:
+    """How many processes to classify a bulk read in: one per core; none on a single core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores if cores and cores > 1 else 0
 
 
 def classify(record: Record, keys: KeyRing) -> Incoming:
