@@ -38,6 +38,7 @@ import asyncpg
 from refnet.events.settings import Settings
 from refnet.projections.audit.log_replay import LogReplay
 from refnet.projections.audit.replay import Replay
+from refnet.projections.store.counts import recount_all
 from refnet.projections.store.database import Conn, StoreError, connect_pool, create_pool
 from refnet.projections.store.migrate import migrate
 from refnet.projections.store.outcomes import DeadLetter, OutcomeStore
@@ -246,6 +247,7 @@ class Rebuild:
                         del part  # its states: the largest thing held
                         phases["write"] += time.perf_counter() - started
                     started = time.perf_counter()
+                    await recount_all(conn)
                     await self._store_offsets(conn, replay.ends)
                 for table in ALL_TABLES:  # fresh statistics before the API's first query plans
                     await conn.execute(f"ANALYZE {table}")

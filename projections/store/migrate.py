@@ -13,6 +13,7 @@ from importlib import resources
 
 import asyncpg
 
+from refnet.projections.store.counts import recount_all
 from refnet.projections.store.database import (
     READ_MODEL_SCHEMA,
     REGISTRY_SCHEMA,
@@ -28,6 +29,8 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 )
 """
 READ_MODEL_PACKAGE = "refnet.projections.store.migrations"
+COUNTS_VERSION = "006_counts"
+"""The migration that adds the kept counts: a read model it reaches holds rows to count."""
 REGISTRY_PACKAGE = "refnet.projections.store.registry_migrations"
 
 
@@ -64,6 +67,8 @@ async def _migrate_one(conn: Conn, schema: str, package: str) -> list[str]:
             await conn.execute(sql)
         except asyncpg.PostgresError as exc:
             raise MigrationFailed(f"migration {schema}/{version} failed: {exc}") from exc
+        if version == COUNTS_VERSION and package == READ_MODEL_PACKAGE:
+            await recount_all(conn)
         await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
         applied.append(f"{schema}/{version}")
     return applied

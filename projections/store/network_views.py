@@ -13,8 +13,24 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from refnet.projections.fold.derive import FOLLOWUP_WINDOW_DAYS
+from refnet.projections.store.count_reads import (
+    Window,
+    grouped,
+    medians,
+    snapshot,
+    total,
+    window_sums,
+)
+from refnet.projections.store.counts import (
+    ACCEPTED,
+    PLACED,
+    REFERRAL_STATES,
+    REFERRED,
+    TRAINING_STARTED,
+)
 from refnet.projections.store.database import Conn
-from refnet.projections.store.queries import _ENROLLED_IN, _IN, _PLACED_IN, _days
+from refnet.projections.store.queries import _days
+from refnet.projections.store.schema import COUNTS
 from refnet.projections.store.views import (
     FollowUpDue,
     FollowUpStatus,
@@ -45,57 +61,6 @@ FUNNEL_STAGES: Final[tuple[FunnelStageName, ...]] = (
     "placed",
 )
 
-_COHORT = f"enrolled AND {_ENROLLED_IN}"
-# A stage counts when it is reached at any time, also after the period: the
-# funnel follows a cohort, unlike the period counts of network_outcomes.
-_FUNNEL = f"""
-SELECT
-  count(*) AS enrolled,
-  count(*) FILTER (WHERE EXISTS (
-    SELECT 1 FROM referrals r WHERE r.participant_id = p.participant_id AND r.state <> 'withdrawn'
-  )) AS referred,
-  count(*) FILTER (WHERE EXISTS (
-    SELECT 1 FROM referrals r WHERE r.participant_id = p.participant_id AND r.state = 'accepted'
-  )) AS accepted,
-  count(*) FILTER (WHERE EXISTS (
-    SELECT 1 FROM trainings t WHERE t.participant_id = p.participant_id
-  )) AS training_started,
-  count(*) FILTER (WHERE placed_at IS NOT NULL) AS placed
-FROM participants p WHERE {_COHORT}
-"""
-_FLOWS = f"""
-SELECT from_partner, to_partner,
-  count(*) AS sent,
-  count(*) FILTER (WHERE state = 'accepted') AS accepted,
-  count(*) FILTER (WHERE state = 'declined') AS declined,
-  count(*) FILTER (WHERE state = 'pending') AS pending,
-  percentile_cont(0.5) WITHIN GROUP (
-    ORDER BY extract(epoch FROM answered_at - sent_at) / 86400
-  ) FILTER (WHERE answered_at IS NOT NULL) AS median_days_to_answer
-FROM referrals WHERE state <> 'withdrawn' AND {_IN.format(col="sent_at")}
-GROUP BY from_partner, to_partner ORDER BY from_partner, to_partner
-"""
-# Placements are counted as network_outcomes counts `placed` (no enrolment
-# condition), so a period's months add up to its `placed.total`; an exit is
-# counted only for a participant, as the ESF+ report's `left` is.
-_MONTHLY = f"""
-WITH counted AS (
-  SELECT first_enrolled_at AS at, 'enrolments' AS what FROM participants WHERE {_COHORT}
-  UNION ALL
-  SELECT placed_at, 'placements' FROM participants WHERE {_PLACED_IN}
-  UNION ALL
-  SELECT exited_at, 'exits' FROM participants WHERE enrolled AND {_IN.format(col="exited_at")}
-)
-SELECT month, count(*) FILTER (WHERE what = 'enrolments') AS enrolments,
-  count(*) FILTER (WHERE what = 'placements') AS placements,
-  count(*) FILTER (WHERE what = 'exits') AS exits
-FROM (
-  -- A month as year * 12 + month - 1: a date of the year 10000 (the last hour of
-  -- 9999 in UTC is in it, in Berlin) could not be read into Python.
-  SELECT what, (extract(year FROM local) * 12 + extract(month FROM local) - 1)::int AS month
-  FROM (SELECT what, at AT TIME ZONE '{TIMEZONE}' AS local FROM counted) AS here
-) AS months GROUP BY month ORDER BY month
-"""
 # Hours, not days: `timestamptz + interval 'n days'` follows the connection's TimeZone
 # setting's daylight saving, while the fold's window is 150 x 24 hours after leaving.
 _WINDOW = "((p.exited_at + interval '{hours} hours') AT TIME ZONE '" + TIMEZONE + "')::date"
@@ -117,6 +82,14 @@ LIMIT $4 OFFSET $5
 """
 
 
+_STAGE_BITS: Final = {
+    "referred": REFERRED,
+    "accepted": ACCEPTED,
+    "training_started": TRAINING_STARTED,
+    "placed": PLACED,
+}
+
+
 class MonthRangeError(ValueError):
     """A monthly series that cannot be drawn: too many months, or beyond the calendar."""
 
@@ -129,11 +102,16 @@ async def network_funnel(conn: Conn, period: Period) -> Funnel:
     (a referral sent that its sender did not withdraw), accepted (a referral
     accepted), training_started, placed. Each share is of those enrolled.
     """
-    row = await conn.fetchrow(_FUNNEL, period.from_, period.to)
-    assert row is not None
-    enrolled: int = row["enrolled"]
+    async with snapshot(conn):
+        (counted,) = await window_sums(conn, [Window(period.from_, period.to, ("cohort",))])
+    stages_reached = grouped(counted, "cohort", "bin")
+    enrolled = sum(stages_reached.values())
+    reached = {"enrolled": enrolled} | {
+        name: sum(n for stages, n in stages_reached.items() if stages & bit)
+        for name, bit in _STAGE_BITS.items()
+    }
     stages = [
-        FunnelStage(stage=name, participants=row[name], share=ratio(row[name], enrolled))
+        FunnelStage(stage=name, participants=reached[name], share=ratio(reached[name], enrolled))
         for name in FUNNEL_STAGES
     ]
     return Funnel(period=period, enrolled=enrolled, stages=stages)
@@ -146,22 +124,37 @@ async def referral_flows(conn: Conn, period: Period) -> ReferralFlows:
     alone, with its acceptance rate and median days to answer. `partners` lists
     every partner in a cell, sorted, for the matrix's rows and columns.
     """
-    rows = await conn.fetch(_FLOWS, period.from_, period.to)
-    flows = [
-        ReferralFlow(
-            from_partner=r["from_partner"],
-            to_partner=r["to_partner"],
-            sent=r["sent"],
-            accepted=r["accepted"],
-            declined=r["declined"],
-            pending=r["pending"],
-            acceptance_rate=ratio(r["accepted"], r["accepted"] + r["declined"]),
-            median_days_to_answer=_days(r["median_days_to_answer"]),
+    async with snapshot(conn):
+        (counted,) = await window_sums(
+            conn, [Window(period.from_, period.to, ("referrals", "answer.days"))]
         )
-        for r in rows
+        cells: dict[tuple[str, str], dict[int, int]] = {}
+        answer_bins: dict[tuple[str, ...], dict[int, int]] = {}
+        for (measure, sender, receiver, value_bin), n in counted.items():
+            into = cells if measure == "referrals" else answer_bins
+            into.setdefault((sender, receiver), {})[value_bin] = n
+        middle = await medians(conn, "answer", period.from_, period.to, answer_bins)
+    flows = [
+        _flow(sender, receiver, states, middle.get((sender, receiver)))
+        for (sender, receiver), states in sorted(cells.items())
+        if sum(states.values()) > 0
     ]
     partners = sorted({f.from_partner for f in flows} | {f.to_partner for f in flows})
     return ReferralFlows(period=period, partners=partners, flows=flows)
+
+
+def _flow(sender: str, receiver: str, states: dict[int, int], days: float | None) -> ReferralFlow:
+    accepted, declined = (states.get(REFERRAL_STATES[s], 0) for s in ("accepted", "declined"))
+    return ReferralFlow(
+        from_partner=sender,
+        to_partner=receiver,
+        sent=sum(states.values()),
+        accepted=accepted,
+        declined=declined,
+        pending=states.get(REFERRAL_STATES["pending"], 0),
+        acceptance_rate=ratio(accepted, accepted + declined),
+        median_days_to_answer=_days(days),
+    )
 
 
 async def monthly_outcomes(conn: Conn, period: Period) -> MonthlyOutcomes:
@@ -175,20 +168,20 @@ async def monthly_outcomes(conn: Conn, period: Period) -> MonthlyOutcomes:
     the month it cuts `partial`; bounds at Berlin midnight give whole months.
     Raises MonthRangeError for more than MAX_MONTHS months.
     """
-    rows = await conn.fetch(_MONTHLY, period.from_, period.to)
-    counted = {r["month"]: r for r in rows}
+    async with snapshot(conn):
+        counted = await _monthly_counts(conn, period)
     first, last = _month_range(period, list(counted))
     if first is None or last is None:  # both bounds open and nothing counted
         return MonthlyOutcomes(period=period, timezone=TIMEZONE, months=[])
     months = []
     for index in range(first, last + 1):
-        row = counted.get(index)
+        row = counted.get(index, {})
         months.append(
             MonthOutcomes(
                 month=_month(index),
-                enrolments=row["enrolments"] if row else 0,
-                placements=row["placements"] if row else 0,
-                exits=row["exits"] if row else 0,
+                enrolments=row.get("cohort", 0),
+                placements=row.get("placed", 0),
+                exits=row.get("exits", 0),
                 partial=_partial(period, index, first, last),
             )
         )
@@ -217,6 +210,55 @@ async def follow_ups_due(
 
 
 # ------------------------------------------------------------------ months
+
+
+_MONTH_INDEX = "(extract(year FROM day) * 12 + extract(month FROM day) - 1)::integer"
+_MONTH_ROWS = f"""
+SELECT {_MONTH_INDEX} AS month, measure, sum(n)::bigint AS n FROM {COUNTS}
+WHERE span = 'month' AND measure = ANY($1::text[]) AND {_MONTH_INDEX} BETWEEN $2 AND $3
+GROUP BY 1, 2 HAVING sum(n) <> 0
+"""
+_SERIES = ("cohort", "placed", "exits")  # enrolments, placements, exits
+_NO_MONTH = 2**31 - 1
+
+
+async def _monthly_counts(conn: Conn, period: Period) -> dict[int, dict[str, int]]:
+    """The series' counts per month with any: whole months from the month rows, a
+    month a bound cuts from its part of the period."""
+    try:
+        start = _month_of(period.from_) if period.from_ else -_NO_MONTH
+        end = _month_of(period.to - timedelta(microseconds=1)) if period.to else _NO_MONTH
+        cut = [
+            month
+            for month, bound in ((start, period.from_), (end, period.to))
+            if bound is not None and not _at_month_start(bound)
+        ]
+        windows = [
+            Window(
+                max(filter(None, (period.from_, _month_start(month)))),
+                min(filter(None, (period.to, _month_start(month + 1)))),
+                _SERIES,
+            )
+            for month in sorted(set(cut))
+        ]
+    except (OverflowError, ValueError) as exc:
+        raise MonthRangeError(f"the period is outside the calendar in {TIMEZONE}") from exc
+    whole = (start + (start in cut), end - (end in cut))
+    counted: dict[int, dict[str, int]] = {}
+    for r in await conn.fetch(_MONTH_ROWS, list(_SERIES), *whole):
+        counted.setdefault(r["month"], {})[r["measure"]] = r["n"]
+    for month, sums in zip(sorted(set(cut)), await window_sums(conn, windows), strict=True):
+        if any(sums.values()):
+            counted[month] = {m: total(sums, m) for m in _SERIES}
+    return counted
+
+
+def _month_start(index: int) -> datetime | None:
+    """The instant month `index` begins in Berlin; None past the calendar."""
+    try:
+        return datetime.combine(_month(index), time(0), BERLIN)
+    except ValueError:
+        return None
 
 
 def _month_of(at: datetime) -> int:

@@ -24,6 +24,7 @@ from refnet.projections.fold.batch import fold_batch
 from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact, Position
 from refnet.projections.fold.rules import ParticipantState
+from refnet.projections.store.counts import after_rewrite, before_rewrite
 from refnet.projections.store.database import Conn, StoreError, StoreUnavailable, is_transient
 from refnet.projections.store.row_writes import copy_derived, reject
 from refnet.projections.store.schema import (
@@ -263,6 +264,7 @@ class OutcomeStore(OutcomePort):
 
     async def _rewrite(self, conn: Conn, states: list[ParticipantState]) -> None:
         ids = [s.participant_id for s in states]
+        counted = await before_rewrite(conn, ids)
         await conn.execute(_DELETE_DERIVED, ids)
         await conn.copy_records_to_table(
             "participant_state",
@@ -271,6 +273,7 @@ class OutcomeStore(OutcomePort):
         )
         # A state of only rejected events has no participant to show.
         await copy_derived(conn, [derive(s) for s in states if s.facts])
+        await after_rewrite(conn, counted)
 
     async def _park(self, conn: Conn, letters: list[DeadLetter]) -> None:
         if not letters:

@@ -11,8 +11,20 @@ query time: pending, and sent longer ago than the overdue limit.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Literal
 
+from refnet.projections.store.count_reads import (
+    Key,
+    Window,
+    grouped,
+    listed,
+    median,
+    snapshot,
+    total,
+    window_sums,
+)
+from refnet.projections.store.counts import REFERRAL_STATES
 from refnet.projections.store.database import Conn
 from refnet.projections.store.views import (
     CaseloadEntry,
@@ -36,52 +48,8 @@ _IN = "{col} IS NOT NULL AND ({col} >= $1 OR $1 IS NULL) AND ({col} < $2 OR $2 I
 _ENROLLED_IN = _IN.format(col="first_enrolled_at")
 _PLACED_IN = _IN.format(col="placed_at")
 
-_TOTALS = f"""
-SELECT
-  count(*) FILTER (WHERE enrolled AND {_ENROLLED_IN}) AS participants,
-  count(*) FILTER (WHERE {_PLACED_IN}) AS placed,
-  count(*) FILTER (WHERE {_PLACED_IN} AND placement_kind = 'apprenticeship') AS apprenticeship,
-  count(*) FILTER (WHERE {_PLACED_IN} AND placement_kind = 'employment') AS employment,
-  percentile_cont(0.5) WITHIN GROUP (
-    ORDER BY extract(epoch FROM placed_at - first_enrolled_at) / 86400
-  ) FILTER (WHERE enrolled AND {_PLACED_IN}) AS median_days_to_placement
-FROM participants
-"""
-# In training at the period's end ($1; now, for an open period).
-_IN_TRAINING = """
-SELECT count(DISTINCT participant_id) FROM trainings
-WHERE ($1::timestamptz IS NULL AND ended_at IS NULL)
-   OR ($1 IS NOT NULL AND started_at < $1 AND (ended_at IS NULL OR ended_at >= $1))
-"""
 # $n: the overdue limit in days.
 _OVERDUE = "(state = 'pending' AND sent_at < now() - make_interval(days => ${n}))"
-_REFERRALS = f"""
-SELECT
-  count(*) AS sent,
-  count(*) FILTER (WHERE state = 'accepted') AS accepted,
-  count(*) FILTER (WHERE state = 'declined') AS declined,
-  count(*) FILTER (WHERE state = 'pending') AS pending,
-  count(*) FILTER (WHERE {_OVERDUE.format(n=3)}) AS overdue,
-  percentile_cont(0.5) WITHIN GROUP (
-    ORDER BY extract(epoch FROM answered_at - sent_at) / 86400
-  ) FILTER (WHERE answered_at IS NOT NULL) AS median_days_to_answer
-FROM referrals WHERE state <> 'withdrawn' AND {_IN.format(col="sent_at")}
-"""
-_BY_SITE = f"""
-SELECT site,
-  count(*) FILTER (WHERE {_ENROLLED_IN}) AS participants,
-  count(*) FILTER (WHERE {_PLACED_IN}) AS placed
-FROM participants WHERE enrolled GROUP BY site ORDER BY site
-"""
-_BY_PARTNER = f"""
-SELECT l.partner_id,
-  count(DISTINCT l.participant_id) FILTER (
-    WHERE l.role IN ('enrolled', 'accepted') AND p.enrolled AND {_ENROLLED_IN}
-  ) AS participants,
-  count(DISTINCT l.participant_id) FILTER (WHERE l.role = 'placed' AND {_PLACED_IN}) AS placed
-FROM partner_links l JOIN participants p USING (participant_id)
-GROUP BY l.partner_id ORDER BY l.partner_id
-"""
 _CASELOAD = """
 SELECT p.participant_id, p.site, array_agg(l.role ORDER BY l.role) AS roles, min(l.since) AS since,
   p.first_enrolled_at, p.placed_at, p.placement_kind, p.exited_at,
@@ -134,35 +102,90 @@ def _days(value: float | None) -> float | None:
 
 
 async def network_outcomes(conn: Conn, period: Period, overdue_days: int) -> NetworkOutcomes:
-    """Every network count of PRODUCT.md for `period`, from the read model."""
-    bounds = (period.from_, period.to)
-    totals = await conn.fetchrow(_TOTALS, *bounds)
-    refs = await conn.fetchrow(_REFERRALS, *bounds, overdue_days)
-    in_training = await conn.fetchval(_IN_TRAINING, period.to)
-    assert totals is not None and refs is not None
-    answered = refs["accepted"] + refs["declined"]
+    """Every network count of PRODUCT.md for `period`, from the kept counts.
+
+    Participants by first enrolment and placements by first placement in the
+    period; referrals by sending (withdrawn ones never sent), overdue when pending
+    longer than `overdue_days` up to now; in training at the period's end (now,
+    for an open one); every site with an enrolled participant and every linked
+    partner listed, with zeros.
+    """
+    async with snapshot(conn):
+        now: datetime = await conn.fetchval("SELECT now()")
+        cut = now - timedelta(days=overdue_days)
+        late = min(period.to, cut) if period.to else cut
+        counted, at_end, overdue = await window_sums(
+            conn,
+            [
+                Window(period.from_, period.to, _OUTCOME_MEASURES, listing=True),
+                Window(None, period.to, ("training.start", "training.end")),
+                Window(period.from_, late, ("referrals",)),
+            ],
+        )
+        bins = grouped(counted, "placement.days", "bin")
+        placement_days = await median(conn, "placement", period.from_, period.to, bins)
+        bins = grouped(counted, "answer.days", "bin")
+        answer_days = await median(conn, "answer", period.from_, period.to, bins)
+    return _outcomes(period, counted, at_end, overdue, placement_days, answer_days)
+
+
+_OUTCOME_MEASURES = (
+    "cohort", "placed", "placement.days", "referrals", "answer.days",
+    "partner.participants", "partner.placed", "sites", "partners",
+)  # fmt: skip
+_STATE = {state: {"bin": code} for state, code in REFERRAL_STATES.items()}
+
+
+def _outcomes(
+    period: Period,
+    counted: dict[Key, int],
+    at_end: dict[Key, int],
+    overdue: dict[Key, int],
+    placement_days: float | None,
+    answer_days: float | None,
+) -> NetworkOutcomes:
+    participants = total(counted, "cohort")
+    placed = total(counted, "placed")
+    accepted = total(counted, "referrals", **_STATE["accepted"])
+    declined = total(counted, "referrals", **_STATE["declined"])
+    enrolled_by_site = grouped(counted, "cohort", "a")
+    placed_by_site = grouped({k: n for k, n in counted.items() if k[3] == 1}, "placed", "b")
+    by_partner = (grouped(counted, m, "a") for m in ("partner.participants", "partner.placed"))
+    partner_participants, partner_placed = by_partner
     return NetworkOutcomes(
         period=period,
-        participants=totals["participants"],
+        participants=participants,
         placed=Placed(
-            total=totals["placed"],
-            apprenticeship=totals["apprenticeship"],
-            employment=totals["employment"],
+            total=placed,
+            apprenticeship=total(counted, "placed", a="apprenticeship"),
+            employment=total(counted, "placed", a="employment"),
         ),
-        placement_rate=ratio(totals["placed"], totals["participants"]),
-        in_training=in_training,
+        placement_rate=ratio(placed, participants),
+        in_training=total(at_end, "training.start") - total(at_end, "training.end"),
         referrals=Referrals(
-            sent=refs["sent"],
-            accepted=refs["accepted"],
-            declined=refs["declined"],
-            pending=refs["pending"],
-            overdue=refs["overdue"],
-            acceptance_rate=ratio(refs["accepted"], answered),
-            median_days_to_answer=_days(refs["median_days_to_answer"]),
+            sent=total(counted, "referrals"),
+            accepted=accepted,
+            declined=declined,
+            pending=total(counted, "referrals", **_STATE["pending"]),
+            overdue=total(overdue, "referrals", **_STATE["pending"]),
+            acceptance_rate=ratio(accepted, accepted + declined),
+            median_days_to_answer=_days(answer_days),
         ),
-        median_days_to_placement=_days(totals["median_days_to_placement"]),
-        by_site=[SiteOutcomes(**dict(r)) for r in await conn.fetch(_BY_SITE, *bounds)],
-        by_partner=[PartnerOutcomes(**dict(r)) for r in await conn.fetch(_BY_PARTNER, *bounds)],
+        median_days_to_placement=_days(placement_days),
+        by_site=[
+            SiteOutcomes(
+                site=site, participants=enrolled_by_site[site], placed=placed_by_site[site]
+            )
+            for site in listed(counted, "sites")
+        ],
+        by_partner=[
+            PartnerOutcomes(
+                partner_id=partner,
+                participants=partner_participants[partner],
+                placed=partner_placed[partner],
+            )
+            for partner in listed(counted, "partners")
+        ],
     )
 
 

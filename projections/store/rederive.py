@@ -15,6 +15,7 @@ import logging
 
 from refnet.projections.fold.derive import DERIVE_VERSION, derive
 from refnet.projections.fold.rules import ParticipantState, StateTooOld
+from refnet.projections.store.counts import after_rewrite, before_rewrite
 from refnet.projections.store.database import Conn
 from refnet.projections.store.row_writes import copy_derived
 from refnet.projections.store.schema import LOCK_ALL_OFFSETS, PROJECTION
@@ -76,8 +77,10 @@ async def rederive_if_older(conn: Conn, chunk: int = CHUNK) -> int:
                 await conn.execute(LOCK_ALL_OFFSETS, PROJECTION)
                 rows = await conn.fetch(_STATES, ids)
                 states = [ParticipantState.from_json(r[0], r[1]) for r in rows]
+                counted = await before_rewrite(conn, ids)
                 await conn.execute(_CLEAR, ids)
                 await copy_derived(conn, [derive(s) for s in states if s.facts])
+                await after_rewrite(conn, counted)
             done += len(states)
             after = ids[-1]
         log.info("re-derived %d participants' rows", done)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from refnet.projections.store.database import Conn
 from refnet.projections.store.schema import (
+    COUNTS,
     DEAD_LETTERS,
     DERIVED_TABLES,
     LOCK_ALL_OFFSETS,
@@ -16,11 +17,12 @@ from refnet.projections.store.schema import (
     REWIND_OFFSETS,
 )
 
-_EMPTY = f"TRUNCATE {', '.join((*DERIVED_TABLES, DEAD_LETTERS))}"  # names from schema, not input
+# Names from schema.py, never input.
+_EMPTY = f"TRUNCATE {', '.join((*DERIVED_TABLES, COUNTS, DEAD_LETTERS))}"
 
 
 async def reset_read_model(conn: Conn) -> None:
-    """Empty every derived table and the parked dead letters, and rewind the offsets to 0."""
+    """Empty the derived tables, kept counts and parked dead letters; rewind the offsets to 0."""
     async with conn.transaction():
         await conn.execute(LOCK_ALL_OFFSETS, PROJECTION)
         await conn.execute(_EMPTY)

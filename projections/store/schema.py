@@ -22,10 +22,13 @@ DERIVED_TABLES: dict[str, tuple[str, ...]] = {
     "consents": ("participant_id", "purpose", "recipient"),
 }
 DEAD_LETTERS = "dead_letters"
+COUNTS = "read_counts"
+"""The counts kept for the coordinator's views (projections/store/counts.py): derived from
+the derived tables, so neither replayed nor compared, but emptied and recounted with them."""
 OFFSETS = "projection_offsets"
 TABLE_KEYS: dict[str, tuple[str, ...]] = DERIVED_TABLES | {DEAD_LETTERS: ("partition", "offset")}
 """Every table a replay can check, with its row keys."""
-ALL_TABLES: tuple[str, ...] = (*DERIVED_TABLES, DEAD_LETTERS, OFFSETS)
+ALL_TABLES: tuple[str, ...] = (*DERIVED_TABLES, COUNTS, DEAD_LETTERS, OFFSETS)
 """Every table of the read model's schema (what a rebuild copies and a reset empties)."""
 
 TIME_COLUMNS = {  # written as timestamptz; the fold keeps canonical UTC strings

@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 
 from refnet.events.settings import Settings
+from refnet.projections.store.counts import after_rewrite, before_rewrite
 from tests.integration.world import world_kek
 
 BASE = "http://refnet.test"
@@ -67,7 +68,8 @@ class ReadModel:
     async def participant(self, site: str, enrolled_at: datetime | None, **cols: Any) -> str:
         participant_id = rid("pp")
         self.participants.append(participant_id)
-        await self.conn.execute(
+        await self._write(
+            [participant_id],
             "INSERT INTO participants (participant_id, enrolled, first_enrolled_at, site,"
             " placed_at, placement_kind) VALUES ($1, $2, $3, $4, $5, $6)",
             participant_id,
@@ -80,7 +82,8 @@ class ReadModel:
         return participant_id
 
     async def link(self, partner_id: str, participant_id: str, role: str, since: datetime) -> None:
-        await self.conn.execute(
+        await self._write(
+            [participant_id],
             "INSERT INTO partner_links (partner_id, participant_id, role, since)"
             " VALUES ($1, $2, $3, $4)",
             partner_id,
@@ -94,7 +97,8 @@ class ReadModel:
     ) -> str:
         referral_id = rid("ref")
         answered = sent_at + timedelta(days=3) if state != "pending" else None
-        await self.conn.execute(
+        await self._write(
+            [participant_id],
             "INSERT INTO referrals (participant_id, referral_id, from_partner, to_partner,"
             " service, site, sent_at, state, answered_at)"
             " VALUES ($1, $2, $3, $4, 'counselling', 'schwelm', $5, $6, $7)",
@@ -110,9 +114,18 @@ class ReadModel:
 
     async def remove(self) -> None:
         for table in ("partner_links", "referrals", "trainings", "participants"):
-            await self.conn.execute(
-                f"DELETE FROM {table} WHERE participant_id = ANY($1::text[])", self.participants
+            await self._write(
+                self.participants,
+                f"DELETE FROM {table} WHERE participant_id = ANY($1::text[])",
+                self.participants,
             )
+
+    async def _write(self, ids: list[str], sql: str, *args: Any) -> None:
+        """Write rows as the projection would: the kept counts move with them."""
+        async with self.conn.transaction():
+            counted = await before_rewrite(self.conn, ids)
+            await self.conn.execute(sql, *args)
+            await after_rewrite(self.conn, counted)
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -1,0 +1,313 @@
+"""Reading the kept counts (`read_counts`, see counts.py) for a period.
+
+A period [from, to) is split at Berlin midnights and month starts: whole months
+are summed from month rows, whole days at the edge months from day rows, and
+the partial days at the ends are counted from the rows themselves (an index
+range of one day). So a count over two years sums a few dozen rows, and it is
+the exact count the rows give. A median is found in two steps: the kept bins
+of one day say which bin holds the middle, then the few values of that bin are
+read in order. Everything a view reads comes from one snapshot (`snapshot`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from refnet.projections.store.counts import ANSWER_DAYS, BY_NAME, PLACEMENT_DAYS, window_sql
+from refnet.projections.store.database import Conn
+from refnet.projections.store.schema import COUNTS
+
+BERLIN: Final = ZoneInfo("Europe/Berlin")
+Key = tuple[str, str, str, int]
+"""(measure, a, b, bin) of a kept count."""
+_EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass
+class Window:
+    """An instant window [from, to) to sum measures over; None is open."""
+
+    from_: datetime | None
+    to: datetime | None
+    measures: tuple[str, ...]
+    listing: bool = False  # also the span 'all' rows (who is listed whatever the period)
+
+
+@dataclass
+class _Split:
+    months: tuple[date | None, date | None] | None = None  # first and last month rows
+    days: list[tuple[date, date]] = field(default_factory=list)  # [first, end) day rows
+    raw: list[tuple[datetime, datetime]] = field(default_factory=list)  # counted from rows
+
+
+class _Params:
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+@asynccontextmanager
+async def snapshot(conn: Conn) -> AsyncIterator[None]:
+    """One consistent view of the counts and the rows for everything read inside."""
+    if conn.is_in_transaction():
+        yield
+        return
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        yield
+
+
+async def window_sums(conn: Conn, windows: Sequence[Window]) -> list[dict[Key, int]]:
+    """For each window, every kept (measure, a, b, bin) summed over it."""
+    params = _Params()
+    parts: list[str] = []
+    for label, window in enumerate(windows):
+        split = _split(window.from_, window.to)
+        parts.append(_bucket_sql(label, window, split, params))
+        for lo, hi in split.raw:
+            first = len(params.values) + 1
+            params.add(lo)
+            params.add(hi)
+            for name in window.measures:
+                if BY_NAME[name].clocks:
+                    parts.append(
+                        f"SELECT {label} AS w, * FROM ({window_sql(BY_NAME[name], first)}) AS r"
+                    )
+    sums: list[dict[Key, int]] = [defaultdict(int) for _ in windows]
+    for r in await conn.fetch(" UNION ALL ".join(parts), *params.values):
+        sums[r["w"]][(r["measure"], r["a"], r["b"], r["bin"])] += r["n"]
+    return sums
+
+
+def total(sums: Mapping[Key, int], measure: str, **match: Any) -> int:
+    """The sum of one measure's kept counts whose a, b or bin equal `match`."""
+    return sum(n for key, n in sums.items() if key[0] == measure and _matches(key, match))
+
+
+def grouped(sums: Mapping[Key, int], measure: str, by: str) -> dict[Any, int]:
+    """One measure's counts summed per value of a, b or bin."""
+    index = {"a": 1, "b": 2, "bin": 3}[by]
+    out: dict[Any, int] = defaultdict(int)
+    for key, n in sums.items():
+        if key[0] == measure:
+            out[key[index]] += n
+    return out
+
+
+def _matches(key: Key, match: Mapping[str, Any]) -> bool:
+    fields = {"a": key[1], "b": key[2], "bin": key[3]}
+    return all(fields[k] == v for k, v in match.items())
+
+
+# ------------------------------------------------------------------ split
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), BERLIN)
+
+
+def _split(from_: datetime | None, to: datetime | None) -> _Split:
+    """The month rows, day rows and raw instant ranges that make up [from, to) exactly."""
+    try:
+        return _split_days(from_, to)
+    except (OverflowError, ValueError):  # an instant at the calendar's end: count the rows
+        return _Split(raw=[(from_ or _EARLIEST, to or _LATEST)])
+
+
+def _split_days(from_: datetime | None, to: datetime | None) -> _Split:
+    split = _Split()
+    first = last = None  # the whole days [first, last)
+    if from_ is not None:
+        first = from_.astimezone(BERLIN).date()
+        if _day_start(first) != from_:
+            first += timedelta(days=1)
+    if to is not None:
+        last = to.astimezone(BERLIN).date()
+    if first is not None and last is not None and first >= last:
+        if from_ is not None and to is not None and from_ < to:
+            split.raw.append((from_, to))
+        return split
+    if from_ is not None and first is not None and from_ < _day_start(first):
+        split.raw.append((from_, _day_start(first)))
+    if to is not None and last is not None and _day_start(last) < to:
+        split.raw.append((_day_start(last), to))
+    month_from = first if first is None or first.day == 1 else _next_month(first)
+    month_to = None if last is None else last.replace(day=1)  # month rows before it
+    if month_from is None or month_to is None or month_from < month_to:
+        split.months = (month_from, None if month_to is None else _previous_month(month_to))
+        if first is not None and month_from is not None and first < month_from:
+            split.days.append((first, month_from))
+        if last is not None and month_to is not None and month_to < last:
+            split.days.append((month_to, last))
+    elif first is not None and last is not None:
+        split.days.append((first, last))
+    return split
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _previous_month(day: date) -> date:
+    return date(day.year - (day.month == 1), (day.month - 2) % 12 + 1, 1)
+
+
+def _bucket_sql(label: int, window: Window, split: _Split, params: _Params) -> str:
+    spans: list[str] = []
+    if split.months is not None:
+        lo, hi = split.months
+        bounds = f" AND day >= {params.add(lo)}" if lo else ""
+        bounds += f" AND day <= {params.add(hi)}" if hi else ""
+        spans.append(f"(span = 'month'{bounds})")
+    for lo, hi in split.days:
+        spans.append(f"(span = 'day' AND day >= {params.add(lo)} AND day < {params.add(hi)})")
+    if window.listing:
+        spans.append("span = 'all'")
+    where = " OR ".join(spans) or "false"
+    return (
+        f"SELECT {label} AS w, measure, a, b, bin, sum(n)::bigint AS n FROM {COUNTS} "
+        f"WHERE measure = ANY({params.add(list(window.measures))}::text[]) AND ({where}) "
+        "GROUP BY measure, a, b, bin"
+    )
+
+
+# ------------------------------------------------------------------ medians
+
+# One lookup per (bin, offset, limit): the values of a bin in order, from the index.
+_LOOKUP = """
+SELECT q.i, v.value FROM unnest({arrays}) WITH ORDINALITY AS q({columns})
+CROSS JOIN LATERAL (
+  SELECT ({days})::float8 AS value FROM {source}
+  WHERE {where} AND floor({days})::integer = q.bin{bounds}
+  ORDER BY value OFFSET q.skip LIMIT q.take
+) AS v ORDER BY q.i, v.value
+"""
+_PLACEMENTS = (
+    "participants p",
+    "p.enrolled AND p.placed_at IS NOT NULL AND p.first_enrolled_at IS NOT NULL",
+    PLACEMENT_DAYS,
+    "p.placed_at",
+)
+_ANSWERS = (
+    "referrals r",
+    "r.state <> 'withdrawn' AND r.answered_at IS NOT NULL",
+    ANSWER_DAYS,
+    "r.sent_at",
+)
+
+
+_CELL = ("from_partner", "to_partner")
+
+
+@dataclass(frozen=True)
+class _Middle:
+    fetches: list[tuple[int, int, int]]  # (bin, values to skip, values to take)
+    fraction: float  # how far between the two middle values the median lies
+
+
+def _middle(bins: Mapping[int, int]) -> _Middle | None:
+    """Where percentile_cont(0.5) reads its two values, from the counts per bin."""
+    count = sum(bins.values())
+    if count <= 0:
+        return None
+    position = 0.5 * (count - 1)
+    low, high = int(position), int(position) + (position % 1 > 0)
+    places: list[tuple[int, int]] = []
+    for rank in (low, high):
+        seen = 0
+        for value_bin in sorted(bins):
+            if rank < seen + bins[value_bin]:
+                places.append((value_bin, rank - seen))
+                break
+            seen += bins[value_bin]
+    (bin_lo, at_lo), (bin_hi, at_hi) = places
+    if bin_lo == bin_hi:
+        fetches = [(bin_lo, at_lo, at_hi - at_lo + 1)]
+    else:
+        fetches = [(bin_lo, at_lo, 1), (bin_hi, at_hi, 1)]
+    return _Middle(fetches, position - low)
+
+
+async def medians(
+    conn: Conn,
+    what: str,
+    from_: datetime | None,
+    to: datetime | None,
+    bins: Mapping[tuple[str, ...], Mapping[int, int]],
+) -> dict[tuple[str, ...], float | None]:
+    """percentile_cont(0.5) of days per group, `what` = 'placement' or 'answer'.
+
+    `bins` holds each group's kept counts per one-day bin over the period; a group
+    is () for the whole network, or (from partner, to partner) for a flow.
+    """
+    source, where, days, clock = _PLACEMENTS if what == "placement" else _ANSWERS
+    middles = {group: _middle(b) for group, b in bins.items()}
+    rows: list[tuple[tuple[str, ...], int, int, int]] = [
+        (group, *fetch)
+        for group, middle in middles.items()
+        if middle is not None
+        for fetch in middle.fetches
+    ]
+    if not rows:
+        return dict.fromkeys(bins)
+    params = _Params()
+    width = len(rows[0][0])
+    names = ["f", "t"][:width]
+    arrays = [params.add([r[0][n] for r in rows]) + "::text[]" for n in range(width)]
+    arrays += [params.add([r[k] for r in rows]) + "::integer[]" for k in (1, 2, 3)]
+    bounds = (f" AND {clock} >= {params.add(from_)}" if from_ else "") + (
+        f" AND {clock} < {params.add(to)}" if to else ""
+    )
+    cell = "".join(f" AND r.{col} = q.{n}" for col, n in zip(_CELL, names, strict=False))
+    sql = _LOOKUP.format(
+        arrays=", ".join(arrays),
+        columns=", ".join([*names, "bin", "skip", "take", "i"]),
+        days=days,
+        source=source,
+        where=where + cell,
+        bounds=bounds,
+    )
+    values: dict[int, list[float]] = defaultdict(list)
+    for r in await conn.fetch(sql, *params.values):
+        values[r["i"] - 1].append(r["value"])
+    out: dict[tuple[str, ...], float | None] = {}
+    index = 0
+    for group, middle in middles.items():
+        if middle is None:
+            out[group] = None
+            continue
+        got = _take(values, index, len(middle.fetches))
+        index += len(middle.fetches)
+        low, high = got[0], got[-1]
+        out[group] = low + middle.fraction * (high - low)
+    return out
+
+
+async def median(
+    conn: Conn, what: str, from_: datetime | None, to: datetime | None, bins: Mapping[int, int]
+) -> float | None:
+    """percentile_cont(0.5) over the whole network: `medians` with one group."""
+    whole: tuple[str, ...] = ()
+    return (await medians(conn, what, from_, to, {whole: bins}))[whole]
+
+
+def _take(values: Mapping[int, list[float]], start: int, count: int) -> list[float]:
+    got: list[float] = []
+    for n in range(start, start + count):
+        got.extend(values.get(n, []))
+    if not got:
+        raise LookupError("the kept counts name values the rows do not hold: recount them")
+    return got
+
+
+def listed(sums: Mapping[Key, int], measure: str) -> Iterable[str]:
+    """The names (a) a span-'all' measure lists, sorted."""
+    return sorted(a for a, n in grouped(sums, measure, "a").items() if n > 0)

@@ -1,0 +1,122 @@
+"""The counts the projection keeps equal a count over the rows, for any period.
+
+The demo network's history goes through the real worker (many batches, with
+retractions, second enrolments and answers arriving after their referrals);
+then every coordinator view, read from the kept counts, must equal the plain
+SQL count over the rows (`row_counts.py`) for periods cut anywhere: at Berlin
+midnights, at month starts, mid-day, open at either end, inside one day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from refnet.projections.store import network_views, queries
+from refnet.projections.store.counts import count_drift, recount_all
+from refnet.projections.store.database import Conn
+from refnet.projections.store.views import Period
+from refnet.services.demo.generator import demo_history
+from tests.integration import row_counts
+from tests.integration.world import World
+
+pytestmark = pytest.mark.integration
+
+BERLIN = dt.timezone(dt.timedelta(hours=1))
+
+
+def between(start: dt.datetime | None, end: dt.datetime | None) -> Period:
+    return Period(**{"from": start, "to": end})
+
+
+def periods(first: dt.datetime, last: dt.datetime, count: int) -> list[Period]:
+    """Hand-picked edges, then random ones (seeded: a failure names its period)."""
+    picked = [
+        Period(),
+        Period(**{"from": dt.datetime(2025, 1, 1, tzinfo=BERLIN)}),
+        Period(to=dt.datetime(2025, 6, 1, tzinfo=BERLIN)),
+        Period(
+            **{"from": dt.datetime(2025, 3, 1, tzinfo=BERLIN), "to": first + (last - first) / 2}
+        ),
+        Period(
+            **{
+                "from": dt.datetime(2025, 3, 4, 10, tzinfo=dt.UTC),
+                "to": dt.datetime(2025, 3, 4, 17, tzinfo=dt.UTC),
+            }
+        ),
+    ]
+    rng = random.Random(20261203)
+    span = (last - first).total_seconds()
+    for _ in range(count):
+        start = first + dt.timedelta(seconds=rng.uniform(-0.1 * span, 1.1 * span))
+        length = rng.choice([rng.uniform(0, 3 * 86400), rng.uniform(0, span)])
+        end = start + dt.timedelta(seconds=length)
+        picked.append(
+            Period(**{"from": rng.choice([start, None]), "to": rng.choice([end, end, None])})
+        )
+    return picked
+
+
+async def differences(conn: Conn, period: Period, overdue_days: int) -> list[str]:
+    kept_and_counted = [
+        (
+            await queries.network_outcomes(conn, period, overdue_days),
+            await row_counts.network_outcomes(conn, period, overdue_days),
+        ),
+        (
+            await network_views.network_funnel(conn, period),
+            await row_counts.network_funnel(conn, period),
+        ),
+        (
+            await network_views.referral_flows(conn, period),
+            await row_counts.referral_flows(conn, period),
+        ),
+        (
+            await network_views.monthly_outcomes(conn, period),
+            await row_counts.monthly_outcomes(conn, period),
+        ),
+    ]
+    return [
+        f"{type(kept).__name__} for {period}: kept {kept}, counted {counted}"
+        for kept, counted in kept_and_counted
+        if kept != counted
+    ]
+
+
+async def test_every_view_from_the_kept_counts_equals_the_count_over_the_rows(
+    running: World,
+) -> None:
+    running.publish(demo_history())
+    await running.wait()
+    async with running.connection() as conn:
+        assert await count_drift(conn) == []
+        first: dt.datetime = await conn.fetchval("SELECT min(first_enrolled_at) FROM participants")
+        last: dt.datetime = await conn.fetchval(
+            "SELECT max(greatest(placed_at, exited_at)) FROM participants"
+        )
+        found: list[str] = []
+        for period in periods(first, last, 120):
+            found += await differences(conn, period, running.settings.referral_overdue_days)
+        assert found == []
+        outcomes = await queries.network_outcomes(conn, Period(), 14)
+        assert (outcomes.participants, outcomes.placed.total) == (413, 148)
+
+        kept = await conn.fetch("SELECT * FROM read_counts WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5, 6")
+        await recount_all(conn)
+        assert await conn.fetch("SELECT * FROM read_counts ORDER BY 1, 2, 3, 4, 5, 6") == kept
+
+
+async def test_a_count_that_drifted_from_its_rows_is_named(running: World) -> None:
+    running.publish(demo_history()[:200])
+    await running.wait()
+    async with running.connection() as conn:
+        assert await count_drift(conn) == []
+        await conn.execute(
+            "UPDATE read_counts SET n = n + 1 WHERE (measure, span, day) = "
+            "(SELECT measure, span, day FROM read_counts WHERE measure = 'cohort' LIMIT 1)"
+        )
+        drift = await count_drift(conn)
+        assert len(drift) >= 1 and all(line.startswith("cohort ") for line in drift)
+        assert "kept" in drift[0] and "counted" in drift[0]
