@@ -1,10 +1,11 @@
 """Reading the kept counts (`read_counts`, see counts.py) for a period.
 
-A period [from, to) is split at Berlin midnights and month starts: whole months
-are summed from month rows, whole days at the edge months from day rows, and
-the partial days at the ends are counted from the rows themselves (an index
-range of one day). So a count over two years sums a few dozen rows, and it is
-the exact count the rows give. A median is found in two steps: the kept bins
+A period [from, to) is split at Berlin midnights, month and year starts: whole
+years are summed from year rows, whole months from month rows, whole days from
+day rows, and the partial days at the ends are counted from the rows themselves
+(an index range of one day); a period open at both ends reads the rows of all
+time. So a count over two years sums a few rows per key, and it is the exact
+count the rows give. A median is found in two steps: the kept bins
 of one day say which bin holds the middle, then the few values of that bin are
 read in order. Everything a view reads comes from one snapshot (`snapshot`).
 """
@@ -19,7 +20,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from refnet.projections.store.counts import ANSWER_DAYS, BY_NAME, PLACEMENT_DAYS, window_sql
+from refnet.projections.store.counts import (
+    ANSWER_BIN,
+    ANSWER_SECONDS,
+    BY_NAME,
+    FLOW_ANSWER_BIN,
+    PLACEMENT_BIN,
+    PLACEMENT_SECONDS,
+    bin_of,
+    window_sql,
+)
 from refnet.projections.store.database import Conn
 from refnet.projections.store.schema import COUNTS
 
@@ -36,14 +46,14 @@ class Window:
     from_: datetime | None
     to: datetime | None
     measures: tuple[str, ...]
-    listing: bool = False  # also the span 'all' rows (who is listed whatever the period)
 
 
 @dataclass
 class _Split:
-    months: tuple[date | None, date | None] | None = None  # first and last month rows
-    days: list[tuple[date, date]] = field(default_factory=list)  # [first, end) day rows
+    rows: list[tuple[str, date | None, date | None]] = field(default_factory=list)
+    """(span, first, end): the kept rows of `span` whose day is in [first, end); None is open."""
     raw: list[tuple[datetime, datetime]] = field(default_factory=list)  # counted from rows
+    whole: bool = False  # no bound at all: the rows of span 'all'
 
 
 class _Params:
@@ -123,6 +133,8 @@ def _split(from_: datetime | None, to: datetime | None) -> _Split:
 
 
 def _split_days(from_: datetime | None, to: datetime | None) -> _Split:
+    if from_ is None and to is None:
+        return _Split(whole=True)
     split = _Split()
     first = last = None  # the whole days [first, last)
     if from_ is not None:
@@ -139,17 +151,35 @@ def _split_days(from_: datetime | None, to: datetime | None) -> _Split:
         split.raw.append((from_, _day_start(first)))
     if to is not None and last is not None and _day_start(last) < to:
         split.raw.append((_day_start(last), to))
-    month_from = first if first is None or first.day == 1 else _next_month(first)
-    month_to = None if last is None else last.replace(day=1)  # month rows before it
-    if month_from is None or month_to is None or month_from < month_to:
-        split.months = (month_from, None if month_to is None else _previous_month(month_to))
-        if first is not None and month_from is not None and first < month_from:
-            split.days.append((first, month_from))
-        if last is not None and month_to is not None and month_to < last:
-            split.days.append((month_to, last))
-    elif first is not None and last is not None:
-        split.days.append((first, last))
+    split.rows = _cover(first, last)
     return split
+
+
+def _cover(first: date | None, last: date | None) -> list[tuple[str, date | None, date | None]]:
+    """The days [first, last) as day rows at the ends, month rows inside, year rows inside those."""
+    months_from = first if first is None or first.day == 1 else _next_month(first)
+    months_to = None if last is None else last.replace(day=1)
+    if months_from is not None and months_to is not None and months_from >= months_to:
+        return [("day", first, last)]
+    rows: list[tuple[str, date | None, date | None]] = []
+    if first is not None and months_from is not None and first < months_from:
+        rows.append(("day", first, months_from))
+    if last is not None and months_to is not None and months_to < last:
+        rows.append(("day", months_to, last))
+    years_from = (
+        months_from
+        if months_from is None or months_from.month == 1
+        else date(months_from.year + 1, 1, 1)
+    )
+    years_to = None if months_to is None else months_to.replace(month=1)
+    if years_from is not None and years_to is not None and years_from >= years_to:
+        return [*rows, ("month", months_from, months_to)]
+    rows.append(("year", years_from, years_to))
+    if months_from is not None and years_from is not None and months_from < years_from:
+        rows.append(("month", months_from, years_from))
+    if months_to is not None and years_to is not None and years_to < months_to:
+        rows.append(("month", years_to, months_to))
+    return rows
 
 
 def _next_month(day: date) -> date:
@@ -162,15 +192,14 @@ def _previous_month(day: date) -> date:
 
 def _bucket_sql(label: int, window: Window, split: _Split, params: _Params) -> str:
     spans: list[str] = []
-    if split.months is not None:
-        lo, hi = split.months
+    for span, lo, hi in split.rows:
         bounds = f" AND day >= {params.add(lo)}" if lo else ""
-        bounds += f" AND day <= {params.add(hi)}" if hi else ""
-        spans.append(f"(span = 'month'{bounds})")
-    for lo, hi in split.days:
-        spans.append(f"(span = 'day' AND day >= {params.add(lo)} AND day < {params.add(hi)})")
-    if window.listing:
+        bounds += f" AND day < {params.add(hi)}" if hi else ""
+        spans.append(f"(span = '{span}'{bounds})")
+    if split.whole:
         spans.append("span = 'all'")
+    elif listing := [m for m in window.measures if not BY_NAME[m].clocks]:
+        spans.append(f"(span = 'all' AND measure = ANY({params.add(listing)}::text[]))")
     where = " OR ".join(spans) or "false"
     return (
         f"SELECT {label} AS w, measure, a, b, bin, sum(n)::bigint AS n FROM {COUNTS} "
@@ -185,25 +214,19 @@ def _bucket_sql(label: int, window: Window, split: _Split, params: _Params) -> s
 _LOOKUP = """
 SELECT q.i, v.value FROM unnest({arrays}) WITH ORDINALITY AS q({columns})
 CROSS JOIN LATERAL (
-  SELECT ({days})::float8 AS value FROM {source}
-  WHERE {where} AND floor({days})::integer = q.bin{bounds}
+  SELECT ({seconds} / 86400)::float8 AS value FROM {source}
+  WHERE {where} AND {bin} = q.bin{bounds}
   ORDER BY value OFFSET q.skip LIMIT q.take
 ) AS v ORDER BY q.i, v.value
 """
-_PLACEMENTS = (
-    "participants p",
-    "p.enrolled AND p.placed_at IS NOT NULL AND p.first_enrolled_at IS NOT NULL",
-    PLACEMENT_DAYS,
-    "p.placed_at",
-)
-_ANSWERS = (
-    "referrals r",
-    "r.state <> 'withdrawn' AND r.answered_at IS NOT NULL",
-    ANSWER_DAYS,
-    "r.sent_at",
-)
-
-
+_PLACED = "p.enrolled AND p.placed_at IS NOT NULL AND p.first_enrolled_at IS NOT NULL"
+_ANSWERED = "r.state <> 'withdrawn' AND r.answered_at IS NOT NULL"
+# What a median reads: (rows, their filter, the duration, its bin width, the period's clock).
+_MEDIANS: Final = {
+    "placement": ("participants p", _PLACED, PLACEMENT_SECONDS, PLACEMENT_BIN, "p.placed_at"),
+    "answer": ("referrals r", _ANSWERED, ANSWER_SECONDS, ANSWER_BIN, "r.sent_at"),
+    "flow": ("referrals r", _ANSWERED, ANSWER_SECONDS, FLOW_ANSWER_BIN, "r.sent_at"),
+}
 _CELL = ("from_partner", "to_partner")
 
 
@@ -243,12 +266,12 @@ async def medians(
     to: datetime | None,
     bins: Mapping[tuple[str, ...], Mapping[int, int]],
 ) -> dict[tuple[str, ...], float | None]:
-    """percentile_cont(0.5) of days per group, `what` = 'placement' or 'answer'.
+    """percentile_cont(0.5) of days per group: `what` is a key of _MEDIANS.
 
-    `bins` holds each group's kept counts per one-day bin over the period; a group
-    is () for the whole network, or (from partner, to partner) for a flow.
+    `bins` holds each group's kept counts per bin over the period; a group is ()
+    for the whole network ('placement', 'answer'), or (from, to) for a 'flow'.
     """
-    source, where, days, clock = _PLACEMENTS if what == "placement" else _ANSWERS
+    source, where, seconds, bin_width, clock = _MEDIANS[what]
     middles = {group: _middle(b) for group, b in bins.items()}
     rows: list[tuple[tuple[str, ...], int, int, int]] = [
         (group, *fetch)
@@ -259,9 +282,8 @@ async def medians(
     if not rows:
         return dict.fromkeys(bins)
     params = _Params()
-    width = len(rows[0][0])
-    names = ["f", "t"][:width]
-    arrays = [params.add([r[0][n] for r in rows]) + "::text[]" for n in range(width)]
+    names = ["f", "t"][: len(rows[0][0])]
+    arrays = [params.add([r[0][n] for r in rows]) + "::text[]" for n in range(len(names))]
     arrays += [params.add([r[k] for r in rows]) + "::integer[]" for k in (1, 2, 3)]
     bounds = (f" AND {clock} >= {params.add(from_)}" if from_ else "") + (
         f" AND {clock} < {params.add(to)}" if to else ""
@@ -270,7 +292,8 @@ async def medians(
     sql = _LOOKUP.format(
         arrays=", ".join(arrays),
         columns=", ".join([*names, "bin", "skip", "take", "i"]),
-        days=days,
+        seconds=seconds,
+        bin=bin_of(seconds, bin_width),
         source=source,
         where=where + cell,
         bounds=bounds,

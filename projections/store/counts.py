@@ -1,13 +1,14 @@
 """The counts the projection keeps for the coordinator's views (`read_counts`).
 
 Each measure says what one participant contributes: rows of (instant, a, b,
-bin), counted per Berlin day and per month of the instant (or once, span
-`all`, for a measure without one). A period's count is then the sum of a few
-month and day rows plus, for the partial days at its edges, the same measure
-counted from the rows (`count_reads.py`). Every measure is written once, here,
-and used three ways: to keep the counts when a batch rewrites participants
-(old contributions out, new ones in, one upsert in the batch's transaction),
-to count the rows of an instant window, and to recount everything.
+bin), counted per Berlin day, month and year of the instant, and once in all
+time (span `all`, the only count of a measure without an instant). A period's
+count is then the sum of a few year, month and day rows plus, for the partial
+days at its edges, the same measure counted from the rows (`count_reads.py`).
+Every measure is written once, here, and used three ways: to keep the counts
+when a batch rewrites participants (old contributions out, new ones in, one
+upsert in the batch's transaction), to count the rows of an instant window,
+and to recount everything.
 
 Distinct-participant rules stay exact because a contribution is made per
 participant (or per participant and partner) from the rows the fold derived:
@@ -32,8 +33,17 @@ REFERRED, ACCEPTED, TRAINING_STARTED, PLACED = 1, 2, 4, 8
 # The referral measure's bin: the state by the first answer.
 REFERRAL_STATES: Final = {"pending": 0, "accepted": 1, "declined": 2}
 
-PLACEMENT_DAYS = "extract(epoch FROM p.placed_at - p.first_enrolled_at) / 86400"
-ANSWER_DAYS = "extract(epoch FROM r.answered_at - r.sent_at) / 86400"
+PLACEMENT_SECONDS = "extract(epoch FROM p.placed_at - p.first_enrolled_at)"
+ANSWER_SECONDS = "extract(epoch FROM r.answered_at - r.sent_at)"
+# The widths of a median's bins: narrow enough that the bin holding the middle has
+# few values to read, wide enough that a period sums few bins. Each has its index
+# in migrations/006_counts.sql, on the same expression.
+PLACEMENT_BIN, ANSWER_BIN, FLOW_ANSWER_BIN = 6 * 3600, 3600, 86400
+
+
+def bin_of(seconds: str, width: int) -> str:
+    """The SQL of the bin a duration falls in."""
+    return f"floor({seconds} / {width})::integer"
 
 
 @dataclass(frozen=True)
@@ -87,11 +97,27 @@ FROM (SELECT DISTINCT partner_id, participant_id FROM partner_links
 JOIN participants p USING (participant_id)
 """
 
+_CELL = "r.from_partner AS a, r.to_partner AS b"
+_REFERRAL = (
+    f"SELECT r.sent_at AS at, {{cell}}, CASE r.state {_STATE_BIN} END AS bin FROM referrals r "
+    "WHERE r.participant_id {{who}} AND r.state <> 'withdrawn'"
+)
+_ANSWER = (
+    "SELECT r.sent_at AS at, {cell}, {bin} AS bin FROM referrals r "
+    "WHERE r.participant_id {{who}} AND r.state <> 'withdrawn' AND r.answered_at IS NOT NULL"
+)
+
 MEASURES: Final[tuple[Measure, ...]] = (
-    # Participants by first enrolment, per site, with the funnel stages reached.
+    # Participants by first enrolment: with the funnel stages reached, and per site.
     Measure(
         "cohort",
-        f"SELECT p.first_enrolled_at AS at, coalesce(p.site, '') AS a, '' AS b, {_STAGES} AS bin "
+        f"SELECT p.first_enrolled_at AS at, '' AS a, '' AS b, {_STAGES} AS bin "
+        f"{_PERSON} AND p.enrolled AND p.first_enrolled_at IS NOT NULL",
+        (("participants", "first_enrolled_at"),),
+    ),
+    Measure(
+        "site.participants",
+        "SELECT p.first_enrolled_at AS at, coalesce(p.site, '') AS a, '' AS b, 0 AS bin "
         f"{_PERSON} AND p.enrolled AND p.first_enrolled_at IS NOT NULL",
         (("participants", "first_enrolled_at"),),
     ),
@@ -102,10 +128,11 @@ MEASURES: Final[tuple[Measure, ...]] = (
         f" CASE WHEN p.enrolled THEN 1 ELSE 0 END AS bin {_PERSON} AND p.placed_at IS NOT NULL",
         (("participants", "placed_at"),),
     ),
-    # Days from enrolment to placement, in one-day bins, for the median.
+    # Days from enrolment to placement, in bins, for the median.
     Measure(
         "placement.days",
-        f"SELECT p.placed_at AS at, '' AS a, '' AS b, floor({PLACEMENT_DAYS})::integer AS bin "
+        f"SELECT p.placed_at AS at, '' AS a, '' AS b, {bin_of(PLACEMENT_SECONDS, PLACEMENT_BIN)} "
+        "AS bin "
         f"{_PERSON} AND p.enrolled AND p.placed_at IS NOT NULL AND p.first_enrolled_at IS NOT NULL",
         (("participants", "placed_at"),),
     ),
@@ -115,19 +142,18 @@ MEASURES: Final[tuple[Measure, ...]] = (
         f"{_PERSON} AND p.enrolled AND p.exited_at IS NOT NULL",
         (("participants", "exited_at"),),
     ),
-    # Referrals by sending day: a = from, b = to, bin = the state.
+    # Referrals by sending, bin = the state: over the network, and per (from, to).
+    Measure("referrals", _REFERRAL.format(cell="'' AS a, '' AS b"), (("referrals", "sent_at"),)),
+    Measure("flows", _REFERRAL.format(cell=_CELL), (("referrals", "sent_at"),)),
+    # Days from sending to the first answer, in bins: the same two ways.
     Measure(
-        "referrals",
-        "SELECT r.sent_at AS at, r.from_partner AS a, r.to_partner AS b, "
-        f"CASE r.state {_STATE_BIN} END AS bin "
-        "FROM referrals r WHERE r.participant_id {who} AND r.state <> 'withdrawn'",
+        "answer.days",
+        _ANSWER.format(cell="'' AS a, '' AS b", bin=bin_of(ANSWER_SECONDS, ANSWER_BIN)),
         (("referrals", "sent_at"),),
     ),
     Measure(
-        "answer.days",
-        "SELECT r.sent_at AS at, r.from_partner AS a, r.to_partner AS b, "
-        f"floor({ANSWER_DAYS})::integer AS bin FROM referrals r "
-        "WHERE r.participant_id {who} AND r.state <> 'withdrawn' AND r.answered_at IS NOT NULL",
+        "flow.answer.days",
+        _ANSWER.format(cell=_CELL, bin=bin_of(ANSWER_SECONDS, FLOW_ANSWER_BIN)),
         (("referrals", "sent_at"),),
     ),
     Measure(
@@ -173,7 +199,8 @@ BY_NAME: Final = {m.name: m for m in MEASURES}
 _CONTRIBUTIONS = " UNION ALL ".join(
     f"SELECT '{m.name}' AS measure, c.* FROM ({m.sql}) AS c" for m in MEASURES
 )
-# Each contribution counted on its Berlin day and in its month (or once, span 'all').
+# Each contribution counted on its Berlin day, in its month and year, and in all
+# time (span 'all', day -infinity: the only row of a measure without an instant).
 _SPREAD = f"""
 WITH c AS ({_CONTRIBUTIONS})
 SELECT measure, span, day, a, b, bin, count(*)::bigint AS n FROM (
@@ -183,7 +210,10 @@ SELECT measure, span, day, a, b, bin, count(*)::bigint AS n FROM (
   SELECT measure, 'month', date_trunc('month', at AT TIME ZONE '{TIMEZONE}')::date, a, b, bin
   FROM c WHERE at IS NOT NULL
   UNION ALL
-  SELECT measure, 'all', '-infinity'::date, a, b, bin FROM c WHERE at IS NULL
+  SELECT measure, 'year', date_trunc('year', at AT TIME ZONE '{TIMEZONE}')::date, a, b, bin
+  FROM c WHERE at IS NOT NULL
+  UNION ALL
+  SELECT measure, 'all', '-infinity'::date, a, b, bin FROM c
 ) AS spread GROUP BY measure, span, day, a, b, bin
 """
 _IDS = "= ANY($1::text[])"
@@ -203,9 +233,11 @@ SELECT measure, span, day, a, b, bin, sum(n) FROM (
 ORDER BY measure, span, day, a, b, bin
 ON CONFLICT (measure, span, day, a, b, bin) DO UPDATE SET n = {COUNTS}.n + excluded.n
 """
+# In key order: the rows a view sums lie together on disk.
 _RECOUNT = f"""
 INSERT INTO {COUNTS} (measure, span, day, a, b, bin, n)
 {_SPREAD.replace("{who}", "IS NOT NULL")}
+ORDER BY measure, span, day, a, b, bin
 """
 # Kept rows that differ from a recount (a kept zero is no difference).
 DRIFT = f"""

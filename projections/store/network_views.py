@@ -126,14 +126,14 @@ async def referral_flows(conn: Conn, period: Period) -> ReferralFlows:
     """
     async with snapshot(conn):
         (counted,) = await window_sums(
-            conn, [Window(period.from_, period.to, ("referrals", "answer.days"))]
+            conn, [Window(period.from_, period.to, ("flows", "flow.answer.days"))]
         )
         cells: dict[tuple[str, str], dict[int, int]] = {}
         answer_bins: dict[tuple[str, ...], dict[int, int]] = {}
         for (measure, sender, receiver, value_bin), n in counted.items():
-            into = cells if measure == "referrals" else answer_bins
+            into = cells if measure == "flows" else answer_bins
             into.setdefault((sender, receiver), {})[value_bin] = n
-        middle = await medians(conn, "answer", period.from_, period.to, answer_bins)
+        middle = await medians(conn, "flow", period.from_, period.to, answer_bins)
     flows = [
         _flow(sender, receiver, states, middle.get((sender, receiver)))
         for (sender, receiver), states in sorted(cells.items())

@@ -117,7 +117,7 @@ async def network_outcomes(conn: Conn, period: Period, overdue_days: int) -> Net
         counted, at_end, overdue = await window_sums(
             conn,
             [
-                Window(period.from_, period.to, _OUTCOME_MEASURES, listing=True),
+                Window(period.from_, period.to, _OUTCOME_MEASURES),
                 Window(None, period.to, ("training.start", "training.end")),
                 Window(period.from_, late, ("referrals",)),
             ],
@@ -130,7 +130,7 @@ async def network_outcomes(conn: Conn, period: Period, overdue_days: int) -> Net
 
 
 _OUTCOME_MEASURES = (
-    "cohort", "placed", "placement.days", "referrals", "answer.days",
+    "site.participants", "placed", "placement.days", "referrals", "answer.days",
     "partner.participants", "partner.placed", "sites", "partners",
 )  # fmt: skip
 _STATE = {state: {"bin": code} for state, code in REFERRAL_STATES.items()}
@@ -144,11 +144,11 @@ def _outcomes(
     placement_days: float | None,
     answer_days: float | None,
 ) -> NetworkOutcomes:
-    participants = total(counted, "cohort")
+    participants = total(counted, "site.participants")
     placed = total(counted, "placed")
     accepted = total(counted, "referrals", **_STATE["accepted"])
     declined = total(counted, "referrals", **_STATE["declined"])
-    enrolled_by_site = grouped(counted, "cohort", "a")
+    enrolled_by_site = grouped(counted, "site.participants", "a")
     placed_by_site = grouped({k: n for k, n in counted.items() if k[3] == 1}, "placed", "b")
     by_partner = (grouped(counted, m, "a") for m in ("partner.participants", "partner.placed"))
     partner_participants, partner_placed = by_partner

@@ -27,12 +27,10 @@ def pieces_holding(at: dt.datetime, from_: dt.datetime | None, to: dt.datetime |
     """How many pieces of the split of [from, to) hold the instant `at`."""
     split = _split(from_, to)
     day = at.astimezone(BERLIN).date()
-    month = day.replace(day=1)
-    held = sum(lo <= at < hi for lo, hi in split.raw)
-    held += sum(lo <= day < hi for lo, hi in split.days)
-    if split.months is not None:
-        first, last = split.months
-        held += (first is None or first <= month) and (last is None or month <= last)
+    row_day = {"day": day, "month": day.replace(day=1), "year": day.replace(month=1, day=1)}
+    held = sum(lo <= at < hi for lo, hi in split.raw) + split.whole
+    for span, first, end in split.rows:
+        held += (first is None or first <= row_day[span]) and (end is None or row_day[span] < end)
     return held
 
 
@@ -53,11 +51,28 @@ def test_a_split_is_exact_at_midnights_and_month_starts(
         assert pieces_holding(instant, from_, to) == (1 if inside else 0)
 
 
-def test_a_period_of_two_whole_years_is_read_from_month_rows_alone() -> None:
+def test_whole_years_are_read_from_year_rows_and_no_bounds_from_all_time() -> None:
     start = dt.datetime(2024, 1, 1, tzinfo=BERLIN)
     split = _split(start, dt.datetime(2026, 1, 1, tzinfo=BERLIN))
-    assert (split.raw, split.days) == ([], [])
-    assert split.months == (dt.date(2024, 1, 1), dt.date(2025, 12, 1))
+    assert (split.raw, split.rows) == ([], [("year", dt.date(2024, 1, 1), dt.date(2026, 1, 1))])
+    assert _split(None, None).whole
+
+
+def test_a_period_cut_mid_day_reads_days_months_and_a_year_between_its_raw_edges() -> None:
+    start = dt.datetime(2024, 11, 20, 10, tzinfo=dt.UTC)
+    split = _split(start, dt.datetime(2026, 2, 3, 12, tzinfo=dt.UTC))
+    assert split.raw == [
+        (start, dt.datetime(2024, 11, 21, tzinfo=BERLIN)),
+        (dt.datetime(2026, 2, 3, tzinfo=BERLIN), dt.datetime(2026, 2, 3, 12, tzinfo=dt.UTC)),
+    ]
+    day = dt.date
+    assert sorted(split.rows) == [
+        ("day", day(2024, 11, 21), day(2024, 12, 1)),
+        ("day", day(2026, 2, 1), day(2026, 2, 3)),
+        ("month", day(2024, 12, 1), day(2025, 1, 1)),
+        ("month", day(2026, 1, 1), day(2026, 2, 1)),
+        ("year", day(2025, 1, 1), day(2026, 1, 1)),
+    ]
 
 
 def test_a_period_at_the_calendars_end_is_counted_from_the_rows() -> None:
