@@ -25,6 +25,7 @@ GAP, REPEAT, RESEND, REORDERING = (
 UNUSED = "sequence unused"  # accounted for by the registry: reported, not a discrepancy
 LAG = "read model behind"
 AHEAD = "read model ahead"
+COUNTS = "kept counts"  # read_counts differs from a recount of the rows
 
 KINDS = (
     *RECORD_KINDS,
@@ -35,6 +36,7 @@ KINDS = (
     REORDERING,
     LAG,
     AHEAD,
+    COUNTS,
     *(f"table {t}" for t in TABLE_KEYS),
 )
 

@@ -33,6 +33,7 @@ from refnet.events.settings import Settings
 from refnet.projections.audit.findings import (
     _DEAD_LETTERS,
     AHEAD,
+    COUNTS,
     GAP_NOTE,
     LAG,
     LEDGER_NOTE,
@@ -54,6 +55,7 @@ from refnet.projections.audit.tables import (
     live_tables,
     replay_tables,
 )
+from refnet.projections.store.counts import count_drift
 from refnet.projections.store.database import Conn, connect_pool
 from refnet.projections.store.outcomes import DeadLetter, Incoming
 from refnet.projections.worker.catchup import CatchUpTimeout, wait_caught_up
@@ -73,6 +75,7 @@ class ModelSnapshot:
     offsets: dict[int, int]
     tables: dict[str, list[Row]]
     caught_up: bool
+    count_drift: list[str] = field(default_factory=list)  # kept counts that differ from the rows
 
 
 @dataclass
@@ -198,8 +201,9 @@ async def read_model(conn: Conn, settings: Settings, caught_up: bool) -> ModelSn
         rows = await snapshot(conn)
         columns = await _table_columns(conn)
         letters = await conn.fetch(_DEAD_LETTERS, settings.topic_events)
+        drift = await count_drift(conn)
     tables = live_tables(rows, columns, [dict(r) for r in letters])
-    return ModelSnapshot(settings.read_model_schema, offsets, tables, caught_up)
+    return ModelSnapshot(settings.read_model_schema, offsets, tables, caught_up, drift)
 
 
 async def _wait(conn: Conn, settings: Settings, seconds: float) -> bool:
@@ -275,6 +279,10 @@ def model_findings(model: ModelSnapshot, ends: Mapping[int, int]) -> list[Findin
                 detail={"behind": behind},
             )
         )
+    findings += [
+        Finding(COUNTS, f"a kept count differs from its rows: {line}", detail={"count": line})
+        for line in model.count_drift
+    ]
     for partition, offset in sorted(model.offsets.items()):
         end = ends.get(partition)
         if end is None or offset > end:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -259,7 +260,14 @@ async def test_a_read_model_row_edited_by_hand_is_found(running: World) -> None:
 
     code, report = await verify_json(running)
     assert code == 1
-    messages = sorted((d["kind"], d["message"]) for d in report["discrepancies"])
+    # The rows were edited under the counts kept from them: those differ too.
+    drift = [d["message"] for d in report["discrepancies"] if d["kind"] == "kept counts"]
+    assert any(
+        m.startswith("a kept count differs from its rows: site.participants ") for m in drift
+    )
+    assert any("partner.participants" in m for m in drift)
+    rows = [d for d in report["discrepancies"] if d["kind"] != "kept counts"]
+    messages = sorted((d["kind"], d["message"]) for d in rows)
     assert messages == [
         (
             "table participants",
@@ -280,7 +288,29 @@ async def test_a_read_model_row_edited_by_hand_is_found(running: World) -> None:
     running.publish([enrolled(pid())])
     code, behind = await verify_json(running, "--wait", "1")
     assert code == 1
-    assert kinds(behind) == {"read model behind", "table participants", "table partner_links"}
+    assert kinds(behind) == {
+        "read model behind",
+        "kept counts",
+        "table participants",
+        "table partner_links",
+    }
     lag = next(d for d in behind["discrepancies"] if d["kind"] == "read model behind")
     assert lag["message"].startswith("read model 1 events behind the log")
     assert behind["records"] == 14 and behind["read_model"]["replayed"] == 13
+
+
+async def test_a_kept_count_edited_by_hand_is_found(running: World) -> None:
+    clean_history(running)
+    await running.wait()
+    async with running.connection() as conn:
+        await conn.execute(
+            "UPDATE read_counts SET n = n + 2 WHERE ctid = (SELECT ctid FROM read_counts"
+            " WHERE measure = 'cohort' AND span = 'all' LIMIT 1)"
+        )
+    code, report = await verify_json(running)
+    assert code == 1
+    assert kinds(report) == {"kept counts"}
+    (found,) = report["discrepancies"]
+    assert found["message"].startswith("a kept count differs from its rows: cohort all ")
+    kept, counted = re.findall(r"kept (\d+), counted (\d+)$", found["message"])[0]
+    assert int(kept) == int(counted) + 2
