@@ -8,6 +8,7 @@ The API routes and the dashboard both call these functions, so each count exists
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import MAXYEAR, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -110,6 +111,12 @@ async def network_funnel(conn: Conn, period: Period) -> Funnel:
         name: sum(n for stages, n in stages_reached.items() if stages & bit)
         for name, bit in _STAGE_BITS.items()
     }
+    return funnel_of(period, reached)
+
+
+def funnel_of(period: Period, reached: Mapping[str, int]) -> Funnel:
+    """The funnel from how many of the cohort reached each stage (`enrolled`: all of it)."""
+    enrolled = reached["enrolled"]
     stages = [
         FunnelStage(stage=name, participants=reached[name], share=ratio(reached[name], enrolled))
         for name in FUNNEL_STAGES
@@ -170,6 +177,14 @@ async def monthly_outcomes(conn: Conn, period: Period) -> MonthlyOutcomes:
     """
     async with snapshot(conn):
         counted = await _monthly_counts(conn, period)
+    return series_of(period, {m: {_FIELDS[k]: n for k, n in c.items()} for m, c in counted.items()})
+
+
+_FIELDS = {"cohort": "enrolments", "placed": "placements", "exits": "exits"}
+
+
+def series_of(period: Period, counted: Mapping[int, Mapping[str, int]]) -> MonthlyOutcomes:
+    """The monthly series from the counts of the months with any (month index: field: n)."""
     first, last = _month_range(period, list(counted))
     if first is None or last is None:  # both bounds open and nothing counted
         return MonthlyOutcomes(period=period, timezone=TIMEZONE, months=[])
@@ -179,8 +194,8 @@ async def monthly_outcomes(conn: Conn, period: Period) -> MonthlyOutcomes:
         months.append(
             MonthOutcomes(
                 month=_month(index),
-                enrolments=row.get("cohort", 0),
-                placements=row.get("placed", 0),
+                enrolments=row.get("enrolments", 0),
+                placements=row.get("placements", 0),
                 exits=row.get("exits", 0),
                 partial=_partial(period, index, first, last),
             )

@@ -8,19 +8,11 @@ them over many periods, so a kept count that drifts from its rows is caught.
 from __future__ import annotations
 
 from refnet.projections.store.database import Conn
-from refnet.projections.store.network_views import (
-    FUNNEL_STAGES,
-    TIMEZONE,
-    _month,
-    _month_range,
-    _partial,
-)
+from refnet.projections.store.network_views import TIMEZONE, funnel_of, series_of
 from refnet.projections.store.queries import _days
 from refnet.projections.store.views import (
     Funnel,
-    FunnelStage,
     MonthlyOutcomes,
-    MonthOutcomes,
     NetworkOutcomes,
     PartnerOutcomes,
     Period,
@@ -136,7 +128,7 @@ FROM (
 
 
 async def network_outcomes(conn: Conn, period: Period, overdue_days: int) -> NetworkOutcomes:
-    """Every network count of PRODUCT.md for `period`, from the read model."""
+    """`network_outcomes` of the views, counted over the rows."""
     bounds = (period.from_, period.to)
     totals = await conn.fetchrow(_TOTALS, *bounds)
     refs = await conn.fetchrow(_REFERRALS, *bounds, overdue_days)
@@ -169,30 +161,14 @@ async def network_outcomes(conn: Conn, period: Period, overdue_days: int) -> Net
 
 
 async def network_funnel(conn: Conn, period: Period) -> Funnel:
-    """The participants first enrolled in `period`, and how many reached each stage.
-
-    Each participant counts once however often enrolled. A stage is reached when
-    it happened at any time (up to now, also after the period's end): referred
-    (a referral sent that its sender did not withdraw), accepted (a referral
-    accepted), training_started, placed. Each share is of those enrolled.
-    """
+    """`network_funnel` of the views, counted over the rows."""
     row = await conn.fetchrow(_FUNNEL, period.from_, period.to)
     assert row is not None
-    enrolled: int = row["enrolled"]
-    stages = [
-        FunnelStage(stage=name, participants=row[name], share=ratio(row[name], enrolled))
-        for name in FUNNEL_STAGES
-    ]
-    return Funnel(period=period, enrolled=enrolled, stages=stages)
+    return funnel_of(period, dict(row))
 
 
 async def referral_flows(conn: Conn, period: Period) -> ReferralFlows:
-    """Referrals sent in `period` per (from partner, to partner), withdrawn ones left out.
-
-    Each cell counts sent, accepted, declined and pending by the first answer
-    alone, with its acceptance rate and median days to answer. `partners` lists
-    every partner in a cell, sorted, for the matrix's rows and columns.
-    """
+    """`referral_flows` of the views, counted over the rows."""
     rows = await conn.fetch(_FLOWS, period.from_, period.to)
     flows = [
         ReferralFlow(
@@ -212,31 +188,6 @@ async def referral_flows(conn: Conn, period: Period) -> ReferralFlows:
 
 
 async def monthly_outcomes(conn: Conn, period: Period) -> MonthlyOutcomes:
-    """Enrolments, placements and exits in `period` per calendar month in Europe/Berlin.
-
-    Enrolments are participants by their first enrolment, placements by their
-    first placement, exits by their first exit (the leaving date). The months run
-    from the one holding `from` to the one holding the last instant before `to`;
-    an open bound takes the first or last month with a count. Months without one
-    are listed with zeros. Periods are instants, so a bound at UTC midnight leaves
-    the month it cuts `partial`; bounds at Berlin midnight give whole months.
-    Raises MonthRangeError for more than MAX_MONTHS months.
-    """
+    """`monthly_outcomes` of the views, counted over the rows."""
     rows = await conn.fetch(_MONTHLY, period.from_, period.to)
-    counted = {r["month"]: r for r in rows}
-    first, last = _month_range(period, list(counted))
-    if first is None or last is None:  # both bounds open and nothing counted
-        return MonthlyOutcomes(period=period, timezone=TIMEZONE, months=[])
-    months = []
-    for index in range(first, last + 1):
-        row = counted.get(index)
-        months.append(
-            MonthOutcomes(
-                month=_month(index),
-                enrolments=row["enrolments"] if row else 0,
-                placements=row["placements"] if row else 0,
-                exits=row["exits"] if row else 0,
-                partial=_partial(period, index, first, last),
-            )
-        )
-    return MonthlyOutcomes(period=period, timezone=TIMEZONE, months=months)
+    return series_of(period, {r["month"]: dict(r) for r in rows})
