@@ -36,7 +36,8 @@ from refnet.projections.store.schema import COUNTS
 BERLIN: Final = ZoneInfo("Europe/Berlin")
 Key = tuple[str, str, str, int]
 """(measure, a, b, bin) of a kept count."""
-_EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+EARLIEST, LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+"""The first and last instants PostgreSQL is given: open bounds of a window counted from rows."""
 
 
 @dataclass
@@ -121,7 +122,8 @@ def _matches(key: Key, match: Mapping[str, Any]) -> bool:
 
 
 def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), BERLIN)
+    """Berlin's midnight of `day` in UTC; OverflowError before the calendar's first instant."""
+    return datetime.combine(day, time(0), BERLIN).astimezone(UTC)
 
 
 def _split(from_: datetime | None, to: datetime | None) -> _Split:
@@ -129,7 +131,7 @@ def _split(from_: datetime | None, to: datetime | None) -> _Split:
     try:
         return _split_days(from_, to)
     except (OverflowError, ValueError):  # an instant at the calendar's end: count the rows
-        return _Split(raw=[(from_ or _EARLIEST, to or _LATEST)])
+        return _Split(raw=[(from_ or EARLIEST, to or LATEST)])
 
 
 def _split_days(from_: datetime | None, to: datetime | None) -> _Split:

@@ -9,12 +9,14 @@ The API routes and the dashboard both call these functions, so each count exists
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import MAXYEAR, date, datetime, time, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from refnet.projections.fold.derive import FOLLOWUP_WINDOW_DAYS
 from refnet.projections.store.count_reads import (
+    EARLIEST,
+    LATEST,
     Window,
     grouped,
     medians,
@@ -250,8 +252,8 @@ async def _monthly_counts(conn: Conn, period: Period) -> dict[int, dict[str, int
         ]
         windows = [
             Window(
-                max(filter(None, (period.from_, _month_start(month)))),
-                min(filter(None, (period.to, _month_start(month + 1)))),
+                max([b for b in (period.from_, _month_start(month)) if b], default=EARLIEST),
+                min([b for b in (period.to, _month_start(month + 1)) if b], default=LATEST),
                 _SERIES,
             )
             for month in sorted(set(cut))
@@ -269,10 +271,10 @@ async def _monthly_counts(conn: Conn, period: Period) -> dict[int, dict[str, int
 
 
 def _month_start(index: int) -> datetime | None:
-    """The instant month `index` begins in Berlin; None past the calendar."""
+    """The instant month `index` begins in Berlin, in UTC; None outside the calendar."""
     try:
-        return datetime.combine(_month(index), time(0), BERLIN)
-    except ValueError:
+        return datetime.combine(_month(index), time(0), BERLIN).astimezone(UTC)
+    except (OverflowError, ValueError):
         return None
 
 

@@ -96,3 +96,23 @@ def test_the_middle_found_from_bins_is_the_median_of_the_values(values: list[flo
 def test_no_values_have_no_middle() -> None:
     assert _middle({}) is None
     assert _middle({3: 0}) is None
+
+
+calendar = st.one_of(
+    st.none(),
+    st.datetimes(
+        min_value=dt.datetime(1, 1, 1),
+        max_value=dt.datetime(9999, 12, 31, 23, 59),
+        timezones=st.just(UTC),
+    ),
+)
+
+
+@given(calendar, calendar)
+def test_any_period_of_the_calendar_splits_into_bounds_postgresql_accepts(
+    from_: dt.datetime | None, to: dt.datetime | None
+) -> None:
+    split = _split(from_, to)
+    for lo, hi in split.raw:  # in UTC, inside the calendar: asyncpg can send them
+        assert lo.utcoffset() == hi.utcoffset() == dt.timedelta(0)
+        assert lo.astimezone(UTC) <= hi.astimezone(UTC)
