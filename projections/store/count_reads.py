@@ -27,13 +27,14 @@ from refnet.projections.store.counts import (
     FLOW_ANSWER_BIN,
     PLACEMENT_BIN,
     PLACEMENT_SECONDS,
+    TIMEZONE,
     bin_of,
     window_sql,
 )
 from refnet.projections.store.database import Conn
 from refnet.projections.store.schema import COUNTS
 
-BERLIN: Final = ZoneInfo("Europe/Berlin")
+BERLIN: Final = ZoneInfo(TIMEZONE)
 Key = tuple[str, str, str, int]
 """(measure, a, b, bin) of a kept count."""
 EARLIEST, LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
@@ -121,7 +122,7 @@ def _matches(key: Key, match: Mapping[str, Any]) -> bool:
 # ------------------------------------------------------------------ split
 
 
-def _day_start(day: date) -> datetime:
+def day_start(day: date) -> datetime:
     """Berlin's midnight of `day` in UTC; OverflowError before the calendar's first instant."""
     return datetime.combine(day, time(0), BERLIN).astimezone(UTC)
 
@@ -141,7 +142,7 @@ def _split_days(from_: datetime | None, to: datetime | None) -> _Split:
     first = last = None  # the whole days [first, last)
     if from_ is not None:
         first = from_.astimezone(BERLIN).date()
-        if _day_start(first) != from_:
+        if day_start(first) != from_:
             first += timedelta(days=1)
     if to is not None:
         last = to.astimezone(BERLIN).date()
@@ -149,10 +150,10 @@ def _split_days(from_: datetime | None, to: datetime | None) -> _Split:
         if from_ is not None and to is not None and from_ < to:
             split.raw.append((from_, to))
         return split
-    if from_ is not None and first is not None and from_ < _day_start(first):
-        split.raw.append((from_, _day_start(first)))
-    if to is not None and last is not None and _day_start(last) < to:
-        split.raw.append((_day_start(last), to))
+    if from_ is not None and first is not None and from_ < day_start(first):
+        split.raw.append((from_, day_start(first)))
+    if to is not None and last is not None and day_start(last) < to:
+        split.raw.append((day_start(last), to))
     split.rows = _cover(first, last)
     return split
 

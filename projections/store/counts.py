@@ -27,6 +27,7 @@ from refnet.projections.store.database import Conn
 from refnet.projections.store.schema import COUNTS
 
 TIMEZONE: Final = "Europe/Berlin"
+"""Where a day, a month and a year of the kept counts begin and end."""
 
 # Bits of the cohort measure's bin: the funnel stages a participant has reached.
 REFERRED, ACCEPTED, TRAINING_STARTED, PLACED = 1, 2, 4, 8

@@ -9,15 +9,16 @@ The API routes and the dashboard both call these functions, so each count exists
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, date, datetime, time, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo
 
 from refnet.projections.fold.derive import FOLLOWUP_WINDOW_DAYS
 from refnet.projections.store.count_reads import (
+    BERLIN,
     EARLIEST,
     LATEST,
     Window,
+    day_start,
     grouped,
     medians,
     snapshot,
@@ -29,6 +30,7 @@ from refnet.projections.store.counts import (
     PLACED,
     REFERRAL_STATES,
     REFERRED,
+    TIMEZONE,
     TRAINING_STARTED,
 )
 from refnet.projections.store.database import Conn
@@ -48,9 +50,6 @@ from refnet.projections.store.views import (
     ratio,
 )
 
-TIMEZONE: Final = "Europe/Berlin"
-"""Where a calendar month or a follow-up date begins and ends."""
-BERLIN: Final = ZoneInfo(TIMEZONE)
 MAX_MONTHS: Final = 1200
 """The longest monthly series answered (a hundred years): a wider one is a typo in a bound."""
 # The six-month window, 150 to 240 days after the leaving date: the fold's own rule.
@@ -273,7 +272,7 @@ async def _monthly_counts(conn: Conn, period: Period) -> dict[int, dict[str, int
 def _month_start(index: int) -> datetime | None:
     """The instant month `index` begins in Berlin, in UTC; None outside the calendar."""
     try:
-        return datetime.combine(_month(index), time(0), BERLIN).astimezone(UTC)
+        return day_start(_month(index))
     except (OverflowError, ValueError):
         return None
 

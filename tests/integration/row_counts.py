@@ -7,8 +7,9 @@ them over many periods, so a kept count that drifts from its rows is caught.
 
 from __future__ import annotations
 
+from refnet.projections.store.counts import TIMEZONE
 from refnet.projections.store.database import Conn
-from refnet.projections.store.network_views import TIMEZONE, funnel_of, series_of
+from refnet.projections.store.network_views import funnel_of, series_of
 from refnet.projections.store.queries import _days
 from refnet.projections.store.views import (
     Funnel,
