@@ -17,7 +17,8 @@ a participant's rows live and change together, under its id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -40,6 +41,9 @@ ANSWER_SECONDS = "extract(epoch FROM r.answered_at - r.sent_at)"
 # few values to read, wide enough that a period sums few bins. Each has its index
 # in migrations/006_counts.sql, on the same expression.
 PLACEMENT_BIN, ANSWER_BIN, FLOW_ANSWER_BIN = 6 * 3600, 3600, 86400
+
+Contribution = tuple[str, str | None, str, str, int]
+"""(measure, instant as a UTC string or None, a, b, bin): one row of a measure's select."""
 
 
 def bin_of(seconds: str, width: int) -> str:
@@ -198,25 +202,32 @@ MEASURES: Final[tuple[Measure, ...]] = (
 BY_NAME: Final = {m.name: m for m in MEASURES}
 
 _CONTRIBUTIONS = " UNION ALL ".join(
-    f"SELECT '{m.name}' AS measure, c.* FROM ({m.sql}) AS c" for m in MEASURES
+    f"SELECT '{m.name}' AS measure, c.*, 1 AS n FROM ({m.sql}) AS c" for m in MEASURES
 )
-# Each contribution counted on its Berlin day, in its month and year, and in all
-# time (span 'all', day -infinity: the only row of a measure without an instant).
-_SPREAD = f"""
-WITH c AS ({_CONTRIBUTIONS})
-SELECT measure, span, day, a, b, bin, count(*)::bigint AS n FROM (
-  SELECT measure, 'day' AS span, (at AT TIME ZONE '{TIMEZONE}')::date AS day, a, b, bin
+
+
+def _spread(source: str) -> str:
+    """Contributions (measure, at, a, b, bin, n) of `source` summed on their Berlin day,
+    in their month and year, and in all time (span 'all', day -infinity: the only row of
+    a measure without an instant)."""
+    return f"""
+WITH c AS ({source})
+SELECT measure, span, day, a, b, bin, sum(n)::bigint AS n FROM (
+  SELECT measure, 'day' AS span, (at AT TIME ZONE '{TIMEZONE}')::date AS day, a, b, bin, n
   FROM c WHERE at IS NOT NULL
   UNION ALL
-  SELECT measure, 'month', date_trunc('month', at AT TIME ZONE '{TIMEZONE}')::date, a, b, bin
+  SELECT measure, 'month', date_trunc('month', at AT TIME ZONE '{TIMEZONE}')::date, a, b, bin, n
   FROM c WHERE at IS NOT NULL
   UNION ALL
-  SELECT measure, 'year', date_trunc('year', at AT TIME ZONE '{TIMEZONE}')::date, a, b, bin
+  SELECT measure, 'year', date_trunc('year', at AT TIME ZONE '{TIMEZONE}')::date, a, b, bin, n
   FROM c WHERE at IS NOT NULL
   UNION ALL
-  SELECT measure, 'all', '-infinity'::date, a, b, bin FROM c
+  SELECT measure, 'all', '-infinity'::date, a, b, bin, n FROM c
 ) AS spread GROUP BY measure, span, day, a, b, bin
 """
+
+
+_SPREAD = _spread(_CONTRIBUTIONS)
 _IDS = "= ANY($1::text[])"
 # Days as text: '-infinity' and the year 10000 (9999's last hour in Berlin) go back unchanged.
 _OLD = f"SELECT measure, span, day::text, a, b, bin, n FROM ({_SPREAD.replace('{who}', _IDS)}) AS s"
@@ -231,6 +242,20 @@ SELECT measure, span, day, a, b, bin, sum(n) FROM (
     $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::bigint[]
   ) AS old(measure, span, day, a, b, bin, n)
 ) AS delta GROUP BY measure, span, day, a, b, bin HAVING sum(n) <> 0
+ORDER BY measure, span, day, a, b, bin
+ON CONFLICT (measure, span, day, a, b, bin) DO UPDATE SET n = {COUNTS}.n + excluded.n
+"""
+# Contributions that changed, worked out by the worker (`contributions.py`), summed
+# into the kept counts; ordered as _KEEP is, for the same reason.
+_MOVE = f"""
+INSERT INTO {COUNTS} (measure, span, day, a, b, bin, n)
+SELECT measure, span, day, a, b, bin, n FROM ({
+    _spread(
+        "SELECT measure, at::timestamptz AS at, a, b, bin, n FROM unnest("
+        "$1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::bigint[]"
+        ") AS moved(measure, at, a, b, bin, n)"
+    )
+}) AS spread WHERE n <> 0
 ORDER BY measure, span, day, a, b, bin
 ON CONFLICT (measure, span, day, a, b, bin) DO UPDATE SET n = {COUNTS}.n + excluded.n
 """
@@ -272,6 +297,31 @@ async def after_rewrite(conn: Conn, before: Before) -> None:
         before.ids,
         *([r[col] for r in old] for col in range(7)),
     )
+
+
+async def move_counts(conn: Conn, moved: Mapping[Contribution, int]) -> None:
+    """Add `moved` (contribution → how many more, or fewer) to the kept counts."""
+    if not moved:
+        return
+    keys = list(moved)
+    await conn.execute(
+        _MOVE,
+        *([k[col] for k in keys] for col in range(5)),
+        [moved[k] for k in keys],
+    )
+
+
+async def contributions_of(conn: Conn, ids: Sequence[str]) -> Counter[Contribution]:
+    """What the rows of `ids` contribute, by the measures' SQL (instants as UTC strings)."""
+    rows = await conn.fetch(
+        "SELECT measure, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        f" a, b, bin, n FROM ({_CONTRIBUTIONS.replace('{who}', _IDS)}) AS c",
+        list(ids),
+    )
+    found: Counter[Contribution] = Counter()
+    for measure, at, a, b, bin_, n in rows:
+        found[measure, at, a, b, bin_] += n
+    return found
 
 
 async def recount_all(conn: Conn) -> None:

@@ -14,6 +14,7 @@ the stored offsets to seek back to.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -24,7 +25,8 @@ from refnet.projections.fold.batch import fold_batch
 from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact, Position
 from refnet.projections.fold.rules import ParticipantState
-from refnet.projections.store.counts import after_rewrite, before_rewrite
+from refnet.projections.store.contributions import contributions, delta
+from refnet.projections.store.counts import Contribution, move_counts
 from refnet.projections.store.database import Conn, StoreError, StoreUnavailable, is_transient
 from refnet.projections.store.row_writes import copy_derived, reject
 from refnet.projections.store.schema import (
@@ -50,6 +52,8 @@ WITH state AS (DELETE FROM participant_state WHERE participant_id = ANY($1::text
      consent AS (DELETE FROM consents WHERE participant_id = ANY($1::text[]))
 DELETE FROM partner_links WHERE participant_id = ANY($1::text[])
 """
+_NONE: Counter[Contribution] = Counter()  # a participant without rows contributes nothing
+
 _PARK = """
 INSERT INTO dead_letters (topic, partition, "offset", event_id, reason, payload)
 SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])
@@ -235,9 +239,11 @@ class OutcomeStore(OutcomePort):
             return 0, 0
         partition_of = {i.participant_id: i.position.partition for i in incoming}
         states = await self._states(conn, partition_of)
+        # What the stored rows contribute now: the fold changes the states in place.
+        before = {pid: contributions(derive(s)) for pid, s in states.items() if s.facts}
         folded = fold_batch(states, _facts(incoming))
         if folded.changed:
-            await self._rewrite(conn, list(folded.changed.values()))
+            await self._rewrite(conn, list(folded.changed.values()), before)
         if folded.rejections:
             await reject(conn, folded.rejections)
         written.states = {pid: (partition_of[pid], s) for pid, s in folded.changed.items()}
@@ -262,9 +268,13 @@ class OutcomeStore(OutcomePort):
                 states[pid] = ParticipantState.from_json(pid, r["facts"])
         return states
 
-    async def _rewrite(self, conn: Conn, states: list[ParticipantState]) -> None:
+    async def _rewrite(
+        self,
+        conn: Conn,
+        states: list[ParticipantState],
+        before: dict[str, Counter[Contribution]],
+    ) -> None:
         ids = [s.participant_id for s in states]
-        counted = await before_rewrite(conn, ids)
         await conn.execute(_DELETE_DERIVED, ids)
         await conn.copy_records_to_table(
             "participant_state",
@@ -272,8 +282,13 @@ class OutcomeStore(OutcomePort):
             columns=["participant_id", "facts"],
         )
         # A state of only rejected events has no participant to show.
-        await copy_derived(conn, [derive(s) for s in states if s.facts])
-        await after_rewrite(conn, counted)
+        derived = {s.participant_id: derive(s) for s in states if s.facts}
+        await copy_derived(conn, list(derived.values()))
+        moved: Counter[Contribution] = Counter()
+        for pid in ids:
+            rows = derived.get(pid)
+            delta(before.get(pid, _NONE), contributions(rows) if rows else _NONE, moved)
+        await move_counts(conn, moved)
 
     async def _park(self, conn: Conn, letters: list[DeadLetter]) -> None:
         if not letters:

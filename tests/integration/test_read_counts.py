@@ -11,13 +11,26 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import Counter
 from collections.abc import Awaitable
 
 import pytest
 
+from refnet.events.fields import format_utc
+from refnet.projections.fold.derive import derive
+from refnet.projections.fold.rows import (
+    ParticipantRow,
+    ParticipantRows,
+    PartnerLinkRow,
+    ReferralRow,
+    TrainingRow,
+)
+from refnet.projections.fold.rules import ParticipantState
 from refnet.projections.store import network_views, queries
-from refnet.projections.store.counts import count_drift, recount_all
+from refnet.projections.store.contributions import contributions
+from refnet.projections.store.counts import contributions_of, count_drift, recount_all
 from refnet.projections.store.database import Conn
+from refnet.projections.store.row_writes import copy_derived
 from refnet.projections.store.views import Period
 from refnet.services.demo.generator import demo_history
 from tests.integration import row_counts
@@ -133,3 +146,92 @@ async def test_a_count_that_drifted_from_its_rows_is_named(running: World) -> No
         drift = await count_drift(conn)
         assert len(drift) >= 1 and all(line.startswith("cohort ") for line in drift)
         assert "kept" in drift[0] and "counted" in drift[0]
+
+
+async def test_the_workers_contributions_are_the_measures_of_the_rows(running: World) -> None:
+    """The worker moves the counts by contributions it works out itself: they must be
+    what each measure's SQL selects from the same rows, participant by participant."""
+    running.publish(demo_history())
+    await running.wait()
+    async with running.connection() as conn:
+        stored = await conn.fetch("SELECT participant_id, facts::text FROM participant_state")
+        states = [ParticipantState.from_json(pid, facts) for pid, facts in stored]
+        assert len(states) >= 413  # the enrolled, and some only referred or rejected
+        for state in states:
+            mine = contributions(derive(state)) if state.facts else Counter()
+            assert mine == await contributions_of(conn, [state.participant_id]), state
+        assert await count_drift(conn) == []
+
+
+def random_rows(rng: random.Random, pid: str) -> ParticipantRows:
+    """Rows no history need make: ties, ends before starts, trainings nested and open."""
+    hours = [rng.randrange(-48, 24 * 400) for _ in range(6)]
+
+    def at() -> str:
+        return format_utc(
+            dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+            + dt.timedelta(hours=rng.choice(hours), microseconds=rng.choice([0, 0, 1, 999_999]))
+        )
+
+    def maybe() -> str | None:
+        return rng.choice([None, at()])
+
+    partners = ["jc", "ch", "tc"]
+    participant = ParticipantRow(
+        pid,
+        rng.random() < 0.8,
+        maybe(),
+        rng.choice([None, "Nord", "Süd"]),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        maybe(),
+        rng.choice([None, "job", "apprenticeship"]),
+        None,
+        maybe(),
+        None,
+        None,
+    )
+    referrals = [
+        ReferralRow(
+            pid,
+            f"r{i}",
+            rng.choice(partners),
+            rng.choice(partners),
+            "s",
+            "Nord",
+            at(),
+            rng.choice(["pending", "accepted", "declined", "withdrawn"]),
+            maybe(),
+            None,
+            None,
+        )
+        for i in range(rng.randrange(4))
+    ]
+    trainings = [
+        TrainingRow(pid, f"t{i}", "tc", "course", at(), maybe(), None)
+        for i in range(rng.randrange(5))
+    ]
+    links = [
+        PartnerLinkRow(rng.choice(partners), pid, role, at())
+        for role in ("enrolled", "accepted", "placed")
+        if rng.random() < 0.5
+    ]
+    return ParticipantRows(participant, referrals, trainings, links)
+
+
+async def test_contributions_of_random_rows_are_the_measures_of_the_rows(world: World) -> None:
+    rng = random.Random(20261203)
+    async with world.connection() as conn:
+        for case in range(300):
+            rows = random_rows(rng, f"p{case}")
+            scratch = conn.transaction()
+            await scratch.start()
+            await copy_derived(conn, [rows])
+            counted = await contributions_of(conn, [f"p{case}"])
+            await scratch.rollback()
+            assert contributions(rows) == counted, rows
