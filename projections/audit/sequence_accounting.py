@@ -7,7 +7,8 @@ stays missing. Pure: the records come in as plain data.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 ABANDONED_BY_GATEWAY = "abandoned by a crashed gateway"
@@ -53,6 +54,23 @@ class SequenceLedger:
             if b.publisher_id == publisher_id and b.state == "abandoned" and b.end > b.first
         ]
         return found
+
+    def holders(self, publisher_id: str) -> Callable[[int], str | None]:
+        """Which holder reserved each number of `publisher_id` (None: no block has it).
+
+        Two gateway processes hold blocks at once, so their numbers interleave on a
+        partition: order is only owed within one holder's numbers.
+        """
+        mine = sorted(
+            (b.first, b.end, b.holder) for b in self.blocks if b.publisher_id == publisher_id
+        )
+        firsts = [first for first, _, _ in mine]
+
+        def holder(sequence: int) -> str | None:
+            at = bisect_right(firsts, sequence) - 1
+            return mine[at][2] if at >= 0 and sequence < mine[at][1] else None
+
+        return holder
 
 
 def _disjoint(explained: Iterable[Explained]) -> list[Explained]:

@@ -56,7 +56,7 @@ ORDER BY publisher_id, unused_id
 """
 _READ_BLOCKS = """
 SELECT publisher_id, first_sequence, end_sequence, holder, state FROM sequence_blocks
-WHERE state <> 'closed' ORDER BY publisher_id, first_sequence
+ORDER BY publisher_id, first_sequence
 """
 
 
@@ -103,7 +103,7 @@ async def abandon_gone_blocks(conn: Conn, publisher_id: str, holder: str) -> lis
 
 
 async def read_ledger(conn: Conn) -> SequenceLedger:
-    """Every recorded unused range, and every block not closed (open or abandoned)."""
+    """Every recorded unused range, and every block (who held which numbers)."""
     unused = [UnusedRange(r[0], r[1], r[2], r[3]) for r in await conn.fetch(_READ_UNUSED)]
     blocks = [Block(r[0], r[1], r[2], r[3], r[4]) for r in await conn.fetch(_READ_BLOCKS)]
     return SequenceLedger(tuple(unused), tuple(blocks))

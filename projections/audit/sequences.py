@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from refnet.projections.audit.findings import (
@@ -92,7 +92,7 @@ def check_sequences(
         mine = sorted(by_publisher[publisher], key=lambda e: (e.sequence, e.partition, e.offset))
         findings.extend(_gaps(publisher, mine, ledger.explanations(publisher)))
         findings.extend(_repeats(publisher, mine))
-        findings.extend(_reorderings(publisher, mine))
+        findings.extend(_reorderings(publisher, mine, ledger.holders(publisher)))
     return findings
 
 
@@ -179,16 +179,19 @@ def _repeats(publisher: str, entries: list[Numbered]) -> list[Finding]:
     return findings
 
 
-def _reorderings(publisher: str, entries: list[Numbered]) -> list[Finding]:
-    """A number below one seen earlier in the same partition; repeats are reported apart."""
-    by_partition: dict[int, list[Numbered]] = defaultdict(list)
+def _reorderings(
+    publisher: str, entries: list[Numbered], holder: Callable[[int], str | None]
+) -> list[Finding]:
+    """A number below one seen earlier in the same partition from the same holder (one
+    gateway process, or none: the publisher's own); repeats are reported apart."""
+    by_partition: dict[tuple[int, str], list[Numbered]] = defaultdict(list)
     for entry in entries:
-        by_partition[entry.partition].append(entry)
+        by_partition[entry.partition, holder(entry.sequence) or ""].append(entry)
     findings: list[Finding] = []
-    for partition in sorted(by_partition):
+    for partition, held in sorted(by_partition):
         highest: Numbered | None = None
         seen: set[int] = set()
-        for entry in sorted(by_partition[partition], key=lambda e: e.offset):
+        for entry in sorted(by_partition[partition, held], key=lambda e: e.offset):
             late = highest is not None and entry.sequence < highest.sequence
             if late and entry.sequence not in seen:
                 assert highest is not None

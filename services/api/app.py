@@ -76,6 +76,11 @@ def _version() -> str:
         return "0+unknown"
 
 
+def app_from_environment() -> FastAPI:
+    """The API for the `REFNET_*` environment: what each process of `serve --workers N` runs."""
+    return create_app(Settings())
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The API for `settings`; its pool lives from startup to shutdown on `app.state.pool`.
 

@@ -1,29 +1,42 @@
 """`refnet serve`: run the HTTP API with uvicorn until interrupted.
 
 The settings are built once here and handed to `create_app`; the database is
-checked (and migrated) before uvicorn starts, so a down database is one red
-line instead of a startup traceback.
+checked (and migrated) and the gateway's key made before uvicorn starts, so a
+down database is one red line instead of a startup traceback. With `--workers
+N` uvicorn runs N processes on one port, each building the app from the
+environment, each with its own pool and its own gateway holder (its own blocks
+of sequence numbers).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
+import asyncpg
 import typer
 import uvicorn
 
+from refnet.events.settings import Settings
 from refnet.services.api.app import create_app
 from refnet.services.cli.console import friendly
 from refnet.services.cli.root import cli_settings, with_connection
+from refnet.services.registry.keys import ensure_gateway_key
 
 # h11 refuses a request head it cannot parse within this many buffered bytes. Its
 # default (16 KiB) made a long URL pass or fail depending on how the bytes were
 # split across reads; a fixed, larger bound answers the same request the same way.
 MAX_REQUEST_HEAD_BYTES = 128 * 1024
+APP_FROM_ENVIRONMENT = "refnet.services.api.app:app_from_environment"
 
 
-async def _ready(_: object) -> None:
-    """Nothing to do: `with_connection` has connected and migrated by now."""
+def _ready(settings: Settings) -> Callable[[asyncpg.Connection], Awaitable[None]]:
+    """The gateway's key made and registered once, before any API process starts."""
+
+    async def ready(conn: asyncpg.Connection) -> None:
+        await ensure_gateway_key(conn, settings.gateway_key_file)
+
+    return ready
 
 
 @friendly
@@ -35,15 +48,24 @@ def serve(
         int | None,
         typer.Option(min=1, max=65535, help="port to listen on (default: REFNET_API_PORT)"),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=64, help="API processes sharing the port (each its own pool)"),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) until interrupted."""
     settings = cli_settings()
-    with_connection(settings, _ready)
+    with_connection(settings, _ready(settings))
     bind_host = host if host is not None else settings.api_host
     bind_port = port if port is not None else settings.api_port
     # A taken port is logged by uvicorn in one line, and it exits 1.
+    # More than one process: uvicorn starts each from the environment, which holds
+    # everything the settings are made of.
+    app: object = create_app(settings) if workers == 1 else APP_FROM_ENVIRONMENT
     uvicorn.run(
-        create_app(settings),
+        app,  # type: ignore[arg-type]
+        factory=workers > 1,
+        workers=workers,
         host=bind_host,
         port=bind_port,
         log_level="info",

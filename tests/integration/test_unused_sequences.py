@@ -193,3 +193,28 @@ async def test_a_client_reports_a_refused_publish_and_what_a_dead_process_left_o
         ([[0, 0]], recorded[0][2]),
         ([[1, 3]], ABANDONED_BY_CLIENT),
     ]
+
+
+def spawned_children(pid: int) -> list[str]:
+    """The worker processes uvicorn spawned under `pid` (not its resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    lines = [Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ") for child in children]
+    return [line.decode() for line in lines if b"spawn_main" in line]
+
+
+async def test_api_processes_sharing_a_port_number_their_events_apart(
+    running: World, tmp_path: Path
+) -> None:
+    """`refnet serve --workers 2`: each process reserves its own blocks; nothing collides."""
+    headers = await partner_token(running)
+    with served_api_process(running, tmp_path / "api.log", workers=2) as (url, process):
+        assert len(spawned_children(process.pid)) == 2
+        answers = await asyncio.gather(*(post(url, headers, 5) for _ in range(24)))
+        assert [a.status_code for a in answers] == [202] * 24, [a.text for a in answers]
+    sequences = [e.sequence for e in running.read_log()]
+    assert len(sequences) == len(set(sequences)) == 120
+    await running.wait()
+    assert (await running.outcomes()).participants == 120
+    code, report = await verify_json(running)
+    assert code == 0, report["discrepancies"]
+    assert report["intact"] and report["discrepancies"] == []

@@ -41,12 +41,14 @@ def served_api(world: World, log: Path) -> Iterator[str]:
 
 
 @contextmanager
-def served_api_process(world: World, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def served_api_process(
+    world: World, log: Path, workers: int = 1
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """As `served_api`, also yielding the process, for tests that kill it."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "refnet.services.cli.main", "serve"]
-    argv += ["--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     env = settings_env(world.settings) | {"PYTHONUNBUFFERED": "1"}
     with log.open("ab") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -13,6 +13,7 @@ from refnet.events.codec import validate
 from refnet.events.signing import CounterSequence, Signer, SigningKey, load_public
 from refnet.projections.audit.findings import GAP, REORDERING, REPEAT, RESEND
 from refnet.projections.audit.replay import Replay
+from refnet.projections.audit.sequence_accounting import Block, SequenceLedger
 from refnet.projections.audit.sequences import (
     Numbered,
     check_sequences,
@@ -122,6 +123,22 @@ def test_a_lower_number_later_in_one_partition_is_a_reordering() -> None:
     assert findings[0].message == (
         "publisher bobeq, partition 0: number 1 at offset 2 comes after number 2 at offset 1"
     )
+
+
+def test_two_holders_numbers_interleave_but_each_holder_s_must_rise() -> None:
+    # Two gateway processes at once: blocks 0..2 and 3..5, their numbers mixed on one partition.
+    ledger = SequenceLedger(
+        blocks=(Block("bobeq", 0, 3, "a", "closed"), Block("bobeq", 3, 6, "b", "closed"))
+    )
+    mixed = [entry(n, offset=i) for i, n in enumerate([0, 3, 1, 4, 2, 5])]
+    assert check_sequences(mixed, ledger) == []
+    late = [entry(n, offset=i) for i, n in enumerate([0, 3, 2, 4, 1, 5])]
+    findings = check_sequences(late, ledger)
+    assert [(f.kind, f.offset, f.detail["after_sequence"]) for f in findings] == [
+        (REORDERING, 4, 2)
+    ]
+    # Without the blocks the same log is out of order where the holders interleave.
+    assert [f.offset for f in check_sequences(mixed)] == [2, 4]
 
 
 def test_order_across_partitions_is_not_a_reordering() -> None:
