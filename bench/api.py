@@ -1,9 +1,9 @@
 """The coordinator's views under load: `refnet serve` over a read model of 1,000,000 participants.
 
-    python -m bench.api [--participants N] [--rate R] [--seconds S]
+    python -m bench.api [--participants N] [--rate R] [--seconds S] [--api-workers W]
 
 Generates a read model (bench/api_data.py) in schemas of its own, issues a
-coordinator token, starts `refnet serve` on them, and sends requests at a
+coordinator token, starts `refnet serve --workers W` (1) on them, and sends requests at a
 constant rate (open loop: each at its scheduled time, however long the ones
 before it take, and its latency counted from that time, so a stall is not
 hidden by the requests it held back). First the floor: an authenticated,
@@ -64,6 +64,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     cli.add_argument("--rate", type=float, default=200.0, help="requests per second")
     cli.add_argument("--seconds", type=float, default=30.0, help="per phase")
     cli.add_argument("--port", type=int, default=8765)
+    cli.add_argument("--api-workers", type=int, default=1, help="`refnet serve --workers`")
     return cli.parse_args(argv)
 
 
@@ -176,7 +177,9 @@ async def bench(args: argparse.Namespace, settings: Settings, results: dict[str,
     env = settings_env(settings)
     refnet = [sys.executable, "-m", "refnet.services.cli.main"]
     server = subprocess.Popen(
-        [*refnet, "serve", "--port", str(args.port)], env=env, stdout=subprocess.DEVNULL
+        [*refnet, "serve", "--port", str(args.port), "--workers", str(args.api_workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
     try:
         base = f"http://127.0.0.1:{args.port}"
