@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,6 +119,25 @@ class Settings(BaseSettings):
         description="per programme, the date of the funder's last payment, as JSON "
         '(`{"Netzwerk Integration": "2029-06-30"}`): the audit-retention duty runs five years '
         "from the end of that year; a programme not listed has no duty",
+    )
+
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: every process logs one JSON object per line, with the request id "
+        "or the partition and offsets of the batch in each",
+    )
+    worker_metrics_port: int = Field(
+        9108,
+        ge=0,
+        le=65535,
+        description="port of each projection worker's Prometheus metrics (0: none); "
+        "`projections run --workers N` gives its processes this port and the next N-1",
+    )
+    worker_metrics_host: str = Field(
+        "127.0.0.1", description="address the workers' metrics bind to (0.0.0.0 in a pod)"
+    )
+    api_metrics: bool = Field(
+        True, description="the API answers `GET /metrics` with its Prometheus metrics"
     )
 
     def data_path(self) -> Path:

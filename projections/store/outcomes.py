@@ -133,6 +133,8 @@ class BatchResult:
     duplicates: int  # redelivered positions or repeated event_ids
     dead_lettered: int
     rejected: int = 0  # events that broke a rule: recorded in `rejections`, not applied
+    rejected_types: tuple[str, ...] = ()  # the event type of each of them
+    dead_letter_reasons: tuple[str, ...] = ()  # why each new dead letter was parked
 
 
 class OutcomePort(Protocol):
@@ -213,7 +215,8 @@ class OutcomeStore(OutcomePort):
             self.cache.check(next_offset)
         facts = [i for i in fresh if isinstance(i.item, Fact)]
         letters = [i.item for i in fresh if isinstance(i.item, DeadLetter)]
-        applied, rejected = await self._fold(conn, facts, written)
+        applied, rejected_types = await self._fold(conn, facts, written)
+        rejected = len(rejected_types)
         await self._park(conn, letters)
         ends: dict[int, int] = {}
         for i in fresh:
@@ -226,17 +229,20 @@ class OutcomeStore(OutcomePort):
                 MOVE_OFFSETS, self._projection, self._topic, list(ends), list(ends.values())
             )
         duplicates = len(batch) - len(letters) - applied - rejected
-        return BatchResult(applied, duplicates, len(letters), rejected)
+        reasons = tuple(d.reason for d in letters)
+        return BatchResult(
+            applied, duplicates, len(letters), rejected, tuple(rejected_types), reasons
+        )
 
     async def _fold(
         self,
         conn: Conn,
         incoming: list[Incoming],
         written: _Written,
-    ) -> tuple[int, int]:
-        """Fold the batch's facts; (applied, rejected)."""
+    ) -> tuple[int, list[str]]:
+        """Fold the batch's facts; (applied, the type of each event rejected)."""
         if not incoming:
-            return 0, 0
+            return 0, []
         partition_of = {i.participant_id: i.position.partition for i in incoming}
         states = await self._states(conn, partition_of)
         # What the stored rows contribute now: the fold changes the states in place.
@@ -247,7 +253,7 @@ class OutcomeStore(OutcomePort):
         if folded.rejections:
             await reject(conn, folded.rejections)
         written.states = {pid: (partition_of[pid], s) for pid, s in folded.changed.items()}
-        return folded.applied, len(folded.rejections)
+        return folded.applied, [r.type for r in folded.rejections]
 
     async def _states(
         self, conn: Conn, partition_of: dict[str | None, int]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -27,6 +28,7 @@ import faust
 from faust.types import TP
 
 from refnet.events.kafka_client import MECHANISM, bootstrap, uses_sasl
+from refnet.events.logs import dict_config, log_context
 from refnet.events.settings import Settings
 from refnet.projections.store.database import StoreUnavailable, connect_pool, is_transient
 from refnet.projections.store.migrate import migrate
@@ -37,6 +39,7 @@ from refnet.projections.worker.backlog_process import fold_backlog_apart
 from refnet.projections.worker.gaps import GapGuard
 from refnet.projections.worker.heartbeat import HEARTBEAT_SECONDS, WorkerCounters
 from refnet.projections.worker.lag import end_offsets
+from refnet.projections.worker.metrics import WorkerMetrics
 from refnet.projections.worker.presence import hold_presence
 from refnet.projections.worker.projector import Projector, Record
 from refnet.projections.worker.signatures import KeyRing
@@ -50,9 +53,14 @@ class Runtime:
     """The worker's pool, store and projector, made once on first use."""
 
     def __init__(
-        self, settings: Settings, dead_letters: faust.TopicT, counters: WorkerCounters
+        self,
+        settings: Settings,
+        dead_letters: faust.TopicT,
+        counters: WorkerCounters,
+        metrics: WorkerMetrics,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self._dead_letter_topic = dead_letters
         self._lock = asyncio.Lock()
         self._pool: asyncpg.Pool | None = None
@@ -76,7 +84,7 @@ class Runtime:
             except Exception as exc:
                 if not (isinstance(exc, StoreUnavailable) or is_transient(exc)):
                     raise
-                self.counters.failed(str(exc))
+                self.unavailable(str(exc))
                 log.warning("%s: PostgreSQL unavailable, retrying in %.1fs: %s", what, delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -106,10 +114,20 @@ class Runtime:
                     self.store,
                     self._send_dead_letter,
                     self._load_keys,
-                    on_unavailable=self.counters.failed,
+                    on_unavailable=self.unavailable,
                 )
                 self._heartbeat = asyncio.create_task(self._beat_forever())
             return self.store, self._projector
+
+    def unavailable(self, error: str) -> None:
+        """PostgreSQL did not answer; the step is retried."""
+        self.counters.failed(error)
+        self.metrics.database_retries.inc()
+
+    async def _show_lag(self) -> None:
+        owned = {p: o for p, o in self.committed.items() if p in self.counters.partitions}
+        ends = await asyncio.to_thread(end_offsets, self.settings)
+        self.metrics.show_lag(ends, owned)
 
     async def _beat_forever(self) -> None:
         assert self._pool is not None
@@ -120,6 +138,10 @@ class Runtime:
                 await self._check_offsets()
             except Exception as exc:  # the database is down: the batch retry reports it
                 log.debug("heartbeat not written: %s", exc)
+            try:
+                await self._show_lag()
+            except Exception as exc:  # the broker is down: the lag stays as last seen
+                log.debug("lag not read: %s", exc)
             stuck = self.counters.stuck_seconds
             if stuck > self.settings.worker_stall_seconds:
                 log.error(
@@ -147,6 +169,7 @@ class Runtime:
     async def rewind(self, stored: dict[int, int], reason: str) -> None:
         """Expect and read the owned partitions of `stored` from those offsets again."""
         self.counters.refused(reason)
+        self.metrics.refused_batches.inc()
         log.warning(
             "seeking back to the stored offsets (%d so far): %s",
             self.counters.refused_batches,
@@ -192,7 +215,11 @@ def _datadir(settings: Settings) -> Path:
     return parent / settings.consumer_group
 
 
-def build_app(settings: Settings, counters: WorkerCounters | None = None) -> faust.App:
+def build_app(
+    settings: Settings,
+    counters: WorkerCounters | None = None,
+    metrics: WorkerMetrics | None = None,
+) -> faust.App:
     """A faust app for the outcome projection; nothing connects until it starts."""
     credentials = None
     if uses_sasl(settings):
@@ -219,7 +246,12 @@ def build_app(settings: Settings, counters: WorkerCounters | None = None) -> fau
     )
     events = app.topic(settings.topic_events, key_type=bytes, value_type=bytes, internal=False)
     dead = app.topic(settings.topic_dead_letter, key_type=bytes, value_type=bytes, internal=False)
-    runtime = Runtime(settings, dead, counters or WorkerCounters(settings.consumer_group))
+    runtime = Runtime(
+        settings,
+        dead,
+        counters or WorkerCounters(settings.consumer_group),
+        metrics or WorkerMetrics(),
+    )
 
     async def seek(offsets: dict[int, int]) -> None:
         await _seek(app, {TP(settings.topic_events, p): o for p, o in offsets.items()})
@@ -284,14 +316,26 @@ async def _project_batch(
         await _seek(app, {TP(runtime.settings.topic_events, p): o for p, o in seek.items()})
     if not keep:
         return
+    started = time.perf_counter()
     try:
-        result = await projector.project(keep)
+        with log_context(offsets=_span(keep)):
+            result = await projector.project(keep)
     except OffsetMismatch as refused:
         # Nothing of the batch was applied; go back to what PostgreSQL holds.
         await runtime.rewind(refused.stored, f"refused batch: {refused}")
         return
     runtime.applied(keep)
     runtime.counters.progressed(result.applied)
+    runtime.metrics.batch(result, time.perf_counter() - started)
+
+
+def _span(records: Sequence[Record]) -> str:
+    """`partition:first-last` per partition of a batch, for its log lines."""
+    spans: dict[int, tuple[int, int]] = {}
+    for r in records:
+        first, last = spans.get(r.partition, (r.offset, r.offset))
+        spans[r.partition] = (min(first, r.offset), max(last, r.offset))
+    return ",".join(f"{p}:{a}-{b}" for p, (a, b) in sorted(spans.items()))
 
 
 async def _seek(app: faust.App, offsets: dict[TP, int]) -> None:
@@ -310,7 +354,13 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     the live stream."""
     hold_presence(settings)  # seen by `projections reset` from the start, before faust joins
     counters = WorkerCounters(settings.consumer_group)  # one heartbeat row for both phases
+    metrics = WorkerMetrics()
+    metrics.serve(settings.worker_metrics_port, settings.worker_metrics_host)
     fold_backlog_apart(settings, counters, loglevel)
-    app = build_app(settings, counters)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    metrics.events.labels("applied").inc(counters.applied)  # what the bulk fold applied
+    metrics.batches.inc(counters.batches)
+    app = build_app(settings, counters, metrics)
+    # In JSON, faust's lines take the same shape; in text it keeps its own.
+    config = dict_config("json", loglevel) if settings.log_format == "json" else None
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, logging_config=config)
     worker.execute_from_commandline()

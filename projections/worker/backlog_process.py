@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 
+from refnet.events.logs import configure_logging
 from refnet.events.settings import Settings
 from refnet.projections.worker.backlog import fold_backlog
 from refnet.projections.worker.heartbeat import WorkerCounters
@@ -65,12 +66,8 @@ def _die_with_parent() -> None:
 def main() -> None:
     _die_with_parent()
     worker_id, loglevel = sys.argv[1], sys.argv[2]
-    logging.basicConfig(
-        level=loglevel.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
     settings = Settings.model_validate_json(sys.stdin.buffer.read())
+    configure_logging(loglevel, settings.log_format)  # on stderr, which is the worker's log
     # The parent's id and pid: one heartbeat row for the worker, whichever process beats.
     counters = WorkerCounters(settings.consumer_group, worker_id=worker_id, pid=os.getppid())
     asyncio.run(fold_backlog(settings, counters))

@@ -21,8 +21,10 @@ from refnet.events.settings import Settings
 from refnet.events.signing import Signer
 from refnet.projections.store.database import connect_pool
 from refnet.projections.store.migrate import migrate
+from refnet.services.api import metrics
 from refnet.services.api.deps import pooled
 from refnet.services.api.errors import install_error_handlers
+from refnet.services.api.metrics import RequestTimer
 from refnet.services.api.routes import (
     audit,
     events,
@@ -133,6 +135,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(RequestTimer)
+    app.include_router(metrics.router)
     for module in (events, sequences, network, reports, partners, privacy, audit, health):
         app.include_router(module.router)
     app.include_router(dashboard.router)

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from refnet.events.errors import EventInvalid, EventUndecodable, RefNetError
 from refnet.projections.store.database import StoreUnavailable
+from refnet.services.api import metrics
 from refnet.services.gateway.refusals import Refused
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    metrics.refused("store_unavailable")
     log.warning("read model unavailable: %s", exc)
     return error_response(
         503,
@@ -137,16 +139,19 @@ async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
 
 async def _event_invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EventInvalid)
+    metrics.refused("event_invalid")
     fields = [FieldProblem(field=p.field, reason=p.reason) for p in exc.problems]
     return error_response(422, "event_invalid", "the event is not valid", fields)
 
 
 async def _event_undecodable(_: Request, exc: Exception) -> JSONResponse:
+    metrics.refused("event_undecodable")
     return error_response(400, "event_undecodable", str(exc))
 
 
 async def _refused(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Refused)
+    metrics.refused(exc.code)
     fields = [
         FieldProblem(field=p.field, reason=p.reason, index=p.index, event_id=p.event_id)
         for p in exc.problems

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 
 from refnet.events.errors import LogUnavailable
+from refnet.events.logs import configure_logging
 from refnet.events.settings import Settings
 from refnet.projections.audit.rebuild import Rebuild, RebuildReport
 from refnet.projections.store.reset import reset_read_model
@@ -24,14 +23,24 @@ projections_app = typer.Typer(help="Run and manage the projection worker.", no_a
 @friendly
 def run_command(
     loglevel: str = typer.Option("info", help="faust/worker log level"),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="worker processes in the group, each restarted when it ends"
+    ),
 ) -> None:
-    """Run the projection worker (joins the consumer group; stop with Ctrl-C)."""
+    """Run the projection worker (joins the consumer group; stop with Ctrl-C).
+
+    With --workers N, N processes share the partitions; each serves its metrics on
+    REFNET_WORKER_METRICS_PORT + its index.
+    """
+    settings = cli_settings()
+    configure_logging(loglevel, settings.log_format)
+    if workers > 1:
+        from refnet.services.cli.worker_pool import run_pool
+
+        raise typer.Exit(run_pool(settings, workers, loglevel))
     from refnet.projections.worker.app import run_worker
 
-    logging.basicConfig(
-        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    run_worker(cli_settings(), loglevel=loglevel)
+    run_worker(settings, loglevel=loglevel)
 
 
 @projections_app.command("reset")

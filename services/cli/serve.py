@@ -10,6 +10,8 @@ of sequence numbers).
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -17,8 +19,10 @@ import asyncpg
 import typer
 import uvicorn
 
+from refnet.events.logs import dict_config
 from refnet.events.settings import Settings
 from refnet.services.api.app import create_app
+from refnet.services.api.metrics import MULTIPROCESS_DIR
 from refnet.services.cli.console import friendly
 from refnet.services.cli.root import cli_settings, with_connection
 from refnet.services.registry.keys import ensure_gateway_key
@@ -62,6 +66,9 @@ def serve(
     # More than one process: uvicorn starts each from the environment, which holds
     # everything the settings are made of.
     app: object = create_app(settings) if workers == 1 else APP_FROM_ENVIRONMENT
+    if workers > 1:
+        _share_metrics(settings)
+    json_logs = settings.log_format == "json"  # in text, uvicorn keeps its own lines
     uvicorn.run(
         app,  # type: ignore[arg-type]
         factory=workers > 1,
@@ -70,4 +77,14 @@ def serve(
         port=bind_port,
         log_level="info",
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        log_config=dict_config("json") if json_logs else uvicorn.config.LOGGING_CONFIG,
     )
+
+
+def _share_metrics(settings: Settings) -> None:
+    """An empty directory where the API processes write their metrics, for `/metrics` to
+    add up (prometheus-client's multiprocess mode); the processes inherit its variable."""
+    where = settings.data_path() / "api-metrics" / str(os.getpid())
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    os.environ[MULTIPROCESS_DIR] = str(where)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from refnet.services.api import metrics
 from refnet.services.api.deps import AppSettings, Conn, CurrentPrincipal, forbidden
 from refnet.services.api.errors import BODY_ERRORS, ERROR_RESPONSES, ErrorBody
 from refnet.services.gateway.ingest import Gateway, parse_body
@@ -129,6 +130,7 @@ async def post_events(
     raw = await read_limited(request, settings.ingest_max_bytes)
     items = parse_body(raw, settings.ingest_max_events)
     result = await gateway.ingest(conn, partner_id, items)
+    metrics.ingested(result.accepted, result.duplicates)
     return IngestResponse(
         accepted=result.accepted,
         duplicates=result.duplicates,
