@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration browser browser-deps chromium fonts bench down status clean
+.PHONY: demo test lint typecheck unit integration browser browser-deps chromium fonts promtool bench down status clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,18 @@ fonts:
 		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q fonts-dejavu-core; \
 	fi
 
+# The alert rules are checked and unit-tested by promtool, from Debian's prometheus package
+# (the server it also brings is never started here).
+PROMTOOL ?= /usr/bin/promtool
+promtool:
+	@if [ -x $(PROMTOOL) ]; then \
+		echo "promtool: $(PROMTOOL) is installed"; \
+	else \
+		echo "promtool: $(PROMTOOL) is missing; installing Debian's prometheus"; \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends prometheus; \
+	fi
+
 # `npm ci` installs exactly the lock file and empties node_modules first, so the
 # stamp is written after it.
 $(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
@@ -53,7 +65,7 @@ demo: $(STAMP) fonts
 	$(BIN)/refnet stack up
 	$(BIN)/refnet demo
 
-test: $(STAMP) browser-deps lint typecheck
+test: $(STAMP) browser-deps promtool lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
@@ -68,7 +80,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy -p refnet.events -p refnet.projections -p refnet.services
 	$(BIN)/mypy tests bench
 
-unit: $(STAMP)
+unit: $(STAMP) promtool
 	$(BIN)/pytest -q tests/unit
 
 integration: $(STAMP)
