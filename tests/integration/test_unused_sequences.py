@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka import Producer
+from prometheus_client.parser import text_string_to_metric_families
 
 from refnet.events.catalogue import EventModel
 from refnet.events.errors import PublishFailed
@@ -211,6 +212,13 @@ async def test_api_processes_sharing_a_port_number_their_events_apart(
         assert len(spawned_children(process.pid)) == 2
         answers = await asyncio.gather(*(post(url, headers, 5) for _ in range(24)))
         assert [a.status_code for a in answers] == [202] * 24, [a.text for a in answers]
+        # Each process counts its own; a scrape, whichever answers it, adds them up.
+        scrape = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text)
+            for s in family.samples
+        }
+        assert scrape[("refnet_api_ingested_events_total", (("status", "accepted"),))] == 120
     sequences = [e.sequence for e in running.read_log()]
     assert len(sequences) == len(set(sequences)) == 120
     await running.wait()
