@@ -41,9 +41,9 @@ def _consumer(settings: Settings) -> Consumer:
         "group.id": f"{settings.consumer_group}-audit-reader",
         "enable.auto.commit": False,
         "enable.partition.eof": False,
-        "fetch.max.bytes": 64 * 1024 * 1024,
-        "max.partition.fetch.bytes": 16 * 1024 * 1024,
-        "queued.max.messages.kbytes": 64 * 1024,  # read-ahead: bounds the reader's memory
+        "fetch.max.bytes": 16 * 1024 * 1024,
+        "max.partition.fetch.bytes": 8 * 1024 * 1024,
+        "queued.max.messages.kbytes": 16 * 1024,  # read-ahead: bounds the reader's memory
     }
     return Consumer(config, logger=_CLIENT_LOG)
 
