@@ -15,9 +15,10 @@ from rich.status import Status
 from rich.table import Table
 
 from refnet.events.settings import Settings
-from refnet.services.cli.console import console, friendly, run
+from refnet.services.cli.console import console, fail, friendly, run
 from refnet.services.cli.root import cli_settings
 from refnet.services.localstack import stack
+from refnet.services.localstack.kafka_tools import TOOLS, run_tool
 from refnet.services.localstack.process import data_dir
 
 stack_app = typer.Typer(
@@ -172,3 +173,22 @@ class _Steps:
         if self.current:
             self.out.print(f"[dim]✓ {self.current}[/]")
         self.current = ""
+
+
+@stack_app.command(
+    "kafka",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+@friendly
+def kafka_command(
+    ctx: typer.Context,
+    tool: str = typer.Argument(..., help=f"one of: {', '.join(sorted(TOOLS))}"),
+) -> None:
+    """Run one of Kafka's own tools against the broker, e.g. `refnet stack kafka
+    consumer-groups --describe --group refnet-projections` (`--bootstrap-server` is
+    filled in from REFNET_KAFKA_BOOTSTRAP unless given)."""
+    try:
+        code = run_tool(cli_settings(), tool, list(ctx.args))
+    except ValueError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)

@@ -15,6 +15,7 @@ import subprocess
 import time
 import uuid
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -65,12 +66,17 @@ def kafka_version() -> str:
 
 def ensure_kafka_jars(settings: Settings) -> Path:
     """Resolve the broker's jars with Maven unless already complete; return the libs dir."""
-    pom = deploy_dir() / "kafka" / "pom.xml"
+    home = settings.cache_dir.expanduser().resolve() / f"kafka-{kafka_version()}"
+    return resolve_jars(deploy_dir() / "kafka" / "pom.xml", home, _has_broker_jar)
+
+
+def resolve_jars(pom: Path, home: Path, complete: Callable[[Path], bool]) -> Path:
+    """The runtime jars of `pom` (at the broker's Kafka version) in `home`/libs, resolved
+    with Maven once per pom content; `complete(libs)` says whether the copy is whole."""
     version = kafka_version()
-    home = settings.cache_dir.expanduser().resolve() / f"kafka-{version}"
     libs, marker = home / "libs", home / ".complete"
-    digest = hashlib.sha256(pom.read_bytes()).hexdigest()
-    if marker.is_file() and marker.read_text().strip() == digest and _has_broker_jar(libs):
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()  # `home` names the version
+    if marker.is_file() and marker.read_text().strip() == digest and complete(libs):
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -81,16 +87,18 @@ def ensure_kafka_jars(settings: Settings) -> Path:
     shutil.rmtree(home / "libs.new", ignore_errors=True)
     command = [
         mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-        f"-DoutputDirectory={target}", "-DincludeScope=runtime",
+        f"-DoutputDirectory={target}", "-DincludeScope=runtime", f"-Dkafka.version={version}",
     ]  # fmt: skip
     try:
         result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=1800)
     except subprocess.TimeoutExpired as exc:
-        raise JarsUnavailable(f"Maven did not resolve Kafka {version} within 30 minutes") from exc
-    if result.returncode != 0 or not _has_broker_jar(target):
+        raise JarsUnavailable(
+            f"Maven did not resolve {pom.parent.name} jars within 30 minutes"
+        ) from exc
+    if result.returncode != 0 or not complete(target):
         output = (result.stdout + result.stderr).strip().splitlines()
-        reason = next((ln for ln in reversed(output) if "ERROR" in ln), "no broker jar copied")
-        raise JarsUnavailable(f"Maven could not resolve Kafka {version}: {reason.strip()}")
+        reason = next((ln for ln in reversed(output) if "ERROR" in ln), "the jars were not copied")
+        raise JarsUnavailable(f"Maven could not resolve {pom} at Kafka {version}: {reason.strip()}")
     if target != libs:
         shutil.rmtree(libs, ignore_errors=True)
         target.replace(libs)
