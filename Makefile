@@ -6,13 +6,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration browser browser-deps chromium fonts promtool bench down status clean
+.PHONY: lock demo test lint typecheck unit integration browser browser-deps chromium fonts promtool bench down status clean
 
-$(STAMP): pyproject.toml
+# Every Python package comes from requirements.lock, pinned and hashed, so a fresh
+# machine installs exactly what CI tested; RefNet itself is then installed over it,
+# editable, with nothing more. `make lock` remakes the lock from pyproject.toml.
+LOCK := requirements.lock
+
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --upgrade \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header -o $(LOCK)
+	cd $(BROWSER_DIR) && npm install --package-lock-only --no-audit --no-fund
 
 # The browser tests drive Debian's Chromium (installed here when missing; a test tool's
 # own browser download is never used) and inject npm packages pinned in their lock file.
