@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lock demo test lint typecheck unit integration browser browser-deps chromium fonts promtool bench down status clean
+.PHONY: lock demo test lint typecheck unit integration browser browser-deps kube-deps chromium fonts promtool bench down status clean
 
 # Every Python package comes from requirements.lock, pinned and hashed, so a fresh
 # machine installs exactly what CI tested; RefNet itself is then installed over it,
@@ -23,7 +23,11 @@ $(STAMP): pyproject.toml $(LOCK)
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --upgrade \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes -c $(LOCK) \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header \
+		-o deploy/container/requirements.lock
 	cd $(BROWSER_DIR) && npm install --package-lock-only --no-audit --no-fund
+	cd $(KUBE_DIR) && npm install --package-lock-only --no-audit --no-fund
 
 # The browser tests drive Debian's Chromium (installed here when missing; a test tool's
 # own browser download is never used) and inject npm packages pinned in their lock file.
@@ -72,11 +76,22 @@ $(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
 	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
+# deploy/kubernetes is validated offline by tests/kubernetes/validate.mjs against the
+# published models of Kubernetes, Strimzi and CloudNativePG, pinned in its lock file.
+KUBE_DIR := tests/kubernetes
+KUBE_STAMP := $(KUBE_DIR)/node_modules/.installed
+
+kube-deps: $(KUBE_STAMP)
+
+$(KUBE_STAMP): $(KUBE_DIR)/package.json $(KUBE_DIR)/package-lock.json
+	cd $(KUBE_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
 demo: $(STAMP) fonts
 	$(BIN)/refnet stack up
 	$(BIN)/refnet demo
 
-test: $(STAMP) browser-deps promtool lint typecheck
+test: $(STAMP) browser-deps kube-deps promtool lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
@@ -91,7 +106,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy -p refnet.events -p refnet.projections -p refnet.services
 	$(BIN)/mypy tests bench
 
-unit: $(STAMP) promtool
+unit: $(STAMP) promtool kube-deps
 	$(BIN)/pytest -q tests/unit
 
 integration: $(STAMP)

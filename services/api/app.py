@@ -137,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestTimer)
     app.include_router(metrics.router)
+    app.include_router(health.probes)
     for module in (events, sequences, network, reports, partners, privacy, audit, health):
         app.include_router(module.router)
     app.include_router(dashboard.router)

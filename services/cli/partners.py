@@ -7,6 +7,7 @@ and ACLs that let it write to the event log and read nothing (see
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,7 @@ from refnet.services.kafka.access import (
     sasl_client_config,
     write_secret,
 )
+from refnet.services.kafka.manifests import partner_user
 
 app = typer.Typer(
     name="partners",
@@ -117,6 +119,19 @@ def revoke_kafka(partner_id: PartnerId) -> None:
         fail(f"partner {partner_id} has no Kafka credentials or ACLs")
     credential = "credential removed" if revoked.credential else "no credential"
     typer.echo(f"revoked Kafka access of {partner_id}: {revoked.acls} ACLs removed, {credential}")
+
+
+@app.command("kafka-user")
+@friendly
+def kafka_user(partner_id: PartnerId) -> None:
+    """Print the partner's Strimzi KafkaUser (on Kubernetes, instead of `add`).
+
+    The same ACLs as `add` grants; apply it with `kubectl apply -n refnet -f -`. The user
+    operator then keeps the SCRAM password in the Secret named after the partner.
+    """
+    settings = cli_settings()
+    check_partner_id(partner_id)
+    typer.echo(json.dumps(partner_user(settings, partner_id), indent=2))
 
 
 @app.command("acls")

@@ -50,6 +50,7 @@ from refnet.services.kafka.admin import admin_client
 ITERATIONS = 8192
 ADMIN_PRINCIPAL = "admin"
 PROJECTIONS_PRINCIPAL = "refnet-projections"
+GATEWAY_PRINCIPAL = "refnet-api"  # on Kubernetes; the local API uses the loopback listener
 TIMEOUT = 15.0
 _STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
@@ -122,6 +123,11 @@ def partner_acls(settings: Settings, partner_id: str) -> list[AclBinding]:
         _allow(principal, ResourceType.TOPIC, topic, AclOperation.WRITE),
         _allow(principal, ResourceType.TOPIC, topic, AclOperation.DESCRIBE),
     ]
+
+
+def gateway_acls(settings: Settings, principal_name: str) -> list[AclBinding]:
+    """What the API's HTTP gateway does: write to the log, as a partner's own client does."""
+    return partner_acls(settings, principal_name)
 
 
 def projections_acls(settings: Settings, principal_name: str) -> list[AclBinding]:

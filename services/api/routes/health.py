@@ -139,3 +139,35 @@ async def _projection(pool: asyncpg.Pool, settings: Settings, lag: Lag) -> Proje
     up, detail = projection_verdict(workers, lag.total)
     refused = sum(w.refused_batches for w in workers if w.state != "gone")
     return Projection(up=up, detail=detail, refused_batches=refused, workers=workers)
+
+
+# -- the orchestrator's probes: no token, no detail (a load balancer asks them) -----------
+
+probes = APIRouter(include_in_schema=False)
+
+
+class Probe(BaseModel):
+    ready: bool
+
+
+@probes.get("/livez")
+async def live() -> Probe:
+    """The process answers: a restart would not help while this holds."""
+    return Probe(ready=True)
+
+
+@probes.get("/readyz")
+async def ready(pool: Pool, response: Response) -> Probe:
+    """The database answers, so requests can be served; 503 takes the pod out of rotation.
+
+    The broker is left out: when it is down every pod is alike, and publishing already
+    answers 503 with Retry-After, which is clearer to a client than no pod at all.
+    """
+    try:
+        async with pooled(pool) as conn:
+            await conn.fetchval("SELECT 1")
+    except _DATABASE_ERRORS as exc:
+        log.warning("readyz: database unavailable: %r", exc)
+        response.status_code = 503
+        return Probe(ready=False)
+    return Probe(ready=True)

@@ -50,6 +50,13 @@ async def test_health_reports_database_broker_and_lag(
         assert body["lag"] == {"total": None, "partitions": []}
 
 
+async def test_the_probes_answer_without_a_token(client: httpx.AsyncClient) -> None:
+    live, ready = await client.get("/livez"), await client.get("/readyz")
+
+    assert (live.status_code, live.json()) == (200, {"ready": True})
+    assert (ready.status_code, ready.json()) == (200, {"ready": True})
+
+
 async def test_a_lost_database_is_503_never_500() -> None:
     application = create_app(api_settings())
     async with application.router.lifespan_context(application):
@@ -60,7 +67,11 @@ async def test_a_lost_database_is_503_never_500() -> None:
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
             outcomes = await http.get("/v1/network/outcomes", headers=bearer(token))
             health = await http.get("/v1/health", headers=bearer(token))
+            ready = await http.get("/readyz")
+            live = await http.get("/livez")
 
+    assert (ready.status_code, ready.json()) == (503, {"ready": False})
+    assert (live.status_code, live.json()) == (200, {"ready": True})
     assert_error(outcomes, 503, "store_unavailable")
     assert outcomes.headers["Retry-After"].isdigit()
     assert health.status_code == 503
