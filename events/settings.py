@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -139,6 +139,50 @@ class Settings(BaseSettings):
     api_metrics: bool = Field(
         True, description="the API answers `GET /metrics` with its Prometheus metrics"
     )
+    webhook_group: str = Field(
+        "refnet-webhooks", description="consumer group of the webhook delivery worker"
+    )
+    webhook_timeout: float = Field(
+        10.0, gt=0, description="seconds a partner's endpoint has to answer one notice"
+    )
+    webhook_retry_base: float = Field(
+        5.0, gt=0, description="seconds before a failed notice's first retry; doubled each time"
+    )
+    webhook_retry_cap: float = Field(
+        3600.0, gt=0, description="the longest pause between two attempts of one notice"
+    )
+    webhook_disable_after: float = Field(
+        86400.0,
+        gt=0,
+        description="seconds of failures without a success after which an endpoint is "
+        "disabled (`refnet partners webhooks enable` turns it on again)",
+    )
+    kafka_brokers: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description="nodes of the local Kafka cluster (`stack up --brokers 3`), each broker and "
+        "controller; node i listens on each local port + 10·(i-1); from 3 nodes on, topics "
+        "have 3 replicas and min.insync.replicas=2",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cluster_bootstrap(cls, data: Any) -> Any:
+        """With a local cluster, clients bootstrap from every node, so any one may be down."""
+        brokers = data.get("kafka_brokers", 1) if isinstance(data, dict) else 1
+        if not str(brokers).isdigit() or int(brokers) <= 1:
+            return data  # one broker, or a value the field's own check refuses
+        if int(brokers) % 2 == 0:
+            raise ValueError("kafka_brokers must be odd (1, 3 or 5): a quorum needs a majority")
+        nodes = range(int(brokers))
+        for setting, port in (
+            ("kafka_bootstrap", "kafka_port"),
+            ("kafka_sasl_bootstrap", "kafka_sasl_port"),
+        ):
+            first = int(data.get(port, cls.model_fields[port].default))
+            data.setdefault(setting, ",".join(f"127.0.0.1:{first + 10 * i}" for i in nodes))
+        return data
 
     def data_path(self) -> Path:
         """`data_dir` as an absolute path (the setting may be relative or start with ~)."""

@@ -6,6 +6,7 @@ Thin commands over `refnet.services.localstack.stack`; expected failures print o
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import typer
@@ -16,10 +17,10 @@ from rich.table import Table
 
 from refnet.events.settings import Settings
 from refnet.services.cli.console import console, fail, friendly, run
-from refnet.services.cli.root import cli_settings
+from refnet.services.cli.root import cli_settings, load_settings
 from refnet.services.localstack import stack
 from refnet.services.localstack.kafka_tools import TOOLS, run_tool
-from refnet.services.localstack.process import data_dir
+from refnet.services.localstack.process import data_dir, tracked_names
 
 stack_app = typer.Typer(
     help="Start, stop and inspect the local stack: Kafka broker, PostgreSQL, worker and API.",
@@ -43,12 +44,21 @@ def up_command(
     services: bool = typer.Option(
         True, "--services/--no-services", help="also start the worker and the API"
     ),
+    brokers: int | None = typer.Option(
+        None,
+        "--brokers",
+        help="Kafka nodes: 1, or 3 for a replicated cluster (default: REFNET_KAFKA_BROKERS)",
+    ),
 ) -> None:
     """Start the broker, create the topics, start PostgreSQL, then the worker and the API.
 
     Safe to run again: whatever already runs is left alone.
     """
     settings = cli_settings()
+    if brokers is not None and brokers != settings.kafka_brokers:
+        # Rebuilt from the environment, so the bootstraps name every node.
+        os.environ["REFNET_KAFKA_BROKERS"] = str(brokers)
+        settings = load_settings()
     extra = service_processes(settings) if services else []
     with console.status("Starting the stack…") as spinner:
         steps = _Steps(console, spinner)
@@ -56,7 +66,17 @@ def up_command(
         steps.finish()
     kafka = report.kafka
     pid = f" (pid {kafka.pid})" if kafka.pid else ""
-    console.print(f"[green]✓[/] Kafka broker {kafka.outcome} at {kafka.bootstrap}{pid}")
+    if settings.kafka_brokers == 1:
+        console.print(f"[green]✓[/] Kafka broker {kafka.outcome} at {kafka.bootstrap}{pid}")
+    else:
+        console.print(
+            f"[green]✓[/] Kafka cluster of {settings.kafka_brokers} nodes {kafka.outcome} at "
+            f"{kafka.bootstrap}; topics have 3 replicas, min.insync.replicas=2"
+        )
+        console.print(
+            f"  [yellow]note:[/] export REFNET_KAFKA_BROKERS={settings.kafka_brokers} for the "
+            "other commands (`stack status`, `publish`, ...), so they know every node"
+        )
     for topic in report.topics:
         how = "created" if topic.created else "exists"
         console.print(f"[green]✓[/] topic {topic.name}: {topic.partitions} partitions ({how})")
@@ -119,6 +139,7 @@ def status_command(
         owner += f" (pid {part.pid})" if part.pid else ""
         parts.add_row(part.name, state, part.version or "", part.address, owner)
     console.print(parts)
+    _print_cluster(report, settings)
     _print_workers(report)
     if not report.lag:
         console.print("[dim]no lag to show: the broker or PostgreSQL is down, or no event topic[/]")
@@ -132,6 +153,31 @@ def status_command(
     lag.add_section()
     lag.add_row("total", "", "", str(report.total_lag))
     console.print(lag)
+
+
+def _print_cluster(report: stack.StackStatus, settings: Settings) -> None:
+    cluster = report.cluster
+    if cluster is None:
+        extra = [n for n in tracked_names(settings) if n.startswith("kafka-")]
+        if extra and any(stack.is_running(n, settings) for n in extra):
+            console.print(
+                "[yellow]more Kafka nodes run than this shows: export "
+                f"REFNET_KAFKA_BROKERS={len(extra) + 1}[/]"
+            )
+        return
+    controller = f"node {cluster.controller}" if cluster.controller else "[red]none known[/]"
+    alive = ", ".join(map(str, cluster.brokers)) or "none"
+    console.print(
+        f"cluster: {len(cluster.brokers)} of {cluster.nodes} brokers alive ({alive}); "
+        f"controller {controller}"
+    )
+    for label, partitions, colour in (
+        ("under-replicated", cluster.under_replicated, "yellow"),
+        ("offline", cluster.offline, "red"),
+    ):
+        shown = ", ".join(partitions[:6]) + (" …" if len(partitions) > 6 else "")
+        text = f"[{colour}]{len(partitions)}[/]: {shown}" if partitions else "0"
+        console.print(f"partitions {label}: {text}")
 
 
 def _print_workers(report: stack.StackStatus) -> None:

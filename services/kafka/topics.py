@@ -35,6 +35,17 @@ TOPIC_CONFIG: dict[str, str] = {
 }
 
 
+def replication(settings: Settings) -> tuple[int, int]:
+    """(replicas, min.insync.replicas): (1, 1) on one broker, (3, 2) on a cluster of three
+    or more, so an acknowledged write survives the loss of any one broker."""
+    return (3, 2) if settings.kafka_brokers >= 3 else (1, 1)
+
+
+def topic_config(settings: Settings) -> dict[str, str]:
+    """TOPIC_CONFIG with the cluster's min.insync.replicas."""
+    return TOPIC_CONFIG | {"min.insync.replicas": str(replication(settings)[1])}
+
+
 @dataclass(frozen=True)
 class TopicState:
     """One topic after `ensure_topics`: created now or found, and how it differs if found."""
@@ -52,7 +63,7 @@ def ensure_topics(settings: Settings) -> list[TopicState]:
         settings.topic_events: settings.topic_partitions,
         settings.topic_dead_letter: DEAD_LETTER_PARTITIONS,
     }
-    created = _create_missing(admin, wanted)
+    created = _create_missing(admin, wanted, settings)
     found = [name for name in wanted if name not in created]
     counts = _listed(admin, found)
     configs = _configs(admin, found)
@@ -62,7 +73,7 @@ def ensure_topics(settings: Settings) -> list[TopicState]:
             states.append(TopicState(name, partitions, created=True))
             continue
         is_log = name == settings.topic_events
-        problems = _problems(counts[name], partitions, configs[name], is_log)
+        problems = _problems(counts[name], partitions, configs[name], is_log, settings)
         states.append(TopicState(name, counts[name], created=False, problems=problems))
     return states
 
@@ -75,11 +86,12 @@ def high_watermarks(settings: Settings, topic: str) -> dict[int, int]:
         raise BrokerUnavailable(f"reading the offsets of {topic} failed: {exc}") from exc
 
 
-def _create_missing(admin: AdminClient, wanted: dict[str, int]) -> set[str]:
+def _create_missing(admin: AdminClient, wanted: dict[str, int], settings: Settings) -> set[str]:
     """Create the topics of `wanted` the broker does not list; return those created now."""
     listed = _partition_counts(admin)
+    replicas, config = replication(settings)[0], topic_config(settings)
     missing = [
-        NewTopic(name, num_partitions=count, replication_factor=1, config=dict(TOPIC_CONFIG))
+        NewTopic(name, num_partitions=count, replication_factor=replicas, config=dict(config))
         for name, count in wanted.items()
         if name not in listed
     ]
@@ -149,7 +161,7 @@ def _configs(admin: AdminClient, names: list[str]) -> dict[str, dict[str, str]]:
 
 
 def _problems(
-    partitions: int, wanted: int, config: dict[str, str], is_log: bool
+    partitions: int, wanted: int, config: dict[str, str], is_log: bool, settings: Settings
 ) -> tuple[str, ...]:
     problems = []
     if partitions != wanted and is_log:
@@ -160,7 +172,7 @@ def _problems(
         )
     elif partitions != wanted:
         problems.append(f"has {partitions} partitions, not {wanted}")
-    for key, value in TOPIC_CONFIG.items():
+    for key, value in topic_config(settings).items():
         if config.get(key) != value:
             problems.append(f"{key} is {config.get(key)}, not {value}")
     return tuple(problems)

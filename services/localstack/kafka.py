@@ -1,4 +1,4 @@
-"""The local single-node Kafka broker (KRaft): jars from Maven, storage, start, stop.
+"""The local Kafka broker, or cluster (KRaft): jars from Maven, storage, start, stop.
 
 The broker version is pinned once, in deploy/kafka/pom.xml; its jars are resolved into
 the cache once per pom content, and its storage is formatted once per data directory.
@@ -16,6 +16,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,18 +27,16 @@ from confluent_kafka import KafkaException
 from refnet.events.settings import Settings
 from refnet.services.kafka.admin import BrokerUnavailable, admin_client
 from refnet.services.localstack.errors import JarsUnavailable, StackError, ToolMissing
+from refnet.services.localstack.kafka_nodes import KAFKA, Node, nodes, write_server_properties
 from refnet.services.localstack.process import (
-    data_dir,
     deploy_dir,
     last_line,
     log_file,
     running_pid,
     start_background,
     stop_background,
+    tracked_names,
 )
-
-KAFKA = "kafka"
-"""Name of the broker among the stack's background processes."""
 
 START_TIMEOUT = 90.0
 _POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
@@ -107,97 +106,72 @@ def resolve_jars(pom: Path, home: Path, complete: Callable[[Path], bool]) -> Pat
 
 
 def start_kafka(settings: Settings) -> KafkaStart:
-    """Start the local broker unless one answers already; wait until it answers."""
+    """Start the local broker, or each node of the local cluster that is not running;
+    wait until every node answers."""
     bootstrap = settings.kafka_bootstrap
-    local = _local_port(bootstrap)
-    pid = running_pid(KAFKA, settings)
-    if pid is not None:
+    members = nodes(settings)
+    pids = {node.name: running_pid(node.name, settings) for node in members}
+    if all(pids.values()):
         wait_for_broker(settings, bootstrap)
-        return KafkaStart("running", bootstrap, pid)
-    if broker_answers(bootstrap):
+        return KafkaStart("running", bootstrap, pids[KAFKA])
+    if not any(pids.values()) and broker_answers(bootstrap):
         return KafkaStart("external", bootstrap, None)
-    if local is None:
-        raise BrokerUnavailable(
-            f"no broker answers at REFNET_KAFKA_BOOTSTRAP={bootstrap}, and the stack "
-            "only starts a broker on this machine"
-        )
-    if local != settings.kafka_port:
-        raise StackError(
-            f"REFNET_KAFKA_BOOTSTRAP={bootstrap} does not point to the local broker's "
-            f"port REFNET_KAFKA_PORT={settings.kafka_port}"
-        )
+    _check_local(settings, bootstrap)
     java = shutil.which("java")
     if java is None:
         raise ToolMissing("Java 17 or newer is needed to run the Kafka broker")
     libs = ensure_kafka_jars(settings)
-    properties = write_server_properties(settings)
-    _format_storage(settings, java, libs, properties)
-    argv = [java, f"-Xmx{settings.kafka_heap}", *_jvm_options(settings, libs)]
-    pid = start_background(KAFKA, [*argv, "kafka.Kafka", str(properties)], settings)
+    started = False
+    for node in members:
+        if pids[node.name] is not None:
+            continue
+        properties = write_server_properties(settings, node)
+        _format_storage(settings, node, java, libs, properties)
+        argv = [java, f"-Xmx{settings.kafka_heap}", *_jvm_options(node, libs)]
+        argv += ["kafka.Kafka", str(properties)]
+        pids[node.name] = start_background(node.name, argv, settings)
+        started = True
     wait_for_broker(settings, bootstrap)
-    return KafkaStart("started", bootstrap, pid)
+    return KafkaStart("started" if started else "running", bootstrap, pids[KAFKA])
 
 
-def stop_kafka(settings: Settings, timeout: float = 60.0) -> bool:
-    """Stop the broker the stack started (controlled shutdown on SIGTERM)."""
-    return stop_background(KAFKA, settings, timeout)
+def _check_local(settings: Settings, bootstrap: str) -> None:
+    """The stack starts brokers on this machine only, on the ports its settings name."""
+    wanted = {node.port for node in nodes(settings)}
+    local = {_local_port(address) for address in bootstrap.split(",")}
+    if None in local:
+        raise BrokerUnavailable(
+            f"no broker answers at REFNET_KAFKA_BOOTSTRAP={bootstrap}, and the stack "
+            "only starts brokers on this machine"
+        )
+    if not local <= wanted:
+        raise StackError(
+            f"REFNET_KAFKA_BOOTSTRAP={bootstrap} does not point to the local broker's "
+            f"port REFNET_KAFKA_PORT={settings.kafka_port}"
+            + (f" (or its cluster's {sorted(wanted)})" if len(wanted) > 1 else "")
+        )
 
 
-def write_server_properties(settings: Settings) -> Path:
-    """Write `<data_dir>/kafka/server.properties` for a combined broker and controller."""
-    home = data_dir(settings) / "kafka"
-    (home / "data").mkdir(parents=True, exist_ok=True)
-    port, controller = settings.kafka_port, settings.kafka_controller_port
-    sasl = settings.kafka_sasl_port
-    properties = {
-        "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller}",
-        "listeners": (
-            f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller},"
-            f"SASL://127.0.0.1:{sasl}"
-        ),
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port},SASL://127.0.0.1:{sasl}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": (
-            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL:SASL_PLAINTEXT"
-        ),
-        # Partners and services authenticate on the SASL listener with SCRAM credentials
-        # kept in the cluster metadata (see services/kafka_access.py).
-        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
-        "listener.name.sasl.scram-sha-512.sasl.jaas.config": (
-            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-        ),
-        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-        # PLAINTEXT (the local operator's listener: worker, CLI, tests) and CONTROLLER
-        # are bound to loopback and authenticate nobody, so ANONYMOUS is a super user.
-        # A production broker would disable PLAINTEXT and use admin over SASL instead.
-        "super.users": "User:ANONYMOUS;User:admin",
-        "allow.everyone.if.no.acl.found": "false",
-        "log.dirs": str(home / "data"),
-        "num.partitions": str(settings.topic_partitions),
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "group.initial.rebalance.delay.ms": "0",
-        # Topics are made by `ensure_topics` with explicit configs, never by accident.
-        "auto.create.topics.enable": "false",
-    }
-    path = home / "server.properties"
-    path.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
-    return path
+def stop_kafka(settings: Settings, timeout: float = 60.0) -> list[str]:
+    """Stop the nodes the stack started, all at once (controlled shutdown on SIGTERM):
+    one by one, the last would wait for a controller quorum that is gone."""
+    names = [node.name for node in nodes(settings)]
+    names += [n for n in tracked_names(settings) if n.startswith(f"{KAFKA}-") and n not in names]
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        stopped = pool.map(lambda name: stop_background(name, settings, timeout), names)
+        return [name for name, done in zip(names, stopped, strict=True) if done]
 
 
-def broker_answers(bootstrap: str, timeout: float = 3.0) -> bool:
-    """Whether a Kafka broker at `bootstrap` returns metadata within `timeout` seconds."""
+def broker_answers(bootstrap: str, timeout: float = 3.0, brokers: int = 1) -> bool:
+    """Whether Kafka at `bootstrap` returns metadata listing at least `brokers` brokers
+    within `timeout` seconds."""
     if not port_open(bootstrap):
         return False
     try:
-        admin_client(bootstrap).list_topics(timeout=timeout)
+        metadata = admin_client(bootstrap).list_topics(timeout=timeout)
     except KafkaException:
         return False
-    return True
+    return len(metadata.brokers) >= brokers
 
 
 def port_open(bootstrap: str) -> bool:
@@ -207,13 +181,18 @@ def port_open(bootstrap: str) -> bool:
 
 def wait_for_broker(settings: Settings, bootstrap: str, timeout: float = START_TIMEOUT) -> None:
     """Poll until the broker answers; fail early if its process dies meanwhile."""
-    log = log_file(settings, KAFKA)
     deadline = time.monotonic() + timeout
-    while not broker_answers(bootstrap):
-        if running_pid(KAFKA, settings) is None:
-            raise BrokerUnavailable(
-                f"Kafka broker exited while starting: {last_line(log)}; see {log}"
-            )
+    members = nodes(settings)
+    # Each node on its own address: a survivor's metadata lists a dead node as long as
+    # no controller quorum has fenced it.
+    addresses = [bootstrap] if len(members) == 1 else [node.address for node in members]
+    while not all(broker_answers(a, brokers=len(members)) for a in addresses):
+        for node in members:
+            if running_pid(node.name, settings) is None:
+                log = log_file(settings, node.name)
+                raise BrokerUnavailable(
+                    f"Kafka broker {node.name} exited while starting: {last_line(log)}; see {log}"
+                )
         if time.monotonic() > deadline:
             raise BrokerUnavailable(
                 f"Kafka broker did not answer at {bootstrap} within {timeout:.0f}s; see {log}"
@@ -223,8 +202,9 @@ def wait_for_broker(settings: Settings, bootstrap: str, timeout: float = START_T
 
 def broker_version(settings: Settings) -> str | None:
     """The version of the broker on the local Kafka port, read from its classpath."""
-    pid = running_pid(KAFKA, settings)
-    port = _local_port(settings.kafka_bootstrap)
+    pids = [running_pid(node.name, settings) for node in nodes(settings)]
+    pid = next((p for p in pids if p is not None), None)
+    port = _local_port(settings.kafka_bootstrap.split(",")[0])
     if pid is None and port is not None:
         pid = _listener_pid(port)
     if pid is None:
@@ -251,18 +231,23 @@ def new_cluster_id() -> str:
             return raw
 
 
-def _format_storage(settings: Settings, java: str, libs: Path, properties: Path) -> None:
-    """Format the KRaft storage once, with a cluster id kept beside it."""
-    home = properties.parent
+def _format_storage(
+    settings: Settings, node: Node, java: str, libs: Path, properties: Path
+) -> None:
+    """Format the node's KRaft storage once, with the cluster's id (kept beside node 1's)."""
+    home = node.home
     if (home / "data" / "meta.properties").is_file():
         return
-    id_file = home / "cluster.id"
+    id_file = nodes(settings)[0].home / "cluster.id"
+    id_file.parent.mkdir(parents=True, exist_ok=True)
     if not id_file.is_file() or id_file.read_text().startswith("-"):
         id_file.write_text(new_cluster_id() + "\n")
     cluster_id = id_file.read_text().strip()
+    # One node forms its own quorum; a cluster's voters are in its properties already.
+    alone = ["--standalone"] if settings.kafka_brokers == 1 else []
     command = [
-        java, *_jvm_options(settings, libs), "kafka.tools.StorageTool", "format",
-        "--standalone", "--ignore-formatted", f"--cluster-id={cluster_id}", "-c", str(properties),
+        java, *_jvm_options(node, libs), "kafka.tools.StorageTool", "format",
+        *alone, "--ignore-formatted", f"--cluster-id={cluster_id}", "-c", str(properties),
     ]  # fmt: skip
     try:
         result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
@@ -273,8 +258,8 @@ def _format_storage(settings: Settings, java: str, libs: Path, properties: Path)
         raise BrokerUnavailable(f"formatting Kafka storage in {home} failed: {lines[-1]}")
 
 
-def _jvm_options(settings: Settings, libs: Path) -> list[str]:
-    logs = data_dir(settings) / "kafka" / "logs"
+def _jvm_options(node: Node, libs: Path) -> list[str]:
+    logs = node.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     return [
         "-Djava.awt.headless=true",

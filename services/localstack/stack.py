@@ -27,7 +27,6 @@ from refnet.services.localstack.errors import (
     ToolMissing,
 )
 from refnet.services.localstack.kafka import (
-    KAFKA,
     KafkaStart,
     broker_answers,
     broker_version,
@@ -37,6 +36,8 @@ from refnet.services.localstack.kafka import (
     start_kafka,
     stop_kafka,
 )
+from refnet.services.localstack.kafka_cluster import ClusterStatus, cluster_status
+from refnet.services.localstack.kafka_nodes import KAFKA, nodes
 from refnet.services.localstack.postgres import (
     ensure_postgres,
     projection_offsets,
@@ -121,6 +122,8 @@ class StackStatus:
     projection: str
     lag: list[PartitionLag]
     workers: list[WorkerStatus] = field(default_factory=list)
+    cluster: ClusterStatus | None = None
+    """With `REFNET_KAFKA_BROKERS` > 1: the brokers, the controller, short partitions."""
 
     @property
     def total_lag(self) -> int:
@@ -160,7 +163,7 @@ async def up(
     step = on_step or (lambda _message: None)
     step("Resolving the Kafka broker's jars")
     libs = await asyncio.to_thread(ensure_kafka_jars, settings)
-    step("Starting the Kafka broker")
+    step("Starting the Kafka broker" if settings.kafka_brokers == 1 else "Starting the Kafka nodes")
     kafka = await asyncio.to_thread(start_kafka, settings)
     step("Creating topics")
     topics = await asyncio.to_thread(ensure_topics, settings)
@@ -208,13 +211,13 @@ def stop(
     """
     step = on_step or (lambda _message: None)
     stopped: list[str] = []
-    for name in [name for name in tracked_names(settings) if name != KAFKA]:
+    brokers = {KAFKA} | {n for n in tracked_names(settings) if n.startswith(f"{KAFKA}-")}
+    for name in [name for name in tracked_names(settings) if name not in brokers]:
         step(f"Stopping {name}")
         if stop_background(name, settings, timeout):
             stopped.append(name)
-    step("Stopping the Kafka broker")
-    if stop_kafka(settings, timeout):
-        stopped.append(KAFKA)
+    step("Stopping the Kafka broker" if settings.kafka_brokers == 1 else "Stopping the Kafka nodes")
+    stopped += stop_kafka(settings, timeout)
     step("Stopping PostgreSQL")
     if stop_postgres(settings):
         stopped.append("postgres")
@@ -232,6 +235,20 @@ async def status(settings: Settings) -> StackStatus:
     kafka = ComponentStatus(
         "kafka", kafka_up, version, settings.kafka_bootstrap, kafka_pid, kafka_pid is not None
     )
+    brokers: list[ComponentStatus] = []
+    cluster = None
+    if settings.kafka_brokers > 1:
+        cluster = await asyncio.to_thread(cluster_status, settings)
+        for node in nodes(settings):
+            pid = running_pid(node.name, settings)
+            alive = cluster is not None and node.id in cluster.brokers
+            role = " (controller)" if cluster is not None and cluster.controller == node.id else ""
+            brokers.append(
+                ComponentStatus(
+                    f"broker {node.id}{role}", alive, version if alive else None,
+                    node.address, pid, pid is not None,
+                )
+            )  # fmt: skip
     sasl_up = kafka_up and await asyncio.to_thread(port_open, settings.kafka_sasl_bootstrap)
     sasl = ComponentStatus(
         "kafka-sasl", sasl_up, None, settings.kafka_sasl_bootstrap, kafka_pid, kafka_pid is not None
@@ -249,6 +266,7 @@ async def status(settings: Settings) -> StackStatus:
     api_address = f"http://{settings.api_host}:{settings.api_port}"
     parts = [
         kafka,
+        *brokers,
         sasl,
         postgres,
         _process_status(WORKER, settings, f"group {settings.consumer_group}"),
@@ -256,7 +274,7 @@ async def status(settings: Settings) -> StackStatus:
     ]
     lag = await _lag(settings, kafka_up, pg_version is not None)
     workers = await projection_workers(settings) if pg_version is not None else []
-    return StackStatus(parts, settings.topic_events, PROJECTION, lag, workers)
+    return StackStatus(parts, settings.topic_events, PROJECTION, lag, workers, cluster)
 
 
 def _process_status(name: str, settings: Settings, address: str) -> ComponentStatus:
