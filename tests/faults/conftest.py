@@ -7,10 +7,14 @@ table of every case's verdict is printed at the end of the run and written to
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from refnet.events.settings import Settings
+from tests.faults import cluster
 from tests.faults.harness import RESULTS, TABLE_HEAD, ServedApi
 from tests.integration.conftest import _unavailable, infrastructure, world
 from tests.integration.world import World
@@ -48,3 +52,34 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(line)
     base = terminalreporter.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
     (base / "fault-table.md").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="session")
+def cluster_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """The three-node cluster, started once for the session's cluster cases, stopped after."""
+    settings = Settings(**cluster.cluster_overrides(tmp_path_factory.mktemp("cluster")))
+    try:
+        cluster.start(settings)
+    except Exception as exc:
+        _unavailable(f"the three-node Kafka cluster did not come up: {exc}")
+    yield settings
+    cluster.stop(settings)
+
+
+@pytest.fixture
+def cluster_world(cluster_settings: Settings, tmp_path: Path) -> Iterator[World]:
+    """A world (topics, group, schemas of its own) on the cluster; every node runs at start."""
+    cluster.start(cluster_settings)  # a case before may have left a node down
+    created = World.create(tmp_path, **cluster.cluster_overrides(cluster_settings.data_dir))
+    yield created
+    created.stop_all()
+    cluster.start(cluster_settings)
+    created.drop()
+    asyncio.run(created.drop_schema())
+
+
+@pytest.fixture
+def cluster_api(cluster_world: World) -> Iterator[ServedApi]:
+    served = ServedApi(cluster_world)
+    yield served
+    served.stop()

@@ -26,7 +26,8 @@ import psutil
 from refnet.events.catalogue import EventModel
 from refnet.events.settings import Settings
 from refnet.projections.worker.catchup import CatchUpTimeout
-from refnet.services.localstack.kafka import KAFKA, start_kafka
+from refnet.services.localstack.kafka import start_kafka
+from refnet.services.localstack.kafka_nodes import KAFKA
 from refnet.services.localstack.postgres import read_state
 from refnet.services.localstack.process import running_pid, settings_env
 from tests.integration.world import T0, World, enrolled, free_port, placed, run_sync
@@ -322,6 +323,7 @@ def audit_verify(world: World) -> dict[str, Any]:
     if done.returncode not in (0, 1):
         raise AssertionError(f"audit verify could not verify: {done.stderr.decode()[-2000:]}")
     report: dict[str, Any] = json.loads(done.stdout)
+    (world.log_dir / "verify.json").write_text(done.stdout.decode())  # beside the case's logs
     assert report["intact"] is (done.returncode == 0)
     return report
 
