@@ -20,6 +20,7 @@ from refnet.events.settings import Settings
 from refnet.services.cli.console import console, err_console, fail, friendly
 from refnet.services.cli.partner_keys import keys_app
 from refnet.services.cli.root import cli_settings
+from refnet.services.cli.webhooks import webhooks_app
 from refnet.services.kafka.access import (
     AclEntry,
     KafkaAccessError,
@@ -40,6 +41,7 @@ app = typer.Typer(
 )
 
 app.add_typer(keys_app, name="keys")
+app.add_typer(webhooks_app, name="webhooks")
 
 PartnerId = Annotated[str, typer.Argument(metavar="ID", help="the partner id, e.g. awo-en")]
 

@@ -1,0 +1,1 @@
+"""Partner webhooks: endpoints, the notices owed to them, and their signed delivery."""

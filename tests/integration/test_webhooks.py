@@ -1,0 +1,270 @@
+"""Partner webhooks end to end: a scripted history through the broker, the projection and
+the delivery worker, to receivers on this machine that verify every signature.
+
+Each receiver is a real HTTP server; one is down (nothing listening) for the first
+attempts and another answers 503 at first, and both still get exactly their notices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from refnet.events import catalogue as c
+from refnet.events import vocabulary as v
+from refnet.events.catalogue import EventModel
+from refnet.services.localstack.process import settings_env
+from refnet.services.webhooks.endpoints import (
+    Endpoint,
+    add_endpoint,
+    delivery_log,
+    enable_endpoint,
+    list_endpoints,
+)
+from tests.integration.world import T0, World, enrolled, run_sync
+from tests.integration.world_events import envelope, new_pid
+from tests.integration.world_serving import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+FAST = {"webhook_retry_base": 0.2, "webhook_retry_cap": 1.0}
+
+
+@dataclass
+class Receiver:
+    """An endpoint on this machine: records each post, answers `status` (or is down)."""
+
+    port: int = field(default_factory=free_port)
+    status: int = 204
+    received: list[tuple[dict[str, str], bytes, int]] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/refnet"
+
+    def start(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status = receiver.status
+                receiver.received.append((headers, body, status))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def notices(self, secret: str) -> dict[str, dict[str, Any]]:
+        """Every notice received that verifies, by webhook id (a repeat counts once)."""
+        verified = {}
+        for headers, body, status in self.received:
+            if not 200 <= status < 300:
+                continue
+            payload = Webhook(secret).verify(body, headers)  # raises if the signature is bad
+            verified[headers["webhook-id"]] = payload
+        return verified
+
+
+@pytest.fixture
+def hooks_world(tmp_path: Path) -> Iterator[World]:
+    created = World.create(tmp_path, **FAST)
+    yield created
+    created.stop_all()
+    created.drop()
+    run_sync(created.drop_schema())
+
+
+def start_delivery(world: World) -> subprocess.Popen[bytes]:
+    log = (world.log_dir / "webhooks.log").open("ab")
+    argv = [sys.executable, "-m", "refnet.services.cli.main", "partners", "webhooks", "run"]
+    process = subprocess.Popen(argv, env=settings_env(world.settings), stdout=log, stderr=log)
+    world.workers.append(process)  # stopped with the world's workers
+    return process
+
+
+def sent(pid: str, referral: str, by: str, to: str, at: dt.datetime) -> c.ReferralSent:
+    data = c.ReferralSentData(referral_id=referral, to_partner=to, service=v.Service.COUNSELLING)
+    return c.ReferralSent(**envelope(pid, by, at), data=data)
+
+
+def accepted(pid: str, referral: str, by: str, at: dt.datetime) -> c.ReferralAccepted:
+    data = c.ReferralAcceptedData(referral_id=referral)
+    return c.ReferralAccepted(**envelope(pid, by, at), data=data)
+
+
+def declined(pid: str, referral: str, by: str, at: dt.datetime) -> c.ReferralDeclined:
+    data = c.ReferralDeclinedData(referral_id=referral, reason=v.DeclineReason.NO_CAPACITY)
+    return c.ReferralDeclined(**envelope(pid, by, at), data=data)
+
+
+def eventually(probe: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := probe():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def endpoint_of(world: World, partner: str, url: str) -> Endpoint:
+    async def add() -> Endpoint:
+        async with world.connection() as conn:
+            return await add_endpoint(conn, partner, url)
+
+    endpoint: Endpoint = run_sync(add())
+    return endpoint
+
+
+def log_of(world: World, endpoint: Endpoint) -> list[Any]:
+    async def read() -> list[Any]:
+        async with world.connection() as conn:
+            return list(await delivery_log(conn, endpoint.endpoint_id))
+
+    entries: list[Any] = run_sync(read())
+    return entries
+
+
+def test_a_scripted_history_gives_each_partner_exactly_its_notices_signed(
+    hooks_world: World,
+) -> None:
+    world = hooks_world
+    sender, receiver_partner, bystander = "awo-en", "bobeq", "caritas-witten"
+    down = Receiver()  # the sender's endpoint: nothing listens at first
+    refusing = Receiver(status=503)  # the receiver's endpoint: answers 503 at first
+    refusing.start()
+    other = Receiver()
+    other.start()
+    to_sender = endpoint_of(world, sender, down.url)
+    to_receiver = endpoint_of(world, receiver_partner, refusing.url)
+    to_other = endpoint_of(world, bystander, other.url)
+
+    pid, t = new_pid("hook"), T0
+    history: list[EventModel] = [
+        enrolled(pid, partner=sender, at=t),
+        sent(pid, "r1", sender, receiver_partner, t + dt.timedelta(days=1)),
+        accepted(pid, "r1", receiver_partner, t + dt.timedelta(days=2)),
+        sent(pid, "r2", sender, receiver_partner, t + dt.timedelta(days=3)),
+        declined(pid, "r2", sender, t + dt.timedelta(days=4)),  # not its to answer: rejected
+        declined(pid, "r2", receiver_partner, t + dt.timedelta(days=5)),
+    ]
+    unsigned = enrolled(new_pid("hook"), partner=receiver_partner, at=t)
+    world.start_worker()
+    start_delivery(world)
+    world.publish(history)
+    world.publish_unsigned([unsigned])  # parked as a dead letter: unsigned
+
+    # Both endpoints failed at least once before they came back.
+    def tried(endpoint: Endpoint) -> bool:
+        entries = log_of(world, endpoint)
+        return len(entries) == 3 and all(d.attempts >= 1 for d in entries)
+
+    def delivered(endpoint: Endpoint) -> bool:
+        entries = log_of(world, endpoint)
+        return len(entries) == 3 and all(d.state == "delivered" for d in entries)
+
+    eventually(lambda: tried(to_sender), 120, "failed attempts to the sender's endpoint")
+    eventually(lambda: tried(to_receiver), 60, "503s from the receiver's endpoint")
+    down.start()
+    refusing.status = 204
+    eventually(lambda: delivered(to_sender), 60, "the sender's notices delivered")
+    eventually(lambda: delivered(to_receiver), 60, "the receiver's notices delivered")
+    for endpoint in (down, refusing, other):
+        endpoint.stop()
+
+    def kinds(notices: dict[str, dict[str, Any]]) -> set[tuple[str, str | None, str | None]]:
+        return {
+            (n["type"], n["data"]["event_id"], n["data"].get("answer") or n["data"].get("by"))
+            for n in notices.values()
+        }
+
+    e = [str(event.event_id) for event in history]
+    assert kinds(down.notices(to_sender.secret)) == {
+        ("referral.answered", e[2], "accepted"),
+        ("event.rejected", e[4], "rules"),
+        ("referral.answered", e[5], "declined"),
+    }
+    assert kinds(refusing.notices(to_receiver.secret)) == {
+        ("referral.received", e[1], None),
+        ("referral.received", e[3], None),
+        ("event.rejected", str(unsigned.event_id), "dead-letter"),
+    }
+    assert other.received == [] and log_of(world, to_other) == []
+    # Ids and types only: no pseudonym, no name, no reason text in any payload.
+    for _, body, _ in down.received + refusing.received:
+        assert pid not in body.decode() and unsigned.participant_id not in body.decode()
+    retried = [d for d in log_of(world, to_receiver) if d.attempts > 1]
+    assert retried, "the 503s were retried"
+    dead = next(
+        n for n in refusing.notices(to_receiver.secret).values() if n["type"] == "event.rejected"
+    )
+    assert dead["data"]["reason"] == "unsigned"
+
+
+def test_a_day_of_failures_disables_an_endpoint_until_it_is_enabled(tmp_path: Path) -> None:
+    world = World.create(tmp_path, **FAST, webhook_disable_after=2.0)  # "a day", shortened
+    try:
+        failing = Receiver(status=500)
+        failing.start()
+        endpoint = endpoint_of(world, "awo-en", failing.url)
+        pid = new_pid("hook")
+        events: list[EventModel] = [
+            enrolled(pid, partner="bobeq", at=T0),
+            sent(pid, "r1", "bobeq", "awo-en", T0 + dt.timedelta(days=1)),
+        ]
+        world.start_worker()
+        start_delivery(world)
+        world.publish(events)
+
+        def disabled() -> bool:
+            async def read() -> bool:
+                async with world.connection() as conn:
+                    (found,) = await list_endpoints(conn, "awo-en")
+                    return found.disabled_at is not None
+
+            return bool(run_sync(read()))
+
+        eventually(disabled, 60, "the endpoint disabled")
+        tries = len(failing.received)
+        time.sleep(1.5)  # a disabled endpoint is not tried again
+        assert len(failing.received) == tries
+        (pending,) = log_of(world, endpoint)
+        assert pending.state == "pending" and pending.last_status == 500 and pending.attempts >= 2
+
+        failing.status = 200
+
+        async def enable() -> None:
+            async with world.connection() as conn:
+                await enable_endpoint(conn, endpoint.endpoint_id)
+
+        run_sync(enable())
+        eventually(lambda: log_of(world, endpoint)[0].state == "delivered", 30, "delivery")
+        (notice,) = failing.notices(endpoint.secret).values()
+        assert notice["type"] == "referral.received"
+        assert notice["data"]["event_id"] == str(events[1].event_id)
+        failing.stop()
+    finally:
+        world.stop_all()
+        world.drop()
+        run_sync(world.drop_schema())
