@@ -51,6 +51,7 @@ ITERATIONS = 8192
 ADMIN_PRINCIPAL = "admin"
 PROJECTIONS_PRINCIPAL = "refnet-projections"
 GATEWAY_PRINCIPAL = "refnet-api"  # on Kubernetes; the local API uses the loopback listener
+WEBHOOKS_PRINCIPAL = "refnet-webhooks"  # on Kubernetes, the webhook delivery worker
 TIMEOUT = 15.0
 _STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
@@ -128,6 +129,21 @@ def partner_acls(settings: Settings, partner_id: str) -> list[AclBinding]:
 def gateway_acls(settings: Settings, principal_name: str) -> list[AclBinding]:
     """What the API's HTTP gateway does: write to the log, as a partner's own client does."""
     return partner_acls(settings, principal_name)
+
+
+def webhooks_acls(settings: Settings, principal_name: str) -> list[AclBinding]:
+    """What the webhook delivery worker does: read the log and its dead letters, keep its
+    own group; it writes nothing to Kafka."""
+    principal = f"User:{principal_name}"
+    return [
+        *(
+            _allow(principal, ResourceType.TOPIC, topic, operation)
+            for topic in (settings.topic_events, settings.topic_dead_letter)
+            for operation in (AclOperation.READ, AclOperation.DESCRIBE)
+        ),
+        _allow(principal, ResourceType.GROUP, settings.webhook_group, AclOperation.READ),
+        _allow(principal, ResourceType.GROUP, settings.webhook_group, AclOperation.DESCRIBE),
+    ]
 
 
 def projections_acls(settings: Settings, principal_name: str) -> list[AclBinding]:

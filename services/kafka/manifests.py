@@ -23,9 +23,11 @@ from refnet.events.settings import Settings
 from refnet.services.kafka.access import (
     GATEWAY_PRINCIPAL,
     PROJECTIONS_PRINCIPAL,
+    WEBHOOKS_PRINCIPAL,
     gateway_acls,
     partner_acls,
     projections_acls,
+    webhooks_acls,
 )
 
 STRIMZI_API = "kafka.strimzi.io/v1"
@@ -95,12 +97,16 @@ def partner_user(settings: Settings, partner_id: str) -> dict[str, Any]:
 
 
 def service_users(settings: Settings) -> list[dict[str, Any]]:
-    """The API's and the workers' principals, as deploy/kubernetes/users.yaml has them."""
+    """The API's, the workers' and the webhook worker's principals, as
+    deploy/kubernetes/users.yaml has them."""
     return [
         kafka_user(GATEWAY_PRINCIPAL, gateway_acls(settings, GATEWAY_PRINCIPAL), component="api"),
         kafka_user(
             PROJECTIONS_PRINCIPAL,
             projections_acls(settings, PROJECTIONS_PRINCIPAL),
             component="projections",
+        ),
+        kafka_user(
+            WEBHOOKS_PRINCIPAL, webhooks_acls(settings, WEBHOOKS_PRINCIPAL), component="webhooks"
         ),
     ]

@@ -21,8 +21,6 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from refnet.events import catalogue as c
-from refnet.events import vocabulary as v
 from refnet.events.catalogue import EventModel
 from refnet.services.localstack.process import settings_env
 from refnet.services.webhooks.endpoints import (
@@ -33,7 +31,7 @@ from refnet.services.webhooks.endpoints import (
     list_endpoints,
 )
 from tests.integration.world import T0, World, enrolled, run_sync
-from tests.integration.world_events import envelope, new_pid
+from tests.integration.world_events import accepted, declined, new_pid, sent
 from tests.integration.world_serving import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -104,21 +102,6 @@ def start_delivery(world: World) -> subprocess.Popen[bytes]:
     return process
 
 
-def sent(pid: str, referral: str, by: str, to: str, at: dt.datetime) -> c.ReferralSent:
-    data = c.ReferralSentData(referral_id=referral, to_partner=to, service=v.Service.COUNSELLING)
-    return c.ReferralSent(**envelope(pid, by, at), data=data)
-
-
-def accepted(pid: str, referral: str, by: str, at: dt.datetime) -> c.ReferralAccepted:
-    data = c.ReferralAcceptedData(referral_id=referral)
-    return c.ReferralAccepted(**envelope(pid, by, at), data=data)
-
-
-def declined(pid: str, referral: str, by: str, at: dt.datetime) -> c.ReferralDeclined:
-    data = c.ReferralDeclinedData(referral_id=referral, reason=v.DeclineReason.NO_CAPACITY)
-    return c.ReferralDeclined(**envelope(pid, by, at), data=data)
-
-
 def eventually(probe: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -163,11 +146,11 @@ def test_a_scripted_history_gives_each_partner_exactly_its_notices_signed(
     pid, t = new_pid("hook"), T0
     history: list[EventModel] = [
         enrolled(pid, partner=sender, at=t),
-        sent(pid, "r1", sender, receiver_partner, t + dt.timedelta(days=1)),
-        accepted(pid, "r1", receiver_partner, t + dt.timedelta(days=2)),
-        sent(pid, "r2", sender, receiver_partner, t + dt.timedelta(days=3)),
-        declined(pid, "r2", sender, t + dt.timedelta(days=4)),  # not its to answer: rejected
-        declined(pid, "r2", receiver_partner, t + dt.timedelta(days=5)),
+        sent(pid, sender, receiver_partner, "r1", t + dt.timedelta(days=1)),
+        accepted(pid, receiver_partner, "r1", t + dt.timedelta(days=2)),
+        sent(pid, sender, receiver_partner, "r2", t + dt.timedelta(days=3)),
+        declined(pid, sender, "r2", t + dt.timedelta(days=4)),  # not its to answer: rejected
+        declined(pid, receiver_partner, "r2", t + dt.timedelta(days=5)),
     ]
     unsigned = enrolled(new_pid("hook"), partner=receiver_partner, at=t)
     world.start_worker()
@@ -231,7 +214,7 @@ def test_a_day_of_failures_disables_an_endpoint_until_it_is_enabled(tmp_path: Pa
         pid = new_pid("hook")
         events: list[EventModel] = [
             enrolled(pid, partner="bobeq", at=T0),
-            sent(pid, "r1", "bobeq", "awo-en", T0 + dt.timedelta(days=1)),
+            sent(pid, "bobeq", "awo-en", "r1", T0 + dt.timedelta(days=1)),
         ]
         world.start_worker()
         start_delivery(world)

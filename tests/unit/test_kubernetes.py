@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "deploy" / "kubernetes"
 VALIDATOR = ROOT / "tests" / "kubernetes"
 API, WORKERS, DATABASE = "refnet-api", "refnet-projections", "refnet-db"
+WEBHOOKS = "refnet-webhooks"
 Document = dict[str, Any]
 
 
@@ -171,7 +172,11 @@ def test_no_secret_is_committed_and_each_one_read_is_made_by_someone() -> None:
 
 def test_the_pods_run_what_the_cli_and_the_api_serve() -> None:
     commands = {name: c["args"] for name, c in containers()}
-    assert commands == {API: ["serve"], WORKERS: ["projections", "run"]}
+    assert commands == {
+        API: ["serve"],
+        WORKERS: ["projections", "run"],
+        WEBHOOKS: ["partners", "webhooks", "run"],
+    }
     paths = {path for method, path in route_table(create_app(Settings())) if method == "GET"}
     _, api = next(c for c in containers() if c[0] == API)
     probes = [api["readinessProbe"], api["livenessProbe"]]
@@ -208,7 +213,7 @@ def _peers(rule: Document) -> set[str]:
     return names
 
 
-def test_only_the_api_and_the_workers_reach_the_brokers_and_postgresql() -> None:
+def test_only_refnet_s_own_pods_reach_the_brokers_and_postgresql() -> None:
     policies = of_kind("NetworkPolicy")
     deny = [p for p in policies if p["spec"]["podSelector"] == {} and "ingress" not in p["spec"]]
     assert deny and deny[0]["spec"]["policyTypes"] == ["Ingress"]
@@ -223,10 +228,10 @@ def test_only_the_api_and_the_workers_reach_the_brokers_and_postgresql() -> None
         for rule in policy["spec"]["ingress"]:
             for port in rule["ports"]:
                 reach.setdefault(port["port"], set()).update(_peers(rule))
-    assert reach == {5432: {API, WORKERS, DATABASE}, 8000: {"namespace cnpg-system"}}
+    assert reach == {5432: {API, WORKERS, WEBHOOKS, DATABASE}, 8000: {"namespace cnpg-system"}}
     # The brokers' one client listener: Strimzi makes their policy from these peers.
     (listener,) = named("Kafka", KAFKA_CLUSTER)["spec"]["kafka"]["listeners"]
-    assert _peers({"from": listener["networkPolicyPeers"]}) == {API, WORKERS}
+    assert _peers({"from": listener["networkPolicyPeers"]}) == {API, WORKERS, WEBHOOKS}
     assert listener["authentication"]["type"] == "scram-sha-512"
     # And no policy of ours opens a broker pod to anyone else.
     assert not [
