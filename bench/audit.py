@@ -30,6 +30,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -39,7 +40,7 @@ from bench import kafka_io, pg
 from bench.report import columns, header
 from bench.throughput import RESULTS, Run, cleanup
 from bench.worker import Worker
-from bench.workload import PARTNERS, history
+from bench.workload import PARTNERS, Raw, history
 from refnet.events.settings import Settings
 from refnet.projections.audit.log_replay import LogReplay
 from refnet.projections.audit.rebuild import Rebuild, SchemaNames
@@ -149,15 +150,26 @@ def _in_child(phase: str, settings: Settings) -> dict[str, Any]:
     return found
 
 
-async def bench(args: argparse.Namespace, run: Run, results: dict[str, Any]) -> None:
+Make = Callable[[int, int, str], list[Raw]]
+"""A workload slice: (events, participants, seed) -> raw events in log order."""
+
+
+async def bench(
+    args: argparse.Namespace,
+    run: Run,
+    results: dict[str, Any],
+    make: Make = history,
+    partners: Sequence[str] = PARTNERS,
+) -> None:
     n, live = args.events, run.settings("live")
     ensure_topics(live)
-    await provision_keys(live, PARTNERS)
+    await provision_keys(live, partners)
     seconds = 0.0
     for index, (events, participants) in enumerate(_slices(n, args.participants)):
-        raws = history(events, participants, seed=run.tag if index == 0 else f"{run.tag}-{index}")
+        raws = make(events, participants, run.tag if index == 0 else f"{run.tag}-{index}")
         seconds += kafka_io.validated_publish(live, raws)
         del raws
+    results["publish"] = {"seconds": seconds, "rate": n / seconds}
     print(f"published {n:,} signed events in {seconds:.1f} s")
 
     worker = Worker(live, run.workdir, RESULTS / "worker-audit.log")
