@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import asyncpg
 import httpx
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from refnet.events.catalogue import EventModel
 from refnet.events.codec import decode
@@ -33,6 +33,8 @@ from refnet.services.webhooks.notices import Applied, Notice, for_dead_letter, f
 
 log = logging.getLogger(__name__)
 POLL = 0.5
+# PostgreSQL or the broker gone for a while: the worker waits for them, it does not end.
+_TRANSIENT = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaException)
 
 _REFERRALS = """
 SELECT participant_id, referral_id, from_partner, to_partner, state FROM referrals
@@ -72,18 +74,42 @@ async def run_webhooks(settings: Settings, stop: asyncio.Event) -> None:
 async def _enqueue_loop(
     consumer: Consumer, pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event
 ) -> None:
+    pause = POLL
     while not stop.is_set():
         records = await asyncio.to_thread(consumer.consume, 500, POLL)
         records = [r for r in records if r.error() is None]
         if not records:
             continue
-        if not await _until_applied(pool, settings, records, stop):
-            return  # stopped while waiting: the records are read again next time
-        notices = await _notices(pool, settings, records)
-        await _enqueue(pool, notices)
-        await asyncio.to_thread(consumer.commit, asynchronous=False)
+        try:
+            if not await _until_applied(pool, settings, records, stop):
+                return  # stopped while waiting: the records are read again next time
+            notices = await _notices(pool, settings, records)
+            await _enqueue(pool, notices)
+            await asyncio.to_thread(consumer.commit, asynchronous=False)
+        except _TRANSIENT as exc:
+            # Read them again after a pause, still polling (so the group keeps us):
+            # reading on would commit over notices never enqueued.
+            log.warning("webhooks: %d records again in %.0f s: %r", len(records), pause, exc)
+            _rewind(consumer, records)
+            await _pause(stop, pause)
+            pause = min(pause * 2, 30.0)
+            continue
+        pause = POLL
         if notices:
-            log.info("webhooks: %d notices enqueued from %d records", len(notices), len(records))
+            log.info("webhooks: %d notices from %d records", len(notices), len(records))
+
+
+def _rewind(consumer: Consumer, records: Sequence[Message]) -> None:
+    """Seek each partition of `records` back to its first record."""
+    first: dict[tuple[str, int], int] = {}
+    for record in records:
+        where = (record.topic() or "", record.partition() or 0)
+        first[where] = min(first.get(where, record.offset() or 0), record.offset() or 0)
+    for (topic, partition), offset in first.items():
+        try:
+            consumer.seek(TopicPartition(topic, partition, offset))
+        except KafkaException:
+            pass  # no longer ours: its next owner reads it from the committed offset
 
 
 async def _until_applied(
@@ -187,11 +213,16 @@ async def _send_loop(
     while not stop.is_set():
         try:
             tried = await send_due(pool, settings, client)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except _TRANSIENT as exc:
             log.warning("webhooks: the delivery queue is unavailable: %r", exc)
             tried = 0
         if not tried:
-            try:
-                await asyncio.wait_for(stop.wait(), POLL)
-            except TimeoutError:
-                pass
+            await _pause(stop, POLL)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
