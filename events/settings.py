@@ -133,8 +133,16 @@ class Settings(BaseSettings):
         description="port of each projection worker's Prometheus metrics (0: none); "
         "`projections run --workers N` gives its processes this port and the next N-1",
     )
+    webhook_metrics_port: int = Field(
+        9120,
+        ge=0,
+        le=65535,
+        description="port of the webhook delivery worker's Prometheus metrics (0: none)",
+    )
     worker_metrics_host: str = Field(
-        "127.0.0.1", description="address the workers' metrics bind to (0.0.0.0 in a pod)"
+        "127.0.0.1",
+        description="address the projection and webhook workers' metrics bind to "
+        "(0.0.0.0 in a pod)",
     )
     api_metrics: bool = Field(
         True, description="the API answers `GET /metrics` with its Prometheus metrics"

@@ -103,17 +103,23 @@ class WorkerMetrics:
         self.owned_partitions.set(len(applied_to))
 
     def serve(self, port: int, host: str) -> int | None:
-        """Serve `/metrics` on `port` in a thread; the port taken, or None when it is 0 or busy.
+        """Serve `/metrics` on `port` in a thread (see `serve_registry`)."""
+        return serve_registry(self.registry, port, host, "worker")
 
-        A busy port is logged and the worker runs on: metrics must never stop a projection.
-        """
-        if port == 0:
-            return None
-        try:
-            server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        except OSError as exc:
-            log.error("worker metrics not served: port %d: %s", port, exc)
-            return None
-        taken = int(server.server_port)
-        log.info("worker metrics on http://%s:%d/metrics", host, taken)
-        return taken
+
+def serve_registry(registry: CollectorRegistry, port: int, host: str, what: str) -> int | None:
+    """Serve `registry` at `/metrics` on `port` in a thread; the port taken, or None when it
+    is 0 or busy.
+
+    A busy port is logged and the process runs on: metrics must never stop its work.
+    """
+    if port == 0:
+        return None
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        log.error("%s metrics not served: port %d: %s", what, port, exc)
+        return None
+    taken = int(server.server_port)
+    log.info("%s metrics on http://%s:%d/metrics", what, host, taken)
+    return taken

@@ -26,15 +26,18 @@ def run_command(
     workers: int = typer.Option(
         1, min=1, max=64, help="worker processes in the group, each restarted when it ends"
     ),
+    supervise: bool = typer.Option(
+        False, "--supervise", help="restart the worker whenever it ends (so with --workers N>1)"
+    ),
 ) -> None:
     """Run the projection worker (joins the consumer group; stop with Ctrl-C).
 
     With --workers N, N processes share the partitions; each serves its metrics on
-    REFNET_WORKER_METRICS_PORT + its index.
+    REFNET_WORKER_METRICS_PORT + its index. `refnet stack up` runs one, supervised.
     """
     settings = cli_settings()
     configure_logging(loglevel, settings.log_format)
-    if workers > 1:
+    if workers > 1 or supervise:
         from refnet.services.cli.worker_pool import run_pool
 
         raise typer.Exit(run_pool(settings, workers, loglevel))

@@ -35,14 +35,21 @@ def service_processes(settings: Settings) -> list[stack.BackgroundProcess]:
     <data_dir>/logs/<name>.log; `stack down` and `stack status` find them by name.
     """
     refnet = [sys.executable, "-m", "refnet.services.cli.main"]
-    return [(stack.WORKER, [*refnet, "projections", "run"]), (stack.API, [*refnet, "serve"])]
+    return [
+        # Supervised: a worker that ends (the broker's quorum lost, say) starts again.
+        (stack.WORKER, [*refnet, "projections", "run", "--supervise"]),
+        (stack.WEBHOOKS, [*refnet, "partners", "webhooks", "run"]),
+        (stack.API, [*refnet, "serve"]),
+    ]
 
 
 @stack_app.command("up")
 @friendly
 def up_command(
     services: bool = typer.Option(
-        True, "--services/--no-services", help="also start the worker and the API"
+        True,
+        "--services/--no-services",
+        help="also start the workers (projection, webhooks) and the API",
     ),
     brokers: int | None = typer.Option(
         None,
@@ -50,7 +57,7 @@ def up_command(
         help="Kafka nodes: 1, or 3 for a replicated cluster (default: REFNET_KAFKA_BROKERS)",
     ),
 ) -> None:
-    """Start the broker, create the topics, start PostgreSQL, then the worker and the API.
+    """Start the broker, create the topics, start PostgreSQL, then the workers and the API.
 
     Safe to run again: whatever already runs is left alone.
     """

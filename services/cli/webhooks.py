@@ -24,6 +24,7 @@ from refnet.services.webhooks.endpoints import (
     list_endpoints,
     remove_endpoint,
 )
+from refnet.services.webhooks.metrics import WebhookMetrics
 from refnet.services.webhooks.worker import run_webhooks
 
 webhooks_app = typer.Typer(
@@ -115,6 +116,8 @@ def run_command(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_webhooks(settings, stop)
+        metrics = WebhookMetrics()
+        metrics.serve(settings.webhook_metrics_port, settings.worker_metrics_host)
+        await run_webhooks(settings, stop, metrics)
 
     asyncio.run(main())

@@ -1,4 +1,4 @@
-"""Control of the local RefNet stack: Kafka broker, topics, PostgreSQL, worker and API.
+"""Control of the local RefNet stack: Kafka broker, topics, PostgreSQL, workers and API.
 
 `up` is idempotent (every step looks before it acts) and `stop` ends only what `up` started.
 """
@@ -58,7 +58,7 @@ from refnet.services.localstack.process import (
 from refnet.services.registry.data_keys import write_kek_file
 
 __all__ = [
-    "API", "KAFKA", "WORKER", "BackgroundProcess", "ComponentStatus", "KafkaStart",
+    "API", "KAFKA", "WEBHOOKS", "WORKER", "BackgroundProcess", "ComponentStatus", "KafkaStart",
     "PartitionLag", "StackStatus", "StopReport", "TopicState", "UpReport",
     "StackError", "BrokerUnavailable", "DatabaseUnavailable", "JarsUnavailable",
     "ProcessFailed", "ToolMissing",
@@ -69,6 +69,8 @@ __all__ = [
 
 WORKER = "worker"
 """Pid-file name of the projection worker (`refnet projections run`)."""
+WEBHOOKS = "webhooks"
+"""Pid-file name of the webhook delivery worker (`refnet partners webhooks run`)."""
 API = "api"
 """Pid-file name of the HTTP API (`refnet serve`)."""
 
@@ -270,6 +272,7 @@ async def status(settings: Settings) -> StackStatus:
         sasl,
         postgres,
         _process_status(WORKER, settings, f"group {settings.consumer_group}"),
+        _process_status(WEBHOOKS, settings, f"group {settings.webhook_group}"),
         _process_status(API, settings, api_address),
     ]
     lag = await _lag(settings, kafka_up, pg_version is not None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 
 import asyncpg
@@ -18,6 +19,7 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from refnet.events.settings import Settings
+from refnet.services.webhooks.metrics import WebhookMetrics
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -82,27 +84,40 @@ def signed_headers(secret: str, webhook_id: str, body: str, at: dt.datetime) -> 
     }
 
 
-async def _post(client: httpx.AsyncClient, row: asyncpg.Record) -> Attempt:
+async def _post(
+    client: httpx.AsyncClient, row: asyncpg.Record, metrics: WebhookMetrics | None
+) -> Attempt:
     headers = signed_headers(row["secret"], row["webhook_id"], row["body"], dt.datetime.now(dt.UTC))
+    started = time.perf_counter()
     try:
         answer = await client.post(row["url"], content=row["body"].encode(), headers=headers)
     except httpx.HTTPError as exc:
         return Attempt(
             row["endpoint_id"], row["webhook_id"], None, f"{type(exc).__name__}: {exc}"[:300]
         )
+    finally:
+        if metrics is not None:
+            metrics.post_seconds.observe(time.perf_counter() - started)
     error = None if answer.is_success else f"HTTP {answer.status_code}"
     return Attempt(row["endpoint_id"], row["webhook_id"], answer.status_code, error)
 
 
-async def send_due(pool: asyncpg.Pool, settings: Settings, client: httpx.AsyncClient) -> int:
+async def send_due(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    metrics: WebhookMetrics | None = None,
+) -> int:
     """Post every notice that is due (up to BATCH); return how many were tried."""
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(_DUE, BATCH)
         if not rows:
             return 0
-        attempts = await asyncio.gather(*(_post(client, row) for row in rows))
+        attempts = await asyncio.gather(*(_post(client, row, metrics) for row in rows))
         for row, attempt in zip(rows, attempts, strict=True):
             key = (attempt.endpoint_id, attempt.webhook_id)
+            if metrics is not None:
+                metrics.deliveries.labels("delivered" if attempt.ok else "failed").inc()
             if attempt.ok:
                 await conn.execute(_DELIVERED, *key, attempt.status)
                 await conn.execute(_ENDPOINT_OK, attempt.endpoint_id)
@@ -113,6 +128,8 @@ async def send_due(pool: asyncpg.Pool, settings: Settings, client: httpx.AsyncCl
                 _ENDPOINT_FAILED, attempt.endpoint_id, settings.webhook_disable_after
             )
             if disabled is not None:
+                if metrics is not None:
+                    metrics.disabled.inc()
                 log.warning(
                     "webhook endpoint %s of %s disabled: failing for %.0f s (%s)",
                     attempt.endpoint_id, row["partner_id"], settings.webhook_disable_after,

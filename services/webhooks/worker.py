@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 import asyncpg
@@ -29,10 +30,12 @@ from refnet.projections.store.database import connect_pool
 from refnet.projections.store.migrate import migrate
 from refnet.projections.store.schema import PROJECTION
 from refnet.services.webhooks.delivery import send_due
+from refnet.services.webhooks.metrics import WebhookMetrics
 from refnet.services.webhooks.notices import Applied, Notice, for_dead_letter, for_event
 
 log = logging.getLogger(__name__)
 POLL = 0.5
+QUEUE_EVERY = 5.0  # seconds between reads of the queue's depth for the gauges
 # PostgreSQL or the broker gone for a while: the worker waits for them, it does not end.
 _TRANSIENT = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaException)
 
@@ -42,12 +45,18 @@ WHERE referral_id = any($1::text[])
 """
 _ENQUEUE = """
 INSERT INTO webhook_deliveries (webhook_id, endpoint_id, notice_type, payload)
-VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING
+SELECT w, e, t, p::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS n(w, e, t, p)
+ON CONFLICT DO NOTHING
+RETURNING notice_type
 """
 
 
-async def run_webhooks(settings: Settings, stop: asyncio.Event) -> None:
-    """Enqueue and deliver until `stop` is set."""
+async def run_webhooks(
+    settings: Settings, stop: asyncio.Event, metrics: WebhookMetrics | None = None
+) -> None:
+    """Enqueue and deliver until `stop` is set, counting into `metrics` (a fresh set)."""
+    metrics = metrics or WebhookMetrics()
     pool = await connect_pool(settings, min_size=1, max_size=4)
     async with pool.acquire() as conn:
         await migrate(conn, settings.read_model_schema, settings.registry_schema)
@@ -63,8 +72,8 @@ async def run_webhooks(settings: Settings, stop: asyncio.Event) -> None:
     try:
         async with httpx.AsyncClient(timeout=settings.webhook_timeout) as client:
             await asyncio.gather(
-                _enqueue_loop(consumer, pool, settings, stop),
-                _send_loop(pool, settings, client, stop),
+                _enqueue_loop(consumer, pool, settings, stop, metrics),
+                _send_loop(pool, settings, client, stop, metrics),
             )
     finally:
         await asyncio.to_thread(consumer.close)
@@ -72,7 +81,11 @@ async def run_webhooks(settings: Settings, stop: asyncio.Event) -> None:
 
 
 async def _enqueue_loop(
-    consumer: Consumer, pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event
+    consumer: Consumer,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    stop: asyncio.Event,
+    metrics: WebhookMetrics,
 ) -> None:
     pause = POLL
     while not stop.is_set():
@@ -84,7 +97,7 @@ async def _enqueue_loop(
             if not await _until_applied(pool, settings, records, stop):
                 return  # stopped while waiting: the records are read again next time
             notices = await _notices(pool, settings, records)
-            await _enqueue(pool, notices)
+            enqueued = await _enqueue(pool, notices)
             await asyncio.to_thread(consumer.commit, asynchronous=False)
         except _TRANSIENT as exc:
             # Read them again after a pause, still polling (so the group keeps us):
@@ -95,6 +108,8 @@ async def _enqueue_loop(
             pause = min(pause * 2, 30.0)
             continue
         pause = POLL
+        for notice_type, count in enqueued.items():
+            metrics.notices.labels(notice_type).inc(count)
         if notices:
             log.info("webhooks: %d notices from %d records", len(notices), len(records))
 
@@ -190,9 +205,11 @@ def _bytes(value: str | bytes | None) -> bytes:
     return value.encode() if isinstance(value, str) else value or b""
 
 
-async def _enqueue(pool: asyncpg.Pool, notices: Sequence[Notice]) -> None:
+async def _enqueue(pool: asyncpg.Pool, notices: Sequence[Notice]) -> dict[str, int]:
+    """Queue each notice for each endpoint of its partner; the rows new to the queue, by
+    notice type (records read again after a fault queue nothing twice)."""
     if not notices:
-        return
+        return {}
     async with pool.acquire() as conn, conn.transaction():
         endpoints = await conn.fetch(
             "SELECT endpoint_id, partner_id FROM webhook_endpoints WHERE partner_id = any($1)",
@@ -204,15 +221,27 @@ async def _enqueue(pool: asyncpg.Pool, notices: Sequence[Notice]) -> None:
             for e in endpoints
             if e["partner_id"] == n.partner_id
         ]
-        await conn.executemany(_ENQUEUE, rows)
+        if not rows:
+            return {}
+        queued = await conn.fetch(_ENQUEUE, *(list(column) for column in zip(*rows, strict=True)))
+    return dict(Counter(row["notice_type"] for row in queued))
 
 
 async def _send_loop(
-    pool: asyncpg.Pool, settings: Settings, client: httpx.AsyncClient, stop: asyncio.Event
+    pool: asyncpg.Pool,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    stop: asyncio.Event,
+    metrics: WebhookMetrics,
 ) -> None:
+    read_at = 0.0
     while not stop.is_set():
         try:
-            tried = await send_due(pool, settings, client)
+            if time.monotonic() - read_at > QUEUE_EVERY:
+                async with pool.acquire() as conn:
+                    await metrics.read_queue(conn)
+                read_at = time.monotonic()
+            tried = await send_due(pool, settings, client, metrics)
         except _TRANSIENT as exc:
             log.warning("webhooks: the delivery queue is unavailable: %r", exc)
             tried = 0

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from refnet.events.catalogue import EventModel
@@ -21,6 +22,7 @@ from refnet.services.webhooks.endpoints import (
     enable_endpoint,
     list_endpoints,
 )
+from tests.integration.test_metrics import Scrape, samples, value
 from tests.integration.webhook_receiver import (
     FAST,
     Receiver,
@@ -31,6 +33,7 @@ from tests.integration.webhook_receiver import (
 )
 from tests.integration.world import T0, World, enrolled, run_sync
 from tests.integration.world_events import accepted, declined, new_pid, sent
+from tests.integration.world_serving import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -69,7 +72,8 @@ def test_a_scripted_history_gives_each_partner_exactly_its_notices_signed(
     ]
     unsigned = enrolled(new_pid("hook"), partner=receiver_partner, at=t)
     world.start_worker()
-    start_delivery(world)
+    metrics_port = free_port()
+    start_delivery(world, metrics_port)
     world.publish(history)
     world.publish_unsigned([unsigned])  # parked as a dead letter: unsigned
 
@@ -118,6 +122,25 @@ def test_a_scripted_history_gives_each_partner_exactly_its_notices_signed(
         n for n in refusing.notices(to_receiver.secret).values() if n["type"] == "event.rejected"
     )
     assert dead["data"]["reason"] == "unsigned"
+
+    # The delivery worker's metrics tell the same story: six notices queued, six
+    # delivered, the failures before them counted, and nothing left owed.
+    def queue_empty() -> Scrape | None:
+        scraped = samples(httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text)
+        return scraped if value(scraped, "refnet_webhook_oldest_pending_seconds") == 0 else None
+
+    scraped = eventually(queue_empty, 30, "the metrics to show an empty queue")
+    queued = {
+        kind: value(scraped, "refnet_webhook_notices_total", type=kind)
+        for kind in ("referral.received", "referral.answered", "event.rejected")
+    }
+    assert queued == {"referral.received": 2, "referral.answered": 2, "event.rejected": 2}
+    assert value(scraped, "refnet_webhook_deliveries_total", outcome="delivered") == 6
+    attempts = sum(d.attempts for d in log_of(world, to_sender) + log_of(world, to_receiver))
+    failed = value(scraped, "refnet_webhook_deliveries_total", outcome="failed")
+    assert failed == attempts - 6 and failed >= 6
+    assert value(scraped, "refnet_webhook_post_duration_seconds_count") == attempts
+    assert value(scraped, "refnet_webhook_pending_notices") == 0
 
 
 def test_a_day_of_failures_disables_an_endpoint_until_it_is_enabled(tmp_path: Path) -> None:

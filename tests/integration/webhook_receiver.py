@@ -68,10 +68,12 @@ class Receiver:
         return verified
 
 
-def start_delivery(world: World) -> subprocess.Popen[bytes]:
+def start_delivery(world: World, metrics_port: int = 0) -> subprocess.Popen[bytes]:
+    """`refnet partners webhooks run` for `world`, its metrics on `metrics_port` (0: none)."""
     log = (world.log_dir / "webhooks.log").open("ab")
     argv = [sys.executable, "-m", "refnet.services.cli.main", "partners", "webhooks", "run"]
-    process = subprocess.Popen(argv, env=settings_env(world.settings), stdout=log, stderr=log)
+    env = settings_env(world.settings) | {"REFNET_WEBHOOK_METRICS_PORT": str(metrics_port)}
+    process = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
     world.workers.append(process)  # stopped with the world's workers
     return process
 

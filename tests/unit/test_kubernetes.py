@@ -181,12 +181,36 @@ def test_the_pods_run_what_the_cli_and_the_api_serve() -> None:
     _, api = next(c for c in containers() if c[0] == API)
     probes = [api["readinessProbe"], api["livenessProbe"]]
     assert {p["httpGet"]["path"] for p in probes} == {"/readyz", "/livez"} <= paths
-    _, worker = next(c for c in containers() if c[0] == WORKERS)
-    env = {e["name"]: e.get("value") for e in worker["env"]}
-    (port,) = worker["ports"]
-    assert int(env["REFNET_WORKER_METRICS_PORT"]) == port["containerPort"]
-    assert env["REFNET_WORKER_METRICS_HOST"] == "0.0.0.0"
-    assert worker["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": port["name"]}
+    for name, setting in ((WORKERS, "WORKER"), (WEBHOOKS, "WEBHOOK")):
+        _, worker = next(c for c in containers() if c[0] == name)
+        env = {e["name"]: e.get("value") for e in worker["env"]}
+        (port,) = worker["ports"]
+        assert int(env[f"REFNET_{setting}_METRICS_PORT"]) == port["containerPort"], name
+        assert env["REFNET_WORKER_METRICS_HOST"] == "0.0.0.0", name
+        assert worker["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": port["name"]}
+
+
+def test_prometheus_finds_each_pod_s_metrics_port_from_its_annotations() -> None:
+    def selects(policy: Document) -> object:
+        return policy["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
+
+    for name in (API, WORKERS, WEBHOOKS):
+        pod = named("Deployment", name)["spec"]["template"]
+        notes = pod["metadata"]["annotations"]
+        (container,) = pod["spec"]["containers"]
+        ports = {p["containerPort"] for p in container["ports"]}
+        assert notes["prometheus.io/scrape"] == "true", name
+        assert int(notes["prometheus.io/port"]) in ports, name
+        assert notes["prometheus.io/path"] == "/metrics", name
+        # ... and a NetworkPolicy lets the monitoring namespace reach that port.
+        admitted = {
+            port["port"]
+            for policy in of_kind("NetworkPolicy")
+            if selects(policy) == name
+            for rule in policy["spec"].get("ingress", [])
+            for port in rule.get("ports", [])
+        }
+        assert int(notes["prometheus.io/port"]) in admitted, name
 
 
 def test_the_autoscaler_and_the_disruption_budgets_cover_the_api_and_the_workers() -> None:

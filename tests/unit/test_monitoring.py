@@ -2,8 +2,8 @@
 
 promtool (Debian's `prometheus` package, installed by `make promtool`) checks
 the rules' syntax and runs their unit tests (`alerts.test.yml`); this module
-also holds every metric name an expression uses to the names the API and the
-worker register, which promtool cannot know.
+also holds every metric name an expression uses to the names the API, the
+projection worker and the webhook worker register, which promtool cannot know.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from refnet.projections.worker.metrics import WorkerMetrics, reason_class
 from refnet.services.api.metrics import REGISTRY
+from refnet.services.webhooks.metrics import WebhookMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -53,6 +54,7 @@ def dashboard_expressions() -> Iterator[str]:
 
 def test_every_expression_names_a_metric_the_code_exports() -> None:
     known = exported(WorkerMetrics().registry) | exported(REGISTRY)
+    known |= exported(WebhookMetrics().registry)
     expressions = [str(r["expr"]) for r in alert_rules()] + list(dashboard_expressions())
     used = {name for e in expressions for name in _NAME.findall(e)}
     assert used, "no RefNet metric found in the rules and the dashboard"
