@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lock demo test lint typecheck unit integration browser browser-deps kube-deps chromium fonts promtool bench down status clean
+.PHONY: lock demo test lint typecheck unit integration browser browser-deps kube-deps chromium fonts promtool kcat bench down status clean
 
 # Every Python package comes from requirements.lock, pinned and hashed, so a fresh
 # machine installs exactly what CI tested; RefNet itself is then installed over it,
@@ -58,6 +58,17 @@ fonts:
 		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q fonts-dejavu-core; \
 	fi
 
+# CloudEvents headers are read back with kcat in the tests, from Debian's kcat package.
+KCAT ?= /usr/bin/kcat
+kcat:
+	@if [ -x $(KCAT) ]; then \
+		echo "kcat: $(KCAT) is installed"; \
+	else \
+		echo "kcat: $(KCAT) is missing; installing Debian's kcat"; \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q kcat; \
+	fi
+
 # The alert rules are checked and unit-tested by promtool, from Debian's prometheus package
 # (the server it also brings is never started here).
 PROMTOOL ?= /usr/bin/promtool
@@ -91,7 +102,7 @@ demo: $(STAMP) fonts
 	$(BIN)/refnet stack up
 	$(BIN)/refnet demo
 
-test: $(STAMP) browser-deps kube-deps promtool lint typecheck
+test: $(STAMP) browser-deps kube-deps promtool kcat lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)

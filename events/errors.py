@@ -4,6 +4,7 @@ RefNetError                  base of everything RefNet raises on purpose
 ├── EventInvalid             an event failed validation; `problems` names each field
 ├── EventUndecodable         bytes that are not JSON, or JSON that is not an object
 ├── PublishFailed            the broker did not confirm one or more events
+├── IngestRefused            (events.http_client) the API refused a batch: status, code, fields
 ├── UnusedNotRecorded        a ledger did not record unused numbers (unreachable, or refused)
 ├── LogUnavailable           the event log cannot be read: the broker does not answer, or a
 │   │                        topic is missing (every driver error of a read becomes this)

@@ -28,6 +28,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from refnet.events.catalogue import EventModel
+from refnet.events.cloudevents import headers_of_value
 from refnet.events.codec import encode
 from refnet.events.contact import ClearContactRecorded
 from refnet.events.errors import EventInvalid, Problem, PublishFailed
@@ -243,7 +244,14 @@ class Publisher:
         return report
 
     def _send(self, key: bytes, value: bytes, callback: Callable[..., None]) -> None:
-        produce(self._producer, self._topic, value=value, key=key, on_delivery=callback)
+        produce(
+            self._producer,
+            self._topic,
+            value=value,
+            key=key,
+            headers=headers_of_value(value),
+            on_delivery=callback,
+        )
 
 
 def try_produce(producer: Producer, topic: str, **message: Any) -> bool:
@@ -296,9 +304,11 @@ class AsyncPublisher:
         for key, value in records:
             future: asyncio.Future[None] = loop.create_future()
             report = functools.partial(_settle_from_thread, loop, future)
+            headers = headers_of_value(value)
             while not try_produce(
-                self._producer, self._topic, value=value, key=key, on_delivery=report
-            ):
+                self._producer, self._topic, value=value, key=key, headers=headers,
+                on_delivery=report,
+            ):  # fmt: skip
                 await asyncio.sleep(0.01)  # the local queue is full; the poller thread drains it
             futures.append(future)
         outcomes = await asyncio.gather(*futures, return_exceptions=True)

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import asyncpg
 
+from refnet.events.cloudevents import headers_of_value
 from refnet.projections.fold.batch import fold_batch
 from refnet.projections.fold.derive import derive
 from refnet.projections.fold.facts import Fact, Position
@@ -101,9 +102,11 @@ class DeadLetter:
     event_id: str | None = None
 
     def record(self, events_topic: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-        """Key, value and headers of its dead-letter record: where it came from, and why."""
+        """Key, value and headers of its dead-letter record: where it came from, and why;
+        and, when the value is an event's JSON, its CloudEvents headers."""
         source = f"{events_topic}/{self.position.partition}/{self.position.offset}"
         headers: list[tuple[str, bytes]] = [
+            *headers_of_value(self.payload),
             ("refnet-reason", self.reason.encode()),
             ("refnet-source", source.encode()),
         ]

@@ -15,6 +15,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from refnet.events.cloudevents import headers_of_value
 from refnet.events.publisher import produce, producer_config
 from refnet.events.settings import Settings
 from refnet.projections.store.database import connect_pool
@@ -136,6 +137,8 @@ def _produce(
         topic,
         value=record.value,
         key=record.key,
+        # Archives hold values, not headers: the value gives the same ones back.
+        headers=headers_of_value(record.value) if record.value is not None else [],
         partition=partition,
         timestamp=record.timestamp_ms or 0,  # 0: the broker's clock (no stamp archived)
         on_delivery=report,

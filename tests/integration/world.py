@@ -119,6 +119,10 @@ def isolated_settings(tag: str | None = None, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+LogRecord = tuple[bytes, bytes, list[tuple[str, bytes]]]
+"""A record as read back: key, value and headers."""
+
+
 @dataclass
 class World:
     settings: Settings
@@ -226,7 +230,13 @@ class World:
 
     def read_raw_log(self) -> list[bytes]:
         """Every record's value on the log as the broker holds it, in (partition, offset) order."""
-        ends = high_watermarks(self.settings, self.settings.topic_events)
+        return [value for _key, value, _headers in self.read_records()]
+
+    def read_records(self, topic: str | None = None) -> list[LogRecord]:
+        """Every record of `topic` (the event log by default): key, value and headers, in
+        (partition, offset) order."""
+        topic = topic or self.settings.topic_events
+        ends = high_watermarks(self.settings, topic)
         consumer = Consumer(
             {
                 "bootstrap.servers": self.settings.kafka_bootstrap,
@@ -235,18 +245,19 @@ class World:
             }
         )
         wanted = {p: end for p, end in ends.items() if end > 0}
-        consumer.assign([TopicPartition(self.settings.topic_events, p, 0) for p in wanted])
-        found: list[tuple[int, int, bytes]] = []
+        consumer.assign([TopicPartition(topic, p, 0) for p in wanted])
+        found: list[tuple[int, int, LogRecord]] = []
         try:
             deadline = time.monotonic() + 60
             while len(found) < sum(wanted.values()) and time.monotonic() < deadline:
                 msg = consumer.poll(1.0)
                 if msg is not None and not msg.error():
-                    where = (msg.partition() or 0, msg.offset() or 0)
-                    found.append((*where, msg.value() or b""))
+                    headers = [(k, v or b"") for k, v in msg.headers() or []]
+                    record = (msg.key() or b"", msg.value() or b"", headers)
+                    found.append((msg.partition() or 0, msg.offset() or 0, record))
         finally:
             consumer.close()
-        return [value for _, _, value in sorted(found, key=lambda f: f[:2])]
+        return [record for _, _, record in sorted(found, key=lambda f: f[:2])]
 
     def dead_letter_reasons(self, expected: int) -> list[str]:
         """The `refnet-reason` of each parked source event, in source (partition, offset) order.
