@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lock demo test lint typecheck unit integration browser browser-deps kube-deps chromium fonts promtool kcat bench down status clean
+.PHONY: lock demo test lint typecheck unit integration browser browser-deps kube-deps asyncapi-deps chromium fonts promtool kcat bench down status clean
 
 # Every Python package comes from requirements.lock, pinned and hashed, so a fresh
 # machine installs exactly what CI tested; RefNet itself is then installed over it,
@@ -28,6 +28,7 @@ lock: $(STAMP)
 		-o deploy/container/requirements.lock
 	cd $(BROWSER_DIR) && npm install --package-lock-only --no-audit --no-fund
 	cd $(KUBE_DIR) && npm install --package-lock-only --no-audit --no-fund
+	cd $(ASYNCAPI_DIR) && npm install --package-lock-only --no-audit --no-fund
 
 # The browser tests drive Debian's Chromium (installed here when missing; a test tool's
 # own browser download is never used) and inject npm packages pinned in their lock file.
@@ -98,11 +99,23 @@ $(KUBE_STAMP): $(KUBE_DIR)/package.json $(KUBE_DIR)/package-lock.json
 	cd $(KUBE_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
+# events/asyncapi.json and the API's /asyncapi.json are validated offline by
+# tests/asyncapi/validate.mjs with the official AsyncAPI parser, pinned in its lock file.
+# --ignore-scripts: a dependency's postinstall only reports installs home.
+ASYNCAPI_DIR := tests/asyncapi
+ASYNCAPI_STAMP := $(ASYNCAPI_DIR)/node_modules/.installed
+
+asyncapi-deps: $(ASYNCAPI_STAMP)
+
+$(ASYNCAPI_STAMP): $(ASYNCAPI_DIR)/package.json $(ASYNCAPI_DIR)/package-lock.json
+	cd $(ASYNCAPI_DIR) && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
 demo: $(STAMP) fonts
 	$(BIN)/refnet stack up
 	$(BIN)/refnet demo
 
-test: $(STAMP) browser-deps kube-deps promtool kcat lint typecheck
+test: $(STAMP) browser-deps kube-deps asyncapi-deps promtool kcat lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
@@ -117,7 +130,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy -p refnet.events -p refnet.projections -p refnet.services
 	$(BIN)/mypy tests bench
 
-unit: $(STAMP) promtool kube-deps
+unit: $(STAMP) promtool kube-deps asyncapi-deps
 	$(BIN)/pytest -q tests/unit
 
 integration: $(STAMP)

@@ -28,6 +28,17 @@ def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaste
     return register
 
 
+def upcast_path_exists(event_type: str, from_version: int, to_version: int) -> bool:
+    """Whether registered steps lift `event_type` from `from_version` to `to_version`.
+
+    Each step lifts by one version, so every version in between needs its own step;
+    `from_version == to_version` needs none.
+    """
+    if from_version > to_version:
+        return False
+    return all((event_type, v) in _STEPS for v in range(from_version, to_version))
+
+
 def upcast(raw: Raw) -> Raw:
     """Lift `raw` step by step to the current schema version; current events pass through."""
     version = raw.get("schema_version", CURRENT_SCHEMA_VERSION)

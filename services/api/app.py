@@ -26,6 +26,7 @@ from refnet.services.api.deps import pooled
 from refnet.services.api.errors import install_error_handlers
 from refnet.services.api.metrics import RequestTimer
 from refnet.services.api.routes import (
+    asyncapi,
     audit,
     events,
     health,
@@ -138,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestTimer)
     app.include_router(metrics.router)
     app.include_router(health.probes)
+    app.include_router(asyncapi.router)
     for module in (events, sequences, network, reports, partners, privacy, audit, health):
         app.include_router(module.router)
     app.include_router(dashboard.router)

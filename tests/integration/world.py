@@ -252,8 +252,9 @@ class World:
             while len(found) < sum(wanted.values()) and time.monotonic() < deadline:
                 msg = consumer.poll(1.0)
                 if msg is not None and not msg.error():
-                    headers = [(k, v or b"") for k, v in msg.headers() or []]
-                    record = (msg.key() or b"", msg.value() or b"", headers)
+                    headers = [(str(h[0]), _as_bytes(h[1])) for h in msg.headers() or []]
+                    key = msg.key()
+                    record = (_as_bytes(key), msg.value() or b"", headers)
                     found.append((msg.partition() or 0, msg.offset() or 0, record))
         finally:
             consumer.close()
@@ -342,6 +343,10 @@ class World:
                     await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await pool.close()
+
+
+def _as_bytes(value: str | bytes | None) -> bytes:
+    return value.encode() if isinstance(value, str) else value or b""
 
 
 def _source_order(source: str) -> tuple[int, int]:

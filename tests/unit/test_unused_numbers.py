@@ -51,11 +51,18 @@ class FakeProducer:
         self.refuse = refuse
         self.pending: list[tuple[Callable[..., None], bytes]] = []
         self.delivered: list[bytes] = []
+        self.headers: list[list[tuple[str, bytes]]] = []
 
     def produce(
-        self, topic: str, value: bytes, key: bytes, on_delivery: Callable[..., None]
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes,
+        on_delivery: Callable[..., None],
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
         self.pending.append((on_delivery, value))
+        self.headers.append(headers or [])
 
     def flush(self, timeout: float) -> int:
         for callback, value in self.pending:

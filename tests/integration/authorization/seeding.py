@@ -29,10 +29,19 @@ BASE = "http://refnet.test"
 RUN = uuid.uuid4().hex[:8]
 """Participant ids of this run start with it, so any of them in a body is found by a regex."""
 SEEDED = re.compile(rf"az{RUN}-[a-z]+-\d")
-PUBLIC = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/metrics", "/livez", "/readyz"}
-"""Routes without personal data, open to anyone: the API's description, its documentation
-page, the orchestrator's probes, and the Prometheus metrics (counts and timings only;
-`REFNET_API_METRICS=false` turns them off where the port faces the internet)."""
+PUBLIC = {
+    "/openapi.json",
+    "/asyncapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/metrics",
+    "/livez",
+    "/readyz",
+}
+"""Routes without personal data, open to anyone: the API's description and the Kafka log's
+(AsyncAPI), its documentation page, the orchestrator's probes, and the Prometheus metrics
+(counts and timings only; `REFNET_API_METRICS=false` turns them off where the port faces
+the internet)."""
 DASHBOARD_OPEN = {"/", "/sign-in", "/language/{lang}", "/static/{name}"}
 """Dashboard routes anyone may open: the start page, signing in, the language, the CSS."""
 INVALID = ("no token", "revoked", "expired", "malformed")
