@@ -30,6 +30,17 @@ lock: $(STAMP)
 	cd $(KUBE_DIR) && npm install --package-lock-only --no-audit --no-fund
 	cd $(ASYNCAPI_DIR) && npm install --package-lock-only --no-audit --no-fund
 
+# $(call debian_package,WHAT,PATH,PACKAGE[,APT FLAGS]): install Debian's PACKAGE unless PATH exists.
+define debian_package
+	@if [ -e $(2) ]; then \
+		echo "$(1): $(2) is installed"; \
+	else \
+		echo "$(1): $(2) is missing; installing Debian's $(3)"; \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q $(4) $(3); \
+	fi
+endef
+
 # The browser tests drive Debian's Chromium (installed here when missing; a test tool's
 # own browser download is never used) and inject npm packages pinned in their lock file.
 CHROMIUM ?= /usr/bin/chromium
@@ -40,47 +51,23 @@ BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.installed
 browser-deps: chromium fonts $(BROWSER_STAMP)
 
 chromium:
-	@if [ -x $(CHROMIUM) ]; then \
-		echo "chromium: $(CHROMIUM) is installed"; \
-	else \
-		echo "chromium: $(CHROMIUM) is missing; installing Debian's chromium"; \
-		DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && \
-		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q chromium; \
-	fi
+	$(call debian_package,chromium,$(CHROMIUM),chromium)
 
 # The ESF+ report's PDF embeds a Unicode TrueType font (umlauts, dashes).
 FONT ?= /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 fonts:
-	@if [ -f $(FONT) ]; then \
-		echo "fonts: $(FONT) is installed"; \
-	else \
-		echo "fonts: $(FONT) is missing; installing Debian's fonts-dejavu-core"; \
-		DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && \
-		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q fonts-dejavu-core; \
-	fi
+	$(call debian_package,fonts,$(FONT),fonts-dejavu-core)
 
 # CloudEvents headers are read back with kcat in the tests, from Debian's kcat package.
 KCAT ?= /usr/bin/kcat
 kcat:
-	@if [ -x $(KCAT) ]; then \
-		echo "kcat: $(KCAT) is installed"; \
-	else \
-		echo "kcat: $(KCAT) is missing; installing Debian's kcat"; \
-		DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && \
-		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q kcat; \
-	fi
+	$(call debian_package,kcat,$(KCAT),kcat)
 
 # The alert rules are checked and unit-tested by promtool, from Debian's prometheus package
 # (the server it also brings is never started here).
 PROMTOOL ?= /usr/bin/promtool
 promtool:
-	@if [ -x $(PROMTOOL) ]; then \
-		echo "promtool: $(PROMTOOL) is installed"; \
-	else \
-		echo "promtool: $(PROMTOOL) is missing; installing Debian's prometheus"; \
-		DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && \
-		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends prometheus; \
-	fi
+	$(call debian_package,promtool,$(PROMTOOL),prometheus,--no-install-recommends)
 
 # `npm ci` installs exactly the lock file and empties node_modules first, so the
 # stamp is written after it.
