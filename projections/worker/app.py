@@ -190,9 +190,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     counters = WorkerCounters(settings.consumer_group)  # one heartbeat row for both phases
     metrics = WorkerMetrics()
     metrics.serve(settings.worker_metrics_port, settings.worker_metrics_host)
-    fold_backlog_apart(settings, counters, loglevel)
-    metrics.events.labels("applied").inc(counters.applied)  # what the bulk fold applied
-    metrics.batches.inc(counters.batches)
+    fold_backlog_apart(settings, counters, loglevel, metrics)
     app = build_app(settings, counters, metrics)
     # In JSON, faust's lines take the same shape; in text it keeps its own.
     config = dict_config("json", loglevel) if settings.log_format == "json" else None

@@ -26,7 +26,7 @@ import os
 import threading
 import time
 import zlib
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +38,13 @@ from refnet.events.kafka_client import client_config
 from refnet.events.settings import Settings
 from refnet.projections.store.database import Conn, connect_pool
 from refnet.projections.store.migrate import migrate
-from refnet.projections.store.outcomes import DeadLetter, Incoming, OffsetMismatch, OutcomeStore
+from refnet.projections.store.outcomes import (
+    BatchResult,
+    DeadLetter,
+    Incoming,
+    OffsetMismatch,
+    OutcomeStore,
+)
 from refnet.projections.store.rederive import rederive_if_older
 from refnet.projections.store.states import StateCache
 from refnet.projections.worker.heartbeat import HEARTBEAT_SECONDS, WorkerCounters
@@ -57,6 +63,8 @@ log = logging.getLogger(__name__)
 _LOCK_CLASS = 0x5EF_0C4  # advisory lock class of backlog claims; the key names the partition
 _ROUNDS = 5  # reads to the end at most: a log that grows faster is left to the live stream
 Chunk = tuple[list[Record], list[Incoming]]
+OnChunk = Callable[[BatchResult, float, dict[int, int]], None]
+"""Told of each chunk written: its result, its seconds, and the lag left per partition."""
 
 
 @dataclass
@@ -180,8 +188,11 @@ def _chunks(
         yield records, classifier(records)
 
 
-async def fold_backlog(settings: Settings, counters: WorkerCounters) -> BacklogReport | None:
-    """Fold what the log holds beyond the stored offsets in bulk, if it is worth it.
+async def fold_backlog(
+    settings: Settings, counters: WorkerCounters, on_chunk: OnChunk | None = None
+) -> BacklogReport | None:
+    """Fold what the log holds beyond the stored offsets in bulk, if it is worth it,
+    telling `on_chunk` of each chunk (for the worker's metrics).
 
     Returns None when the backlog is below `catchup_min_lag` (the live stream takes it).
     """
@@ -205,7 +216,7 @@ async def fold_backlog(settings: Settings, counters: WorkerCounters) -> BacklogR
             counters.partitions = mine
             beating = asyncio.create_task(_beat(pool, counters))
             try:
-                await _fold(settings, store, pool, counters, report)
+                await _fold(settings, store, pool, counters, report, on_chunk)
             finally:
                 beating.cancel()
             return report
@@ -236,6 +247,7 @@ async def _fold(
     pool: asyncpg.Pool,
     counters: WorkerCounters,
     report: BacklogReport,
+    on_chunk: OnChunk | None,
 ) -> None:
     letters = _DeadLetters(settings)
 
@@ -255,7 +267,7 @@ async def _fold(
         if backlog < max(settings.catchup_min_lag, 1):
             break
         log.info("folding a backlog of %d events on partitions %s in bulk", backlog, sorted(todo))
-        await _read_to(settings, starts, todo, projector, counters, report)
+        await _read_to(settings, starts, todo, projector, counters, report, on_chunk)
     report.seconds = time.perf_counter() - started
     log.info(
         "backlog folded: %d events in %.1f s (%.0f ev/s), %d chunks, %d refused",
@@ -274,8 +286,10 @@ async def _read_to(
     projector: Projector,
     counters: WorkerCounters,
     report: BacklogReport,
+    on_chunk: OnChunk | None = None,
 ) -> None:
     """Apply the log from `starts` to `ends`, the next chunk read while one is written."""
+    position = {p: starts[p] for p in ends}
     keys = projector.keys
     assert keys is not None
     classifier = _Classifier(keys, classifying_processes())
@@ -285,6 +299,7 @@ async def _read_to(
         while (chunk := await ahead) is not None:
             ahead = asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
             records, verdicts = chunk
+            began = time.perf_counter()
             try:
                 result = await projector.project(records, verdicts)
             except OffsetMismatch as refused:
@@ -297,6 +312,11 @@ async def _read_to(
             report.applied += result.applied
             report.chunks += 1
             counters.progressed(result.applied)
+            if on_chunk is not None:
+                for record in records:
+                    position[record.partition] = max(position[record.partition], record.offset + 1)
+                lag = {p: max(0, ends[p] - position[p]) for p in ends}
+                on_chunk(result, time.perf_counter() - began, lag)
     finally:
         await asyncio.gather(ahead, return_exceptions=True)
         chunks.close()

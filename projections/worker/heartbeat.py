@@ -54,6 +54,7 @@ class WorkerCounters:
     batches: int = 0
     applied: int = 0
     refused_batches: int = 0
+    failures: int = 0  # batches the database could not take (each retried)
     last_refusal: str | None = None
     last_error: str | None = None
     _started: float = field(default_factory=time.monotonic)
@@ -74,6 +75,7 @@ class WorkerCounters:
 
     def failed(self, error: str) -> None:
         """A batch could not be written (the database is down or failing)."""
+        self.failures += 1
         self.last_error = error
         self._stuck()
 

@@ -97,10 +97,14 @@ class WorkerMetrics:
 
     def show_lag(self, ends: dict[int, int], applied_to: dict[int, int]) -> None:
         """Lag per owned partition: the log's end minus the next offset to apply."""
+        self.set_lag({p: ends.get(p, 0) - next_offset for p, next_offset in applied_to.items()})
+
+    def set_lag(self, lag: dict[int, int]) -> None:
+        """The events waiting on each partition this worker owns (and no other partition)."""
         self.lag.clear()
-        for partition, next_offset in applied_to.items():
-            self.lag.labels(str(partition)).set(max(0, ends.get(partition, 0) - next_offset))
-        self.owned_partitions.set(len(applied_to))
+        for partition, waiting in lag.items():
+            self.lag.labels(str(partition)).set(max(0, waiting))
+        self.owned_partitions.set(len(lag))
 
     def serve(self, port: int, host: str) -> int | None:
         """Serve `/metrics` on `port` in a thread (see `serve_registry`)."""

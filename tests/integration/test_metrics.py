@@ -83,6 +83,25 @@ async def test_a_worker_serves_what_it_applied_dead_lettered_and_its_lag(world: 
     assert parked["level"] == "warning" and ":" in parked["offsets"]
 
 
+async def test_a_backlog_folded_in_bulk_shows_in_the_worker_s_metrics(world: World) -> None:
+    # The bulk fold runs in a child process without a port: its chunks reach the
+    # parent's metrics line by line, dead letters and batch durations included.
+    port = free_port()
+    update = {"worker_metrics_port": port, "catchup_min_lag": 100, "catchup_batch_size": 150}
+    world.settings = world.settings.model_copy(update=update)
+    sent = world.publish(history(200, "blk"))
+    world.publish_raw(b"poison", b"{not json")
+    world.start_worker()
+    await world.wait()
+    scraped = samples(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
+    logged = (world.log_dir / "worker-0.log").read_text()
+    assert "backlog folded" in logged, "the backlog was not folded in bulk"
+    assert value(scraped, "refnet_worker_events_total", outcome="applied") == sent
+    assert value(scraped, "refnet_worker_dead_letters_total", reason="undecodable") == 1
+    chunks = value(scraped, "refnet_worker_batch_duration_seconds_count")
+    assert chunks == value(scraped, "refnet_worker_batches_total") >= 2
+
+
 async def test_the_api_counts_requests_ingestion_and_refusals(
     world: World, app: FastAPI, client: httpx.AsyncClient
 ) -> None:
