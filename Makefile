@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lock demo test lint typecheck unit integration browser browser-deps kube-deps asyncapi-deps chromium fonts promtool kcat bench down status clean
+.PHONY: lock demo test lint typecheck unit integration browser browser-deps kube-deps asyncapi-deps asyncapi-html chromium fonts promtool kcat bench down status clean
 
 # Every Python package comes from requirements.lock, pinned and hashed, so a fresh
 # machine installs exactly what CI tested; RefNet itself is then installed over it,
@@ -29,6 +29,7 @@ lock: $(STAMP)
 	cd $(BROWSER_DIR) && npm install --package-lock-only --no-audit --no-fund
 	cd $(KUBE_DIR) && npm install --package-lock-only --no-audit --no-fund
 	cd $(ASYNCAPI_DIR) && npm install --package-lock-only --no-audit --no-fund
+	cd $(ASYNCAPI_HTML_DIR) && npm install --package-lock-only --no-audit --no-fund --ignore-scripts
 
 # $(call debian_package,WHAT,PATH,PACKAGE[,APT FLAGS]): install Debian's PACKAGE unless PATH exists.
 define debian_package
@@ -97,6 +98,19 @@ asyncapi-deps: $(ASYNCAPI_STAMP)
 $(ASYNCAPI_STAMP): $(ASYNCAPI_DIR)/package.json $(ASYNCAPI_DIR)/package-lock.json
 	cd $(ASYNCAPI_DIR) && npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
+
+# A readable page of the log's description, made offline by AsyncAPI's own generator and
+# HTML template (pinned in deploy/asyncapi-html; --ignore-scripts: the generator's
+# optional browser download is never run). Not part of `make test`: it is 400 MB of npm.
+ASYNCAPI_HTML_DIR := deploy/asyncapi-html
+ASYNCAPI_HTML_STAMP := $(ASYNCAPI_HTML_DIR)/node_modules/.installed
+
+$(ASYNCAPI_HTML_STAMP): $(ASYNCAPI_HTML_DIR)/package.json $(ASYNCAPI_HTML_DIR)/package-lock.json
+	cd $(ASYNCAPI_HTML_DIR) && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+asyncapi-html: $(ASYNCAPI_HTML_STAMP)
+	node $(ASYNCAPI_HTML_DIR)/render.cjs events/asyncapi.json build/asyncapi
 
 demo: $(STAMP) fonts
 	$(BIN)/refnet stack up

@@ -226,7 +226,8 @@ def _operation(
     """An operation whose description lists the ACLs that allow it, also in `x-refnet-acls`."""
     acls = [_acl(binding) for binding in bindings]
     lines = [
-        f"- {a['principal']}: {a['permission']} {a['operation']} on {a['resourceType']} "
+        # In backticks: a principal such as `User:<partner_id>` is no HTML tag.
+        f"- `{a['principal']}`: {a['permission']} {a['operation']} on {a['resourceType']} "
         f"{a['resource']}" + ("" if a["patternType"] == "LITERAL" else f" ({a['patternType']})")
         for a in acls
     ]
