@@ -84,9 +84,7 @@ def signed_headers(secret: str, webhook_id: str, body: str, at: dt.datetime) -> 
     }
 
 
-async def _post(
-    client: httpx.AsyncClient, row: asyncpg.Record, metrics: WebhookMetrics | None
-) -> Attempt:
+async def _post(client: httpx.AsyncClient, row: asyncpg.Record, metrics: WebhookMetrics) -> Attempt:
     headers = signed_headers(row["secret"], row["webhook_id"], row["body"], dt.datetime.now(dt.UTC))
     started = time.perf_counter()
     try:
@@ -96,8 +94,7 @@ async def _post(
             row["endpoint_id"], row["webhook_id"], None, f"{type(exc).__name__}: {exc}"[:300]
         )
     finally:
-        if metrics is not None:
-            metrics.post_seconds.observe(time.perf_counter() - started)
+        metrics.post_seconds.observe(time.perf_counter() - started)
     error = None if answer.is_success else f"HTTP {answer.status_code}"
     return Attempt(row["endpoint_id"], row["webhook_id"], answer.status_code, error)
 
@@ -106,7 +103,7 @@ async def send_due(
     pool: asyncpg.Pool,
     settings: Settings,
     client: httpx.AsyncClient,
-    metrics: WebhookMetrics | None = None,
+    metrics: WebhookMetrics,
 ) -> int:
     """Post every notice that is due (up to BATCH); return how many were tried."""
     async with pool.acquire() as conn, conn.transaction():
@@ -116,8 +113,7 @@ async def send_due(
         attempts = await asyncio.gather(*(_post(client, row, metrics) for row in rows))
         for row, attempt in zip(rows, attempts, strict=True):
             key = (attempt.endpoint_id, attempt.webhook_id)
-            if metrics is not None:
-                metrics.deliveries.labels("delivered" if attempt.ok else "failed").inc()
+            metrics.deliveries.labels("delivered" if attempt.ok else "failed").inc()
             if attempt.ok:
                 await conn.execute(_DELIVERED, *key, attempt.status)
                 await conn.execute(_ENDPOINT_OK, attempt.endpoint_id)
@@ -128,8 +124,7 @@ async def send_due(
                 _ENDPOINT_FAILED, attempt.endpoint_id, settings.webhook_disable_after
             )
             if disabled is not None:
-                if metrics is not None:
-                    metrics.disabled.inc()
+                metrics.disabled.inc()
                 log.warning(
                     "webhook endpoint %s of %s disabled: failing for %.0f s (%s)",
                     attempt.endpoint_id, row["partner_id"], settings.webhook_disable_after,
